@@ -1,0 +1,80 @@
+// The `herald` command: serve, config, user add|list|remove.
+import { Command } from 'commander'
+import { coreSettings, describeConfig, flagName, loadConfig, type Config, type Setting } from './config.ts'
+import { migrate, openStore } from './core/store/db.ts'
+import { coreMigrations, UserStore } from './core/store/users.ts'
+import { allDialects } from './dialects/index.ts'
+import { createLogger } from './log.ts'
+import { startHerald } from './server.ts'
+
+const settings: Setting[] = [...coreSettings, ...allDialects.flatMap((d) => d.settings ?? [])]
+
+function addSettingFlags(cmd: Command): Command {
+  cmd.option('-c, --config <file>', 'JSON configuration file (also HERALD_CONFIG)')
+  for (const s of settings) cmd.option(`${flagName(s.key)} <value>`, `${s.description} [${s.env[0]}]`)
+  return cmd
+}
+
+function configFrom(opts: Record<string, unknown>): Config {
+  const flags: Record<string, unknown> = {}
+  for (const s of settings) {
+    const camel = flagName(s.key).slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())
+    if (opts[camel] !== undefined) flags[s.key] = opts[camel]
+  }
+  return loadConfig({ settings, file: opts.config as string | undefined, flags })
+}
+
+async function withUsers<T>(opts: Record<string, unknown>, fn: (u: UserStore) => Promise<T>): Promise<T> {
+  const cfg = configFrom(opts)
+  const store = openStore({ databaseUrl: cfg.databaseUrl as string, dataDir: cfg.dataDir as string })
+  try {
+    await migrate(store.db, 'core', coreMigrations)
+    return await fn(new UserStore(store.db))
+  } finally {
+    await store.close()
+  }
+}
+
+const program = new Command('herald').description('Herald: self-hosted real-time messaging and push server')
+
+addSettingFlags(program.command('serve').description('run the server')).action(async (opts) => {
+  const config = configFrom(opts)
+  const log = createLogger(config.logLevel as string)
+  const enabled = config.dialects as string[]
+  const unknown = enabled.filter((n) => !allDialects.some((d) => d.name === n))
+  if (unknown.length) throw new Error(`unknown dialect(s) in HERALD_DIALECTS: ${unknown.join(', ')}`)
+  const herald = await startHerald({ config, log, dialects: allDialects.filter((d) => enabled.includes(d.name)) })
+  let stopping = false
+  const shutdown = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'stopping: draining in-flight work')
+    herald.stop().then(() => { log.info('stopped'); process.exit(0) }, (err) => { log.error({ err }, 'stop failed'); process.exit(1) })
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+})
+
+addSettingFlags(program.command('config').description('print the effective configuration (secrets masked)')).action((opts) => {
+  console.log(JSON.stringify(describeConfig(configFrom(opts), settings), null, 2))
+})
+
+const user = program.command('user').description("manage Herald's own accounts (service and test accounts)")
+addSettingFlags(user.command('add <username> <password>').option('--superuser', 'may publish and subscribe everywhere'))
+  .description('add an account, or change its password').action(async (username: string, password: string, opts) => {
+    await withUsers(opts, (u) => u.add(username, password, Boolean(opts.superuser)))
+    console.log(`user ${username} saved${opts.superuser ? ' (superuser)' : ''}`)
+  })
+addSettingFlags(user.command('list')).description('list accounts').action(async (opts) => {
+  const rows = await withUsers(opts, (u) => u.list())
+  for (const r of rows) console.log(`${r.username}${r.superuser ? '\tsuperuser' : ''}\t${new Date(r.created_at).toISOString()}`)
+})
+addSettingFlags(user.command('remove <username>')).description('remove an account').action(async (username: string, opts) => {
+  const removed = await withUsers(opts, (u) => u.remove(username))
+  if (!removed) { console.error(`no user ${username}`); process.exitCode = 1 } else console.log(`user ${username} removed`)
+})
+
+program.parseAsync().catch((err: Error) => {
+  console.error(`herald: ${err.message}`)
+  process.exit(1)
+})

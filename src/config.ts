@@ -1,0 +1,171 @@
+// Herald configuration: one documented schema; defaults < config file < HERALD_* environment < flags.
+import { readFileSync } from 'node:fs'
+
+export type SettingType = 'string' | 'int' | 'port' | 'bool' | 'list'
+
+export interface Setting {
+  /** dotted key used in the config file and in code, e.g. `mqtt.port` */
+  key: string
+  /** environment variable names, first wins; the first one is the documented one */
+  env: string[]
+  type: SettingType
+  default: unknown
+  description: string
+  secret?: boolean
+}
+
+/** Ports accept `off` (or `-1`) to disable the listener; `0` picks a free port (tests). */
+export const coreSettings: Setting[] = [
+  { key: 'mode', env: ['HERALD_MODE'], type: 'string', default: 'production', description: 'production or development (development: fixed service password, verbose logs)' },
+  { key: 'dataDir', env: ['HERALD_DATA_DIR'], type: 'string', default: './data', description: 'directory for the SQLite file and generated TLS certificates' },
+  { key: 'databaseUrl', env: ['HERALD_DATABASE_URL'], type: 'string', default: '', description: 'postgres://… for PostgreSQL; empty means SQLite in the data directory', secret: true },
+  { key: 'host', env: ['HERALD_HOST'], type: 'string', default: '0.0.0.0', description: 'address every listener binds to' },
+  { key: 'logLevel', env: ['HERALD_LOG_LEVEL'], type: 'string', default: 'info', description: 'pino log level (fatal, error, warn, info, debug, trace, silent)' },
+  { key: 'dialects', env: ['HERALD_DIALECTS'], type: 'list', default: ['heartsms', 'chat21'], description: 'dialects to load (comma list)' },
+
+  { key: 'http.port', env: ['HERALD_HTTP_PORT'], type: 'port', default: 8080, description: 'HTTP API and MQTT-over-WebSocket port' },
+  { key: 'https.port', env: ['HERALD_HTTPS_PORT'], type: 'port', default: 8443, description: 'HTTPS API and secure WebSocket port (off to disable)' },
+  { key: 'http.bodyLimit', env: ['HERALD_HTTP_BODY_LIMIT'], type: 'int', default: 102400, description: 'largest accepted HTTP body in bytes' },
+  { key: 'http.wsPaths', env: ['HERALD_WS_PATHS'], type: 'list', default: ['/mqtt', '/api/v1/stream'], description: 'HTTP paths that accept MQTT over WebSocket' },
+
+  { key: 'mqtt.port', env: ['HERALD_MQTT_PORT'], type: 'port', default: 1883, description: 'plain MQTT port' },
+  { key: 'mqtts.port', env: ['HERALD_MQTTS_PORT'], type: 'port', default: 8883, description: 'MQTT over TLS port (off to disable)' },
+  { key: 'tls.cert', env: ['HERALD_TLS_CERT'], type: 'string', default: '', description: 'PEM certificate file; empty generates a self-signed development certificate in the data directory' },
+  { key: 'tls.key', env: ['HERALD_TLS_KEY'], type: 'string', default: '', description: 'PEM private key file for tls.cert' },
+  { key: 'tls.clientCa', env: ['HERALD_TLS_CLIENT_CA'], type: 'string', default: '', description: 'PEM CA file; when set, MQTTS asks for client certificates and a verified certificate CN becomes the identity' },
+  { key: 'tls.requireClientCert', env: ['HERALD_TLS_REQUIRE_CLIENT_CERT'], type: 'bool', default: false, description: 'refuse MQTTS clients without a valid certificate' },
+  { key: 'mqtt.maxPacketSize', env: ['HERALD_MQTT_MAX_PACKET_SIZE'], type: 'int', default: 1048576, description: 'largest accepted MQTT packet in bytes; a larger one closes the connection' },
+
+  { key: 'broker.url', env: ['HERALD_BROKER_URL'], type: 'string', default: '', description: 'external broker (mqtt://, mqtts://, ws://); empty runs the embedded broker' },
+  { key: 'broker.sharedGroup', env: ['HERALD_BROKER_SHARED_GROUP'], type: 'string', default: 'herald', description: 'shared subscription group for cluster nodes' },
+  { key: 'broker.sharedSubscriptions', env: ['HERALD_BROKER_SHARED_SUBSCRIPTIONS'], type: 'bool', default: true, description: 'use $share/<group>/ subscriptions on the external broker' },
+  { key: 'broker.maxInflight', env: ['HERALD_BROKER_MAX_INFLIGHT'], type: 'int', default: 16, description: 'QoS 1/2 publishes in flight at once to the external broker (flow control)' },
+
+  { key: 'service.username', env: ['HERALD_SERVICE_USERNAME'], type: 'string', default: 'herald', description: "Herald's own broker account" },
+  { key: 'service.password', env: ['HERALD_SERVICE_PASSWORD'], type: 'string', default: '', description: 'service account password; empty: random at every start, printed once (fixed in development mode)', secret: true },
+
+  { key: 'auth.allowAnonymous', env: ['HERALD_ALLOW_ANONYMOUS'], type: 'bool', default: false, description: 'accept MQTT clients without credentials (development)' },
+  { key: 'auth.aclFile', env: ['HERALD_ACL_FILE'], type: 'string', default: '', description: 'Mosquitto-format ACL file with static rules' },
+  { key: 'auth.failLimit', env: ['HERALD_AUTH_FAIL_LIMIT'], type: 'int', default: 10, description: 'failed logins per address and window before that address is refused' },
+  { key: 'auth.failWindowMs', env: ['HERALD_AUTH_FAIL_WINDOW_MS'], type: 'int', default: 60000, description: 'window of the failed-login limit' },
+]
+
+export type Config = Record<string, unknown>
+
+export class ConfigError extends Error {}
+
+function parseValue(s: Setting, raw: unknown, source: string): unknown {
+  const bad = (why: string) => new ConfigError(`${s.key} (${source}): ${why}, got ${JSON.stringify(raw)}`)
+  switch (s.type) {
+    case 'string':
+      if (typeof raw !== 'string') throw bad('expected a string')
+      return raw
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim())
+      if (!Number.isInteger(n) || n < 0) throw bad('expected a non-negative whole number')
+      return n
+    }
+    case 'port': {
+      if (raw === null || raw === 'off' || raw === -1 || raw === '-1' || raw === false) return null
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim())
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad('expected a port 0–65535 or "off"')
+      return n
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw
+      if (/^(true|1|yes|on)$/i.test(String(raw))) return true
+      if (/^(false|0|no|off)$/i.test(String(raw))) return false
+      throw bad('expected true or false')
+    case 'list':
+      if (Array.isArray(raw)) return raw.map(String)
+      if (typeof raw !== 'string') throw bad('expected a comma list')
+      return raw.split(',').map((x) => x.trim()).filter(Boolean)
+  }
+}
+
+/** `http.port` → `--http-port` */
+export function flagName(key: string): string {
+  return '--' + key.replace(/\./g, '-').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+function fromFile(file: Record<string, unknown>, key: string): unknown {
+  if (key in file) return file[key]
+  let cur: unknown = file
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object' || !(part in cur)) return undefined
+    cur = (cur as Record<string, unknown>)[part]
+  }
+  return cur
+}
+
+export interface LoadOptions {
+  settings?: Setting[]
+  env?: NodeJS.ProcessEnv
+  file?: string
+  flags?: Record<string, unknown>
+  /** values set directly by code (tests); highest precedence */
+  overrides?: Record<string, unknown>
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const settings = opts.settings ?? coreSettings
+  const env = opts.env ?? process.env
+  const fileName = opts.file ?? env.HERALD_CONFIG
+  let file: Record<string, unknown> = {}
+  if (fileName) {
+    try {
+      file = JSON.parse(readFileSync(fileName, 'utf8'))
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${fileName}: ${(e as Error).message}`)
+    }
+  }
+  const known = new Set(settings.map((s) => s.key))
+  const cfg: Config = {}
+  for (const s of settings) {
+    let value = s.default
+    const f = fromFile(file, s.key)
+    if (f !== undefined) value = parseValue(s, f, `config file ${fileName}`)
+    const envName = s.env.find((n) => env[n] !== undefined && env[n] !== '')
+    if (envName) value = parseValue(s, env[envName], envName)
+    const flag = opts.flags?.[s.key]
+    if (flag !== undefined) value = parseValue(s, flag, flagName(s.key))
+    const o = opts.overrides?.[s.key]
+    if (o !== undefined) value = parseValue(s, o, 'override')
+    cfg[s.key] = value
+  }
+  for (const k of Object.keys(opts.overrides ?? {})) {
+    if (!known.has(k)) throw new ConfigError(`unknown setting ${k}`)
+  }
+  if (!['production', 'development'].includes(cfg.mode as string)) {
+    throw new ConfigError(`mode: expected production or development, got ${JSON.stringify(cfg.mode)}`)
+  }
+  return cfg
+}
+
+/** The effective configuration as `herald config` prints it: secrets masked. */
+export function describeConfig(cfg: Config, settings: Setting[] = coreSettings): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const s of settings) {
+    const v = cfg[s.key]
+    out[s.key] = s.secret && v ? maskSecret(String(v)) : v
+  }
+  return out
+}
+
+function maskSecret(v: string): string {
+  // keep a URL's shape but hide its password
+  const m = /^([a-z]+:\/\/[^:/@]*:)([^@]*)(@.*)$/i.exec(v)
+  return m ? `${m[1]}****${m[3]}` : '****'
+}
+
+export function str(cfg: Config, key: string): string { return cfg[key] as string }
+export function num(cfg: Config, key: string): number { return cfg[key] as number }
+export function port(cfg: Config, key: string): number | null { return cfg[key] as number | null }
+export function bool(cfg: Config, key: string): boolean { return cfg[key] as boolean }
+export function list(cfg: Config, key: string): string[] { return cfg[key] as string[] }
+
+/** The setting documented for a key, for error messages that name what to change. */
+export function settingHint(key: string, settings: Setting[] = coreSettings): string {
+  const s = settings.find((x) => x.key === key)
+  return s ? `${s.env[0]} or ${flagName(key)}` : key
+}

@@ -1,0 +1,152 @@
+// The access layer: who a client is (authenticate / lookup) and what it may do (authorize).
+// The embedded broker's hooks and every external-broker hook endpoint go through this one object.
+import { sameSecret } from './passwords.ts'
+import { decide } from './rules.ts'
+import type { Action, AuthResult, Authenticator, Credentials, Principal, Rule } from './types.ts'
+
+export interface AccessOptions {
+  allowAnonymous?: boolean
+  /** anonymous clients may do everything when no static rules were loaded (Mosquitto's behaviour) */
+  failLimit?: number
+  failWindowMs?: number
+  onFailure?: (reason: string) => void
+}
+
+interface ServiceAccount { username: string; password: string; kind: string }
+
+const SESSION_CACHE_LIMIT = 1024
+/** how long an external broker's login vouches for later ACL questions about that client */
+const EXTERNAL_TTL_MS = 24 * 3600_000
+
+/** A connection's view of the access layer, with its own decision cache. */
+export class AccessSession {
+  private cache = new Map<string, boolean>()
+  constructor(private access: AccessControl, readonly principal: Principal) {}
+
+  can(action: Action, topic: string): boolean {
+    if (this.principal.superuser) return true
+    const key = action + '\u0000' + topic
+    let ok = this.cache.get(key)
+    if (ok === undefined) {
+      ok = this.access.authorize(this.principal, action, topic)
+      if (this.cache.size >= SESSION_CACHE_LIMIT) this.cache.clear()
+      this.cache.set(key, ok)
+    }
+    return ok
+  }
+}
+
+export class AccessControl {
+  private rules: Rule[] = []
+  private staticRules = 0
+  private authenticators: Authenticator[] = []
+  private services = new Map<string, ServiceAccount>()
+  private failures = new Map<string, { count: number; since: number }>()
+  /** principals authenticated for an external broker, keyed by username + client id (RabbitMQ asks later by name) */
+  private external = new Map<string, { principal: Principal; at: number }>()
+
+  constructor(private opts: AccessOptions = {}) {}
+
+  /** A superuser account that Herald (or a dialect's backend) uses to publish. */
+  addServiceAccount(username: string, password: string, kind = 'service'): void {
+    this.services.set(username, { username, password, kind })
+  }
+
+  isReserved(username: string): boolean {
+    return this.services.has(username)
+  }
+
+  addAuthenticator(a: Authenticator): void {
+    this.authenticators.push(a)
+  }
+
+  /** Rules contributed by dialects (with `kind`) or loaded from an ACL file (`fromFile`). */
+  addRules(rules: Rule[], fromFile = false): void {
+    this.rules.push(...rules)
+    if (fromFile) this.staticRules += rules.length
+  }
+
+  session(principal: Principal): AccessSession {
+    return new AccessSession(this, principal)
+  }
+
+  authorize(p: Principal, action: Action, topic: string): boolean {
+    if (p.kind === 'anonymous' && this.staticRules === 0) return true
+    return decide(this.rules, p, action, topic)
+  }
+
+  private rateLimited(ip: string | undefined): boolean {
+    if (!ip) return false
+    const f = this.failures.get(ip)
+    if (!f) return false
+    if (Date.now() - f.since > (this.opts.failWindowMs ?? 60_000)) {
+      this.failures.delete(ip)
+      return false
+    }
+    return f.count >= (this.opts.failLimit ?? 10)
+  }
+
+  private fail(ip: string | undefined, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited'): AuthResult {
+    this.opts.onFailure?.(reason)
+    if (ip && reason !== 'rate-limited') {
+      const f = this.failures.get(ip)
+      if (!f || Date.now() - f.since > (this.opts.failWindowMs ?? 60_000)) this.failures.set(ip, { count: 1, since: Date.now() })
+      else f.count++
+      if (this.failures.size > 100_000) this.failures.clear()
+    }
+    return { ok: false, reason }
+  }
+
+  async authenticate(c: Credentials): Promise<AuthResult> {
+    if (this.rateLimited(c.ip)) return this.fail(c.ip, 'rate-limited')
+    const password = c.password === undefined ? undefined : c.password.toString()
+    if (c.username === undefined || c.username === '') {
+      if (c.certCN) return this.byCertificate(c)
+      if (this.opts.allowAnonymous) return { ok: true, principal: { kind: 'anonymous', username: '', clientId: c.clientId, attrs: {} } }
+      return this.fail(c.ip, 'not-authorized')
+    }
+    const svc = this.services.get(c.username)
+    if (svc) {
+      if (password !== undefined && sameSecret(password, svc.password)) return { ok: true, principal: this.servicePrincipal(svc, c.clientId) }
+      return this.fail(c.ip, 'bad-credentials')
+    }
+    for (const a of this.authenticators) {
+      const p = await a.authenticate({ ...c, password })
+      if (p === undefined) continue
+      if (p === null) return this.fail(c.ip, 'bad-credentials')
+      return { ok: true, principal: { ...p, clientId: c.clientId } }
+    }
+    return this.fail(c.ip, 'bad-credentials')
+  }
+
+  private async byCertificate(c: Credentials): Promise<AuthResult> {
+    const p = await this.lookup(c.certCN!, c.clientId)
+    return { ok: true, principal: p ?? { kind: 'certificate', username: c.certCN!, clientId: c.clientId, attrs: {} } }
+  }
+
+  private servicePrincipal(svc: ServiceAccount, clientId?: string): Principal {
+    return { kind: svc.kind, username: svc.username, clientId, superuser: true, attrs: {} }
+  }
+
+  /** Remember a principal an external broker authenticated, for its later ACL questions by username. */
+  rememberExternal(p: Principal): void {
+    const key = p.username + '\u0000' + (p.clientId ?? '')
+    this.external.set(key, { principal: p, at: Date.now() })
+    if (this.external.size > 100_000) this.external.clear()
+  }
+
+  /** The principal behind a username, as the external-broker ACL hooks need it (no password at hand). */
+  async lookup(username: string, clientId?: string): Promise<Principal | null> {
+    const svc = this.services.get(username)
+    if (svc) return this.servicePrincipal(svc, clientId)
+    const remembered = this.external.get(username + '\u0000' + (clientId ?? '')) ?? this.external.get(username + '\u0000')
+    if (remembered && Date.now() - remembered.at < EXTERNAL_TTL_MS) return remembered.principal
+    for (const a of this.authenticators) {
+      if (!a.lookup) continue
+      const p = await a.lookup(username, clientId)
+      if (p === undefined) continue
+      return p === null ? null : { ...p, clientId }
+    }
+    return null
+  }
+}

@@ -1,0 +1,66 @@
+// Rule evaluation: the one place that decides whether a principal may do an action on a topic.
+import { filterCovered, topicMatches } from './topics.ts'
+import type { Action, Principal, Rule } from './types.ts'
+
+const UNSAFE = /[/+#]/
+
+/** Substitute placeholders; `null` when a value is missing or could widen the pattern (`/`, `+`, `#`). */
+export function expand(rule: Rule, p: Principal): string | null {
+  let ok = true
+  const sub = (v: string | undefined) => {
+    if (v === undefined || v === '' || UNSAFE.test(v)) { ok = false; return '' }
+    return v
+  }
+  const out = rule.topic
+    .replace(/%u/g, () => sub(p.username))
+    .replace(/%c/g, () => sub(p.clientId))
+    .replace(/\{([a-zA-Z0-9_]+)\}/g, (_m, name: string) => sub(p.attrs[name]))
+  return ok ? out : null
+}
+
+const globs = new Map<string, RegExp>()
+
+function globMatch(pattern: string, s: string): boolean {
+  let re = globs.get(pattern)
+  if (!re) {
+    if (globs.size > 10_000) globs.clear()
+    re = new RegExp('^' + pattern.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
+    globs.set(pattern, re)
+  }
+  return re.test(s)
+}
+
+function appliesTo(rule: Rule, p: Principal): boolean {
+  if (rule.kind !== undefined && rule.kind !== p.kind) return false
+  if (rule.username !== undefined && rule.username !== p.username) return false
+  if (rule.anonymous && p.kind !== 'anonymous') return false
+  return true
+}
+
+function grantsAction(rule: Rule, action: Action): boolean {
+  if (rule.access === 'readwrite' || rule.access === 'deny') return true
+  return rule.access === 'write' ? action === 'publish' : action !== 'publish'
+}
+
+function topicFits(pattern: string, rule: Rule, action: Action, topic: string): boolean {
+  if (rule.syntax === 'glob') return globMatch(pattern, topic)
+  return action === 'subscribe' ? filterCovered(pattern, topic) : topicMatches(pattern, topic)
+}
+
+/**
+ * Decide: a superuser may do anything; otherwise a matching `deny` rule refuses, a matching grant allows,
+ * and anything not granted is refused.
+ */
+export function decide(rules: readonly Rule[], p: Principal, action: Action, topic: string): boolean {
+  if (p.superuser) return true
+  let allowed = false
+  const all = p.grants ? [...p.grants, ...rules] : rules
+  for (const rule of all) {
+    if (!appliesTo(rule, p) || !grantsAction(rule, action)) continue
+    const pattern = expand(rule, p)
+    if (pattern === null || !topicFits(pattern, rule, action, topic)) continue
+    if (rule.access === 'deny') return false
+    allowed = true
+  }
+  return allowed
+}

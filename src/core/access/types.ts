@@ -1,0 +1,55 @@
+// Identities and rules shared by the embedded broker hooks and the external-broker hook endpoints.
+
+/** What a client does: `publish` a message, `subscribe` with a filter, or have a message `read` (delivered) to it. */
+export type Action = 'publish' | 'subscribe' | 'read'
+
+/** Mosquitto's access words: `read` covers subscribe + delivery, `write` covers publish. */
+export type Access = 'read' | 'write' | 'readwrite' | 'deny'
+
+export interface Principal {
+  /** who vouched for it: `service`, `user` (herald user), `anonymous`, `certificate`, or a dialect name */
+  kind: string
+  username: string
+  clientId?: string
+  superuser?: boolean
+  /** values for `{name}` placeholders in rule topics */
+  attrs: Record<string, string>
+  /** rules that belong to this principal only (e.g. JWT scopes) */
+  grants?: Rule[]
+}
+
+export interface Rule {
+  /** topic pattern; placeholders `%u` (username), `%c` (client id), `{name}` (principal attribute) */
+  topic: string
+  access: Access
+  /** only for principals of this kind (dialect rules) */
+  kind?: string
+  /** only for this username (ACL file `user` sections) */
+  username?: string
+  /** only for anonymous clients (ACL file lines before the first `user`) */
+  anonymous?: boolean
+  /** `mqtt` (default): MQTT wildcards; `glob`: `*` matches any characters (RabbitMQ OAuth2 scope patterns) */
+  syntax?: 'mqtt' | 'glob'
+}
+
+export interface Credentials {
+  username?: string
+  password?: Buffer | string
+  clientId: string
+  /** remote address, for the failed-login limit */
+  ip?: string
+  /** CN of a verified client certificate */
+  certCN?: string
+}
+
+export interface Authenticator {
+  name: string
+  /** `undefined`: not mine, ask the next one; `null`: refused; a principal: accepted */
+  authenticate(c: Credentials): Promise<Principal | null | undefined>
+  /** The principal a username stands for, without its password (ACL checks from external brokers). */
+  lookup?(username: string, clientId?: string): Promise<Principal | null | undefined>
+}
+
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' }

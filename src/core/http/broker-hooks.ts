@@ -1,0 +1,119 @@
+// External-broker hook endpoints. Both contracts ask the same access layer as the embedded broker.
+// - mosquitto-go-auth HTTP backend (heartsms §6): POST /api/v1/mqtt/login | acl | superuser, JSON or form.
+// - RabbitMQ rabbitmq_auth_backend_http (chat21 §15): /api/v1/rabbitmq/user | vhost | resource | topic.
+import formbody from '@fastify/formbody'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AccessControl } from '../access/access.ts'
+import type { Action, Principal } from '../access/types.ts'
+import type { Metrics } from './metrics.ts'
+
+type Params = Record<string, unknown>
+
+function params(req: FastifyRequest): Params {
+  const body = req.body && typeof req.body === 'object' ? (req.body as Params) : {}
+  return { ...(req.query as Params), ...body }
+}
+
+const present = (v: unknown) => v !== undefined && v !== null && v !== ''
+
+function missing(p: Params, names: string[]): string | undefined {
+  return names.find((n) => !present(p[n]))
+}
+
+/** mosquitto `acc`: 1 read (delivery), 2 write (publish), 3 both, 4 subscribe; absent means a subscribe check */
+function accActions(acc: unknown): Action[] {
+  switch (Number(acc)) {
+    case 1: return ['read']
+    case 2: return ['publish']
+    case 3: return ['read', 'publish']
+    default: return ['subscribe']
+  }
+}
+
+/** RabbitMQ's MQTT plugin swaps `/` and `.` between MQTT topics and AMQP routing keys; `+` becomes `*`. */
+export function routingKeyToTopic(key: string): string {
+  return key.replace(/[./*]/g, (c) => (c === '.' ? '/' : c === '/' ? '.' : '+'))
+}
+
+export function registerBrokerHooks(app: FastifyInstance, access: AccessControl, metrics: Metrics): void {
+  app.register(async (scope) => {
+    await scope.register(formbody)
+
+    const goAuth = (reply: FastifyReply, ok: boolean) =>
+      ok ? reply.code(200).send({ Ok: true }) : reply.code(401).send({ Ok: false, Error: 'username or password incorrect' })
+    const requireFields = (reply: FastifyReply, p: Params, names: string[]) => {
+      const m = missing(p, names)
+      if (m) reply.code(400).send({ error: `missing required parameter ${m}` })
+      return !m
+    }
+
+    scope.post('/api/v1/mqtt/login', async (req, reply) => {
+      const p = params(req)
+      if (!requireFields(reply, p, ['username', 'password'])) return reply
+      const clientId = present(p.clientid) ? String(p.clientid) : undefined
+      const r = await access.authenticate({ username: String(p.username), password: String(p.password), clientId: clientId ?? '' })
+      if (r.ok) access.rememberExternal({ ...r.principal, clientId })
+      else metrics.authFailures.inc({ reason: r.reason })
+      return goAuth(reply, r.ok)
+    })
+
+    scope.post('/api/v1/mqtt/superuser', async (req, reply) => {
+      const p = params(req)
+      if (!requireFields(reply, p, ['username'])) return reply
+      const principal = await access.lookup(String(p.username))
+      return goAuth(reply, Boolean(principal?.superuser))
+    })
+
+    scope.post('/api/v1/mqtt/acl', async (req, reply) => {
+      const p = params(req)
+      if (!requireFields(reply, p, ['username', 'topic'])) return reply
+      const principal = await access.lookup(String(p.username), present(p.clientid) ? String(p.clientid) : undefined)
+      const topic = String(p.topic)
+      return goAuth(reply, principal !== null && accActions(p.acc).every((a) => access.authorize(principal, a, topic)))
+    })
+
+    // RabbitMQ: answer 200 with `allow` / `deny` (plain text); anything else counts as an error.
+    const rabbit = (reply: FastifyReply, ok: boolean, tags = '') =>
+      reply.code(200).type('text/plain').send(ok ? `allow${tags}` : 'deny')
+    const rabbitPrincipal = (p: Params): Promise<Principal | null> => {
+      const clientId = p['variable_map.client_id'] ?? p.client_id
+      return access.lookup(String(p.username ?? ''), present(clientId) ? String(clientId) : undefined)
+    }
+    const both = ['GET', 'POST'] as const
+
+    scope.route({ method: [...both], url: '/api/v1/rabbitmq/user', handler: async (req, reply) => {
+      const p = params(req)
+      if (!present(p.username)) return rabbit(reply, false)
+      const clientId = present(p.client_id) ? String(p.client_id) : undefined
+      const r = await access.authenticate({ username: String(p.username), password: String(p.password ?? ''), clientId: clientId ?? '' })
+      if (!r.ok) { metrics.authFailures.inc({ reason: r.reason }); return rabbit(reply, false) }
+      access.rememberExternal({ ...r.principal, clientId })
+      return rabbit(reply, true, r.principal.superuser ? ' administrator' : '')
+    } })
+
+    scope.route({ method: [...both], url: '/api/v1/rabbitmq/vhost', handler: async (req, reply) => {
+      return rabbit(reply, (await rabbitPrincipal(params(req))) !== null)
+    } })
+
+    scope.route({ method: [...both], url: '/api/v1/rabbitmq/resource', handler: async (req, reply) => {
+      const p = params(req)
+      const principal = await rabbitPrincipal(p)
+      if (!principal) return rabbit(reply, false)
+      if (principal.superuser) return rabbit(reply, true)
+      // what an MQTT connection needs: its own subscription queues and the amq.topic exchange
+      const name = String(p.name ?? '')
+      const ok = (p.resource === 'queue' && name.startsWith('mqtt-subscription-'))
+        || (p.resource === 'exchange' && name === 'amq.topic' && p.permission !== 'configure')
+      return rabbit(reply, ok)
+    } })
+
+    scope.route({ method: [...both], url: '/api/v1/rabbitmq/topic', handler: async (req, reply) => {
+      const p = params(req)
+      const principal = await rabbitPrincipal(p)
+      if (!principal) return rabbit(reply, false)
+      const topic = routingKeyToTopic(String(p.routing_key ?? ''))
+      const action: Action = p.permission === 'write' ? 'publish' : 'subscribe'
+      return rabbit(reply, access.authorize(principal, action, topic))
+    } })
+  })
+}

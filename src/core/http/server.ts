@@ -1,0 +1,74 @@
+// The HTTP server: one Fastify instance per port group, one JSON error model `{"error": "<message>"}`.
+import http, { type RequestListener } from 'node:http'
+import cors from '@fastify/cors'
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Metrics } from './metrics.ts'
+
+export interface HttpOptions {
+  bodyLimit: number
+  metrics: Metrics
+  log: Logger
+  /** health endpoints (/healthz, /readyz, /metrics) on this instance */
+  health?: { ready: () => boolean }
+}
+
+export interface HttpApp {
+  app: FastifyInstance
+  /** the request listener, to serve the same routes on a second (TLS) server */
+  handler: RequestListener
+  server: http.Server
+}
+
+/** Map Fastify's own errors to the JSON error model; 5xx never leak internals. */
+export function errorBody(err: FastifyError): { status: number; body: { error: string } } {
+  const status = err.statusCode ?? 500
+  if (err.validation) return { status: 400, body: { error: err.message } }
+  if (status >= 500) return { status, body: { error: 'unexpected error' } }
+  return { status, body: { error: err.message } }
+}
+
+export async function createHttp(o: HttpOptions): Promise<HttpApp> {
+  let handler!: RequestListener
+  let server!: http.Server
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: o.bodyLimit,
+    // a client keeps its ids as it sent them: no coercion of strings that look like numbers into numbers
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+    forceCloseConnections: 'idle',
+    serverFactory: (h) => {
+      handler = h
+      server = http.createServer(h)
+      return server
+    },
+  })
+  await app.register(cors)
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, body } = errorBody(err)
+    if (status >= 500) req.log.error({ err }, 'request failed')
+    reply.code(status).send(body)
+  })
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: `unhandled path in request: ${req.url.split('?')[0]}` })
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    o.metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+
+  if (o.health) {
+    const { ready } = o.health
+    app.get('/healthz', async () => ({ status: 'ok' }))
+    app.get('/readyz', async (_req, reply) => (ready() ? { status: 'ready' } : reply.code(503).send({ error: 'not ready' })))
+    app.get('/metrics', async (_req, reply) => {
+      reply.header('content-type', o.metrics.registry.contentType)
+      return o.metrics.registry.metrics()
+    })
+  }
+  return { app: app as unknown as FastifyInstance, get handler() { return handler }, get server() { return server } }
+}

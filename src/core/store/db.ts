@@ -1,0 +1,64 @@
+// The store: Kysely over SQLite (better-sqlite3, WAL; the default) or PostgreSQL (HERALD_DATABASE_URL).
+// Each owner (core, each dialect) brings its own migrations, tracked in its own table.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely'
+import pg from 'pg'
+
+export type Db = Kysely<any>
+export type DbKind = 'sqlite' | 'postgres'
+
+export interface Store {
+  db: Db
+  kind: DbKind
+  /** human-readable location, password-free */
+  where: string
+  close(): Promise<void>
+}
+
+export interface StoreOptions {
+  databaseUrl?: string
+  dataDir: string
+  /** SQLite file name inside dataDir */
+  file?: string
+}
+
+// PostgreSQL BIGINT (int8) comes back as a string by default; Herald's ids and timestamps fit in a double.
+pg.types.setTypeParser(20, (v) => Number(v))
+
+export function openStore(o: StoreOptions): Store {
+  if (o.databaseUrl && /^postgres(ql)?:\/\//.test(o.databaseUrl)) {
+    const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 10 })
+    // an idle client losing its server must not take the process down; the next query reports it
+    pool.on('error', () => {})
+    const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+    const u = new URL(o.databaseUrl)
+    return { db, kind: 'postgres', where: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() }
+  }
+  if (o.databaseUrl) throw new Error(`HERALD_DATABASE_URL must start with postgres:// (got ${o.databaseUrl.split(':')[0]}:…); leave it empty for SQLite`)
+  mkdirSync(o.dataDir, { recursive: true })
+  const file = join(o.dataDir, o.file ?? 'herald.db')
+  const sqlite = new SQLite(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma('foreign_keys = ON')
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return { db, kind: 'sqlite', where: file, close: () => db.destroy() }
+}
+
+/** Run one owner's migrations (owner = `core` or a dialect name); tables are prefixed with the owner's name. */
+export async function migrate(db: Db, owner: string, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: `herald_${owner}_migrations`,
+    migrationLockTableName: `herald_${owner}_migrations_lock`,
+  })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')
+    throw new Error(`migration ${owner}/${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`)
+  }
+}

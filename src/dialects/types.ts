@@ -1,0 +1,43 @@
+// What a dialect plugin sees of Herald: core interfaces only. A dialect never imports another dialect.
+import type { FastifyInstance } from 'fastify'
+import type { Migration } from 'kysely'
+import type { Logger } from 'pino'
+import type { Config, Setting } from '../config.ts'
+import type { AccessControl } from '../core/access/access.ts'
+import type { Bus } from '../core/bus/types.ts'
+import type { HttpApp } from '../core/http/server.ts'
+import type { Metrics } from '../core/http/metrics.ts'
+import type { Presence } from '../core/presence/presence.ts'
+import type { Store } from '../core/store/db.ts'
+
+export interface DialectContext {
+  config: Config
+  log: Logger
+  bus: Bus
+  store: Store
+  access: AccessControl
+  /** the main HTTP API (also served over HTTPS when enabled); register routes with `http.register(plugin)` */
+  http: FastifyInstance
+  presence: Presence
+  metrics: Metrics
+  /** a Fastify app on a port of its own (e.g. chat21's REST API on 8010); started and stopped with Herald */
+  extraHttp(name: string, port: number): Promise<HttpApp>
+  /** MQTT over WebSocket on a port and path of its own (embedded broker only) */
+  extraWebSocket(port: number, paths: string[]): Promise<void>
+  /** development or test: fixed, well-known passwords are acceptable */
+  development: boolean
+}
+
+export interface Dialect {
+  name: string
+  /** settings this dialect reads (merged into the one configuration schema) */
+  settings?: Setting[]
+  /** run in name order at start; tables are prefixed with the dialect name */
+  migrations?: Record<string, Migration>
+  /** before any listener opens: register rules, authenticators, service accounts, HTTP routes (no bus yet) */
+  setup?(ctx: DialectContext): Promise<void>
+  /** once the bus is connected: subscribe to what the dialect routes */
+  start?(ctx: DialectContext): Promise<void>
+  /** stop taking work and finish what is in flight */
+  stop?(): Promise<void>
+}

@@ -1,0 +1,195 @@
+// Composition root: reads the configuration, builds every part, starts and stops them in order.
+import { randomBytes } from 'node:crypto'
+import type http from 'node:http'
+import type net from 'node:net'
+import type { Logger } from 'pino'
+import { bool, list, num, port, str, type Config, settingHint } from './config.ts'
+import { AccessControl } from './core/access/access.ts'
+import { loadAclFile } from './core/access/acl-file.ts'
+import { EmbeddedBus } from './core/bus/embedded.ts'
+import { ExternalBus } from './core/bus/external.ts'
+import type { Bus } from './core/bus/types.ts'
+import { registerBrokerHooks } from './core/http/broker-hooks.ts'
+import { createMetrics, type Metrics } from './core/http/metrics.ts'
+import { createHttp, type HttpApp } from './core/http/server.ts'
+import { Presence } from './core/presence/presence.ts'
+import { migrate, openStore, type Store } from './core/store/db.ts'
+import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
+import type { Dialect, DialectContext } from './dialects/types.ts'
+import { createLogger } from './log.ts'
+import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
+import { loadTls, type TlsMaterial } from './transport/devcert.ts'
+import { attachWebSocket, closeServer, httpsServer, listen, mqttServer, mqttsServer } from './transport/listeners.ts'
+
+export interface HeraldOptions {
+  config: Config
+  dialects: Dialect[]
+  log?: Logger
+}
+
+export interface Herald {
+  config: Config
+  log: Logger
+  access: AccessControl
+  store: Store
+  bus: Bus
+  metrics: Metrics
+  presence: Presence
+  broker?: EmbeddedBroker
+  users: UserStore
+  /** actual ports (0 in the configuration picks a free one) */
+  ports: Record<string, number>
+  servicePassword: string
+  stop(): Promise<void>
+}
+
+const DEV_SERVICE_PASSWORD = 'herald-dev'
+
+function servicePassword(cfg: Config, log: Logger): string {
+  const configured = str(cfg, 'service.password')
+  if (configured) return configured
+  if (cfg.mode === 'development') return DEV_SERVICE_PASSWORD
+  const pw = randomBytes(24).toString('hex')
+  // printed once, by design: the operator needs it and it changes at every start
+  log.warn(`service account ${str(cfg, 'service.username')} password for this run: ${pw}`)
+  return pw
+}
+
+export async function startHerald(o: HeraldOptions): Promise<Herald> {
+  const cfg = o.config
+  const log = o.log ?? createLogger(str(cfg, 'logLevel'))
+  const development = cfg.mode === 'development'
+  const metrics = createMetrics()
+  const presence = new Presence()
+  const access = new AccessControl({
+    allowAnonymous: bool(cfg, 'auth.allowAnonymous'),
+    failLimit: num(cfg, 'auth.failLimit'),
+    failWindowMs: num(cfg, 'auth.failWindowMs'),
+  })
+  if (str(cfg, 'auth.aclFile')) access.addRules(loadAclFile(str(cfg, 'auth.aclFile')), true)
+
+  const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
+  const servers: net.Server[] = []
+  const extraApps: HttpApp[] = []
+  let broker: EmbeddedBroker | undefined
+  let bus: Bus | undefined
+  let main: HttpApp | undefined
+  let ready = false
+  const started: Dialect[] = []
+
+  const stop = async () => {
+    ready = false
+    for (const s of servers) s.close()
+    await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])
+    for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
+    await broker?.close()
+    await bus?.close().catch(() => {})
+    await Promise.all(servers.map(closeServer))
+    await store.close()
+  }
+
+  try {
+    await migrate(store.db, 'core', coreMigrations)
+    for (const d of o.dialects) if (d.migrations) await migrate(store.db, d.name, d.migrations)
+    const users = new UserStore(store.db)
+    access.addAuthenticator(userAuthenticator(users))
+    const svcPassword = servicePassword(cfg, log)
+    access.addServiceAccount(str(cfg, 'service.username'), svcPassword)
+
+    const host = str(cfg, 'host')
+    const external = str(cfg, 'broker.url')
+    const ports: Record<string, number> = {}
+    let tlsMaterial: TlsMaterial | undefined
+    const tlsNeeded = port(cfg, 'https.port') !== null || (!external && port(cfg, 'mqtts.port') !== null)
+    if (tlsNeeded) {
+      tlsMaterial = loadTls({ cert: str(cfg, 'tls.cert'), key: str(cfg, 'tls.key'), clientCa: str(cfg, 'tls.clientCa'), dataDir: str(cfg, 'dataDir') })
+      if (tlsMaterial.generated) log.info({ cert: tlsMaterial.certFile }, 'using a self-signed development certificate')
+    }
+
+    if (!external) {
+      broker = await createEmbeddedBroker({ access, metrics, presence, maxPacketSize: num(cfg, 'mqtt.maxPacketSize'), log })
+      bus = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
+    }
+
+    main = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready } })
+    registerBrokerHooks(main.app, access, metrics)
+
+    const ctx: DialectContext = {
+      config: cfg, log, store, access, presence, metrics, development,
+      http: main.app,
+      get bus(): Bus {
+        if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
+        return bus
+      },
+      async extraHttp(name, p) {
+        const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }) })
+        extraApps.push(app)
+        ports[name] = await listen(app.server, p, host, `the ${name} port setting`)
+        servers.push(app.server)
+        return app
+      },
+      async extraWebSocket(p, paths) {
+        if (!broker) throw new Error('an extra WebSocket listener needs the embedded broker')
+        const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log })
+        extraApps.push(app)
+        attachWebSocket(app.server, broker, paths)
+        ports[`ws:${paths[0]}`] = await listen(app.server, p, host, 'the WebSocket port setting')
+        servers.push(app.server)
+        await app.app.ready()
+      },
+    }
+    for (const d of o.dialects) {
+      if (d.setup) await d.setup(ctx)
+    }
+    await main.app.ready()
+
+    const httpPort = port(cfg, 'http.port')
+    if (httpPort !== null) {
+      ports.http = await listen(main.server, httpPort, host, settingHint('http.port'))
+      servers.push(main.server)
+    }
+    const httpsPort = port(cfg, 'https.port')
+    let secure: http.Server | undefined
+    if (httpsPort !== null && tlsMaterial) {
+      secure = httpsServer(main.handler, tlsMaterial)
+      ports.https = await listen(secure, httpsPort, host, settingHint('https.port'))
+      servers.push(secure)
+    }
+    if (broker) {
+      const wsPaths = list(cfg, 'http.wsPaths')
+      if (httpPort !== null) attachWebSocket(main.server, broker, wsPaths)
+      if (secure) attachWebSocket(secure, broker, wsPaths)
+      const mqttPort = port(cfg, 'mqtt.port')
+      if (mqttPort !== null) {
+        const s = mqttServer(broker)
+        ports.mqtt = await listen(s, mqttPort, host, settingHint('mqtt.port'))
+        servers.push(s)
+      }
+      const mqttsPort = port(cfg, 'mqtts.port')
+      if (mqttsPort !== null && tlsMaterial) {
+        const s = mqttsServer(broker, tlsMaterial, bool(cfg, 'tls.requireClientCert'))
+        ports.mqtts = await listen(s, mqttsPort, host, settingHint('mqtts.port'))
+        servers.push(s)
+      }
+    } else {
+      // the external broker may authenticate this very connection through our hook endpoints: HTTP is up by now
+      bus = await ExternalBus.connect({
+        url: external, username: str(cfg, 'service.username'), password: svcPassword,
+        sharedGroup: str(cfg, 'broker.sharedGroup'), sharedSubscriptions: bool(cfg, 'broker.sharedSubscriptions'),
+        maxInflight: num(cfg, 'broker.maxInflight'),
+        onError: (err, topic) => log.error({ err, topic }, 'bus handler failed'),
+      })
+    }
+
+    for (const d of o.dialects) {
+      await d.start?.(ctx)
+      started.push(d)
+    }
+    ready = true
+    log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence, broker, users, ports, servicePassword: svcPassword, stop }
+  } catch (err) {
+    await stop().catch(() => {})
+    throw err
+  }
+}

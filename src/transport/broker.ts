@@ -1,0 +1,129 @@
+// The embedded broker: Aedes with Herald's access layer in its connect, publish, subscribe and delivery hooks.
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { TLSSocket } from 'node:tls'
+import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes'
+import type { AccessControl, AccessSession } from '../core/access/access.ts'
+import { validTopicFilter, validTopicName } from '../core/access/topics.ts'
+import type { Metrics } from '../core/http/metrics.ts'
+import type { Presence } from '../core/presence/presence.ts'
+
+export interface BrokerOptions {
+  access: AccessControl
+  metrics: Metrics
+  presence: Presence
+  maxPacketSize: number
+  log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void }
+}
+
+export interface EmbeddedBroker {
+  aedes: Aedes
+  /** Hand a new connection (TCP, TLS or WebSocket stream) to the broker. */
+  handle(conn: Connection | Duplex, req?: IncomingMessage): void
+  /** The access session of a connected client (undefined for internal publishes). */
+  sessionOf(client: Client | null): AccessSession | undefined
+  close(): Promise<void>
+}
+
+const sessions = new WeakMap<Client, AccessSession>()
+
+function authError(code: 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError
+}
+
+function remoteAddress(client: Client): string | undefined {
+  const c = client.conn as Partial<{ remoteAddress: string }>
+  return c.remoteAddress ?? client.req?.socket?.remoteAddress
+}
+
+/** CN of a client certificate the TLS layer verified against the configured CA. */
+function verifiedCertCN(client: Client): string | undefined {
+  const conn = client.conn
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return undefined
+  const cn = conn.getPeerCertificate()?.subject?.CN
+  return Array.isArray(cn) ? cn[0] : cn
+}
+
+export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
+  const { access, metrics, presence } = o
+  const aedes = await Aedes.createBroker({ drainTimeout: 30_000, connectTimeout: 10_000 })
+
+  aedes.authenticate = (client, username, password, done) => {
+    const ip = remoteAddress(client)
+    access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertCN(client) }).then((r) => {
+      if (r.ok) {
+        sessions.set(client, access.session({ ...r.principal, clientId: client.id }))
+        return done(null, true)
+      }
+      metrics.authFailures.inc({ reason: r.reason })
+      o.log.debug({ clientId: client.id, username, ip, reason: r.reason }, 'mqtt login refused')
+      done(r.reason === 'bad-credentials' ? authError(4, 'bad user name or password') : authError(5, 'not authorized'), false)
+    }, (err) => {
+      o.log.warn({ err, clientId: client.id }, 'authentication failed with an error')
+      done(authError(5, 'not authorized'), false)
+    })
+  }
+
+  aedes.authorizePublish = (client, packet, done) => {
+    if (!client) return done(null)
+    if (!validTopicName(packet.topic) || packet.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${packet.topic}`))
+    const s = sessions.get(client)
+    if (!s || !s.can('publish', packet.topic)) return done(new Error(`not authorized to publish to ${packet.topic}`))
+    metrics.messagesIn.inc()
+    done(null)
+  }
+
+  aedes.authorizeSubscribe = (client, sub, done) => {
+    if (!validTopicFilter(sub.topic)) return done(new Error(`invalid topic filter: ${sub.topic}`))
+    const s = sessions.get(client)
+    // null subscription: SUBACK 0x80 for this filter, the connection stays open
+    done(null, s && s.can('subscribe', sub.topic) ? sub : null)
+  }
+
+  aedes.authorizeForward = (client, packet) => {
+    const s = sessions.get(client)
+    if (!s || !s.can('read', packet.topic)) return null
+    metrics.messagesOut.inc()
+    return packet
+  }
+
+  aedes.on('clientReady', (client) => {
+    metrics.connections.inc()
+    const s = sessions.get(client)
+    presence.connected(client.id, s?.principal)
+  })
+  aedes.on('clientDisconnect', (client) => {
+    metrics.connections.dec()
+    presence.disconnected(client.id, sessions.get(client)?.principal)
+  })
+  aedes.on('clientError', (client, err) => o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
+  aedes.on('connectionError', (client, err) => o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
+
+  const handle = (conn: Connection | Duplex, req?: IncomingMessage) => {
+    const client = aedes.handle(conn as Connection, req) as Client & { _parser: any }
+    limitPacketSize(client._parser, o.maxPacketSize)
+  }
+
+  return {
+    aedes,
+    handle,
+    sessionOf: (client) => (client ? sessions.get(client) : undefined),
+    close: () => new Promise<void>((r) => aedes.close(() => r())),
+  }
+}
+
+/**
+ * Refuse a packet whose announced remaining length exceeds the limit before buffering it: the parser
+ * (mqtt-packet) has no such limit, so its length state is wrapped for this one connection.
+ */
+function limitPacketSize(parser: any, max: number): void {
+  const parseLength = parser._parseLength
+  parser._parseLength = function (this: any) {
+    const done = parseLength.call(this)
+    if (done && this.packet.length > max) {
+      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${max}`))
+      return false
+    }
+    return done
+  }
+}

@@ -1,0 +1,74 @@
+// Network listeners: MQTT over TCP and TLS, MQTT over WebSocket on HTTP(S) servers.
+import type http from 'node:http'
+import https from 'node:https'
+import net, { type AddressInfo } from 'node:net'
+import tls from 'node:tls'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import type { EmbeddedBroker } from './broker.ts'
+import type { TlsMaterial } from './devcert.ts'
+
+export class ListenError extends Error {}
+
+/** Listen, and turn "address in use" into a message that names the port and the setting that changes it. */
+export function listen(server: net.Server, port: number, host: string, hint: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`port ${port} is already in use (change it with ${hint})`))
+      else if (err.code === 'EACCES') reject(new ListenError(`no permission to listen on port ${port} (change it with ${hint})`))
+      else reject(err)
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+export function closeServer(server: net.Server | undefined): Promise<void> {
+  if (!server || !server.listening) return Promise.resolve()
+  return new Promise((r) => server.close(() => r()))
+}
+
+export function mqttServer(broker: EmbeddedBroker): net.Server {
+  return net.createServer((socket) => broker.handle(socket))
+}
+
+export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClientCert: boolean): tls.Server {
+  const server = tls.createServer({
+    cert: t.cert, key: t.key, ca: t.ca,
+    requestCert: Boolean(t.ca),
+    rejectUnauthorized: Boolean(t.ca) && requireClientCert,
+  }, (socket) => broker.handle(socket))
+  server.on('tlsClientError', () => {}) // a failed handshake only ends that connection
+  return server
+}
+
+export function httpsServer(handler: http.RequestListener, t: TlsMaterial): https.Server {
+  return https.createServer({ cert: t.cert, key: t.key }, handler)
+}
+
+/** Accept MQTT over WebSocket (subprotocol `mqtt` or `mqttv3.1`) on the given paths of an HTTP(S) server. */
+export function attachWebSocket(server: http.Server | https.Server, broker: EmbeddedBroker, paths: string[]): WebSocketServer {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 16 * 1024 * 1024,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  })
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0]
+    if (!paths.includes(path)) {
+      if (server.listenerCount('upgrade') === 1) socket.destroy()
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws)
+      stream.on('error', () => ws.terminate())
+      broker.handle(stream, req)
+    })
+  })
+  return wss
+}
