@@ -34,12 +34,12 @@ export function filterCovered(pattern: string, filter: string): boolean {
 
 /** A valid topic name for PUBLISH: no wildcards, not empty, no NUL, no U+FFFD from invalid UTF-8. */
 export function validTopicName(topic: string): boolean {
-  return topic.length > 0 && !/[+#\u0000\uFFFD]/.test(topic)
+  return topic.length > 0 && !/[+#\uFFFD]/.test(topic) && !topic.includes('\u0000')
 }
 
 /** A valid topic filter for SUBSCRIBE (§4.7.1). */
 export function validTopicFilter(filter: string): boolean {
-  if (filter.length === 0 || /[\u0000\uFFFD]/.test(filter)) return false
+  if (filter.length === 0 || filter.includes('\uFFFD') || filter.includes('\u0000')) return false
   const levels = filter.split('/')
   for (let i = 0; i < levels.length; i++) {
     const l = levels[i]
