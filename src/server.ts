@@ -99,6 +99,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const host = str(cfg, 'host')
     const external = str(cfg, 'broker.url')
     const ports: Record<string, number> = {}
+    const pendingListens: (() => Promise<void>)[] = []
     let tlsMaterial: TlsMaterial | undefined
     const tlsNeeded = port(cfg, 'https.port') !== null || (!external && port(cfg, 'mqtts.port') !== null)
     if (tlsNeeded) {
@@ -122,10 +123,13 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         return bus
       },
       async extraHttp(name, p) {
+        // listens after every dialect's setup, once its routes are registered
         const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }) })
         extraApps.push(app)
-        ports[name] = await listen(app.server, p, host, `the ${name} port setting`)
-        servers.push(app.server)
+        pendingListens.push(async () => {
+          ports[name] = await listen(app.server, p, host, `the ${name} port setting`)
+          servers.push(app.server)
+        })
         return app
       },
       async extraWebSocket(p, paths) {
@@ -142,6 +146,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       if (d.setup) await d.setup(ctx)
     }
     await main.app.ready()
+    for (const l of pendingListens) await l()
 
     const httpPort = port(cfg, 'http.port')
     if (httpPort !== null) {
