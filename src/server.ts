@@ -127,6 +127,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }) })
         extraApps.push(app)
         pendingListens.push(async () => {
+          await app.app.ready()
           ports[name] = await listen(app.server, p, host, `the ${name} port setting`)
           servers.push(app.server)
         })
