@@ -1,0 +1,75 @@
+// The machine's RabbitMQ as a test service (issue 2 §4, §5; chat21 §15): its MQTT listener and its HTTP auth backend.
+// scripts/rabbitmq-setup.sh prepares the node; these helpers only check it and repoint the backend at runtime.
+// Tests run one file at a time, so the file that calls pointRabbitAuthAt owns the setting until resetRabbitAuth.
+import { execFile } from 'node:child_process'
+import net from 'node:net'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export const RABBIT_HOST = '127.0.0.1'
+export const RABBIT_MQTT_PORT = Number(process.env.HERALD_RABBIT_MQTT_PORT ?? 1884)
+export const RABBIT_WS_PORT = Number(process.env.HERALD_RABBIT_WS_PORT ?? 15675)
+/** MQTT over TCP through RabbitMQ's rabbitmq_mqtt listener */
+export const RABBIT_MQTT_URL = `mqtt://${RABBIT_HOST}:${RABBIT_MQTT_PORT}`
+/** MQTT over WebSocket through rabbitmq_web_mqtt */
+export const RABBIT_WS_URL = `ws://${RABBIT_HOST}:${RABBIT_WS_PORT}/ws`
+/** RabbitMQ's internal account (the first auth backend): works whatever the HTTP backend says */
+export const RABBIT_GUEST = { username: 'guest', password: 'guest' } as const
+
+/** The four rabbitmq_auth_backend_http paths and where the setup script leaves them (the plugin's defaults) */
+const PATHS = ['user', 'vhost', 'resource', 'topic'] as const
+const DEFAULT_BASE = 'http://localhost:8000/auth'
+
+/** Evaluate an Erlang expression on the RabbitMQ node; resolves with its printed result. */
+export async function rabbitEval(expr: string): Promise<string> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'eval', expr], { timeout: 30_000 })
+  return stdout.trim()
+}
+
+function portOpen(port: number, ms = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: RABBIT_HOST, port })
+    const done = (ok: boolean) => { clearTimeout(t); s.destroy(); resolve(ok) }
+    const t = setTimeout(() => done(false), ms)
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+}
+
+/** RabbitMQ's MQTT listener answers (scripts/rabbitmq-setup.sh has run). */
+export function rabbitMqttAvailable(): Promise<boolean> {
+  return portOpen(RABBIT_MQTT_PORT)
+}
+
+/** The MQTT listener answers, rabbitmqctl can reach the node and the HTTP backend is in the auth chain. */
+export async function rabbitAuthAvailable(): Promise<boolean> {
+  if (!(await rabbitMqttAvailable())) return false
+  try {
+    const out = await rabbitEval('application:get_env(rabbit, auth_backends).')
+    return out.includes('rabbit_auth_backend_http')
+  } catch {
+    return false
+  }
+}
+
+async function setPaths(base: string): Promise<void> {
+  const sets = PATHS.map((p) => `application:set_env(rabbitmq_auth_backend_http, ${p}_path, "${base}/${p}")`)
+  await rabbitEval([
+    'application:set_env(rabbitmq_auth_backend_http, http_method, post)',
+    ...sets,
+    'ok.',
+  ].join(', '))
+}
+
+/** Point rabbitmq_auth_backend_http (POST) at Herald's /api/v1/rabbitmq/{user,vhost,resource,topic}. */
+export async function pointRabbitAuthAt(heraldHttpBaseUrl: string): Promise<void> {
+  const base = heraldHttpBaseUrl.replace(/\/+$/, '')
+  if (!/^https?:\/\/[\w.:[\]-]+$/.test(base)) throw new Error(`not an http base URL: ${heraldHttpBaseUrl}`)
+  await setPaths(`${base}/api/v1/rabbitmq`)
+}
+
+/** Put the backend paths back where the setup script left them (nothing listens there: HTTP users are refused). */
+export async function resetRabbitAuth(): Promise<void> {
+  await setPaths(DEFAULT_BASE)
+}
