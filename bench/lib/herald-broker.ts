@@ -1,0 +1,45 @@
+// Benchmark child: Herald's embedded broker with access control on (a real user, an ACL file, SQLite in a temp dir).
+// Env: BENCH_USER, BENCH_PASSWORD. Prints {"ready":{"port":…}} when MQTT listens; exits on SIGTERM.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../src/config.ts'
+import { startHerald } from '../../src/server.ts'
+
+const user = process.env.BENCH_USER ?? 'bench'
+const password = process.env.BENCH_PASSWORD ?? 'bench'
+const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'))
+const aclFile = join(dataDir, 'acl')
+// mosquitto.conf(5) acl_file: the bench user may use bench/#, and a per-user pattern like a real deployment has
+writeFileSync(aclFile, [
+  'pattern readwrite users/%u/#',
+  'topic deny $SYS/#',
+  `user ${user}`,
+  'topic read status/#',
+  'topic readwrite bench/#',
+  '',
+].join('\n'))
+
+const config = loadConfig({
+  env: {},
+  overrides: {
+    mode: 'production', dataDir, databaseUrl: '', host: '127.0.0.1', logLevel: 'warn',
+    'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off',
+    'auth.aclFile': aclFile, 'service.password': randomBytes(12).toString('hex'),
+  },
+})
+const herald = await startHerald({ config, dialects: [] })
+await herald.users.add(user, password)
+
+let stopping = false
+const stop = async () => {
+  if (stopping) return
+  stopping = true
+  await herald.stop().catch(() => {})
+  rmSync(dataDir, { recursive: true, force: true })
+  process.exit(0)
+}
+process.on('SIGTERM', () => void stop())
+process.on('SIGINT', () => void stop())
+process.stdout.write(JSON.stringify({ ready: { port: herald.ports.mqtt } }) + '\n')

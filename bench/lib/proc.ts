@@ -1,0 +1,116 @@
+// Process helpers for benchmarks: broker children, free ports, and a process's own RSS and CPU from /proc.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import net, { type AddressInfo } from 'node:net'
+import { createInterface } from 'node:readline'
+
+/** A free TCP port on loopback (closed again before returning; the caller binds it right away). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+export interface ProcStats {
+  /** resident set size in bytes */
+  rss: number
+  /** user + system CPU time in milliseconds */
+  cpuMs: number
+}
+
+const CLK_TCK = 100 // Linux USER_HZ; `getconf CLK_TCK`
+
+/** RSS and CPU time of a process, read from /proc (Linux only); null when it is gone. */
+export function procStats(pid: number): ProcStats | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // fields after the command name (which may contain spaces) start at field 3; utime and stime are 14 and 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return { rss: rssKb * 1024, cpuMs: (ticks * 1000) / CLK_TCK }
+  } catch {
+    return null
+  }
+}
+
+export interface Child {
+  name: string
+  pid: number
+  proc: ChildProcess
+  stop(): Promise<void>
+}
+
+const children = new Set<ChildProcess>()
+// a benchmark that dies must not leave brokers behind
+process.once('exit', () => { for (const c of children) c.kill('SIGKILL') })
+
+function track(name: string, proc: ChildProcess): Child {
+  children.add(proc)
+  const exited = new Promise<void>((r) => proc.once('exit', () => { children.delete(proc); r() }))
+  return {
+    name,
+    pid: proc.pid!,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGTERM')
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(t)
+    },
+  }
+}
+
+/**
+ * Start a Node.js (tsx) child that prints one JSON line `{"ready": …}` on stdout when it listens;
+ * resolves with that object, or rejects on exit or after `timeoutMs`.
+ */
+export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ child: Child; ready: T }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const child = track(name, proc)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { void child.stop(); reject(new Error(`${name} did not start within ${timeoutMs} ms`)) }, timeoutMs)
+    proc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${name} exited before it was ready (${signal ?? code})`)) })
+    const lines = createInterface({ input: proc.stdout! })
+    lines.on('line', (line) => {
+      let msg: { ready?: T } | undefined
+      try { msg = JSON.parse(line) } catch { process.stderr.write(`[${name}] ${line}\n`); return }
+      if (msg?.ready !== undefined) { clearTimeout(timer); resolve({ child, ready: msg.ready }) }
+    })
+  })
+}
+
+/** Start any executable and wait until `port` accepts TCP connections. */
+export async function spawnListening(name: string, cmd: string, args: string[], port: number, timeoutMs = 10_000): Promise<Child> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] })
+  const child = track(name, proc)
+  let failed: Error | undefined
+  proc.once('error', (err) => { failed = err })
+  proc.once('exit', (code, signal) => { failed ??= new Error(`${name} exited (${signal ?? code})`) })
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (failed) throw failed
+    if (await canConnect(port)) return child
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await child.stop()
+  throw new Error(`${name} did not listen on port ${port} within ${timeoutMs} ms`)
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => resolve(false))
+  })
+}
