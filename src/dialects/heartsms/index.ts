@@ -1,0 +1,83 @@
+// The HeartSMS dialect (heartsms spec): the REST API under /api/v1, the account-sync stream on
+// heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { str, type Setting } from '../../config.ts'
+import type { Dialect, DialectContext } from '../types.ts'
+import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
+import { accountRoutes } from './routes/accounts.ts'
+import { autoReplyRoutes } from './routes/auto_replies.ts'
+import { blacklistRoutes } from './routes/blacklists.ts'
+import { register, type HeartContext } from './routes/common.ts'
+import { contactRoutes } from './routes/contacts.ts'
+import { conversationRoutes } from './routes/conversations.ts'
+import { deviceRoutes } from './routes/devices.ts'
+import { draftRoutes } from './routes/drafts.ts'
+import { folderRoutes } from './routes/folders.ts'
+import { mediaRoutes } from './routes/media.ts'
+import { messageRoutes } from './routes/messages.ts'
+import { scheduledRoutes } from './routes/scheduled_messages.ts'
+import { templateRoutes } from './routes/templates.ts'
+import { migrations } from './schema.ts'
+import { DbError, HeartStore } from './store.ts'
+import { Stream } from './stream.ts'
+
+export const settings: Setting[] = [
+  { key: 'heartsms.nodeEnv', env: ['NODE_ENV'], type: 'string', default: 'production', description: 'HeartSMS: dev or test fixes the heart-sms-backend password to testpassword' },
+  { key: 'heartsms.allowedUsers', env: ['HEART_ALLOWED_USERS'], type: 'string', default: '', description: 'HeartSMS signup allow-list: * (everyone) or a comma list of usernames; empty: nobody' },
+  { key: 'heartsms.servicePassword', env: ['HERALD_HEARTSMS_SERVICE_PASSWORD'], type: 'string', default: '', description: 'password of heart-sms-backend outside NODE_ENV dev/test; empty: random at every start, printed once', secret: true },
+]
+
+export const routes = [
+  ...accountRoutes, ...autoReplyRoutes, ...blacklistRoutes, ...contactRoutes, ...conversationRoutes, ...deviceRoutes,
+  ...draftRoutes, ...folderRoutes, ...mediaRoutes, ...messageRoutes, ...scheduledRoutes, ...templateRoutes,
+]
+
+/** heartsms §2: Express's json parser: an empty body is `{}`, only objects and arrays, anything else is not parsed. */
+function bodyParsing(scope: FastifyInstance): void {
+  scope.removeAllContentTypeParsers()
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim()
+    if (text === '') return done(null, {})
+    if (text[0] !== '{' && text[0] !== '[') return done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined)
+    try { done(null, JSON.parse(text)) } catch { done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined) }
+  })
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined))
+}
+
+export function createHeartsms(): Dialect {
+  let stream: Stream | undefined
+  return {
+    name: 'heartsms',
+    settings,
+    migrations,
+    async setup(ctx: DialectContext) {
+      const store = new HeartStore(ctx.store)
+      stream = new Stream(ctx.log.child({ dialect: 'heartsms' }))
+      const h: HeartContext = { store, stream, access: ctx.access, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
+      ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(str(ctx.config, 'heartsms.nodeEnv'), str(ctx.config, 'heartsms.servicePassword'), ctx.log), 'heartsms-backend')
+      ctx.access.addAuthenticator(authenticator(store))
+      ctx.access.addRules(rules)
+      await ctx.http.register(async (scope) => {
+        bodyParsing(scope)
+        scope.setErrorHandler((err: FastifyError, req, reply) => {
+          if (err instanceof DbError) {
+            req.log.warn({ err: err.message, url: req.url }, 'heartsms query failed')
+            return reply.code(500).send({ error: 'could not query database' })
+          }
+          const status = err.statusCode === 400 || err.statusCode === 413 ? err.statusCode : 500
+          if (status === 500) req.log.error({ err }, 'heartsms request failed')
+          return reply.code(status).send({ error: 'unexpected error' })
+        })
+        register(scope, h, routes)
+      }, { prefix: '/api/v1' })
+    },
+    async start(ctx: DialectContext) {
+      stream!.attach(ctx.bus)
+    },
+    async stop() {
+      stream?.detach()
+    },
+  }
+}
+
+export const heartsms = createHeartsms()

@@ -1,0 +1,117 @@
+// heartsms §2: how every route runs: merge and check parameters, run, answer, then publish (or publish first
+// where §4.4 says so). Row shapes with exact key order (§4.2) live here too.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AccessControl } from '../../../core/access/access.ts'
+import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
+import { DbError, type HeartStore, type Order, type Row } from '../store.ts'
+import type { Table } from '../schema.ts'
+import type { Content, Stream } from '../stream.ts'
+
+export interface HeartContext {
+  store: HeartStore
+  stream: Stream
+  access: AccessControl
+  /** HEART_ALLOWED_USERS as the original reads it */
+  allowedUsers: string | undefined
+}
+
+export type Event = [operation: string, content: Content]
+
+export interface Result {
+  status?: number
+  body: unknown
+  /** stream messages for `account_id`, in order */
+  events?: Event[]
+  /** publish before answering (remove_account, clean_account, dismissed_notification, forward_to_phone) */
+  first?: boolean
+}
+
+export type Handler = (p: Values, items: Values[], h: HeartContext) => Promise<Result>
+
+export interface RouteDef {
+  method: 'GET' | 'POST'
+  url: string
+  params?: SpecInput
+  /** the route checks no `account_id` (login, signup, activate, …) */
+  noAccount?: boolean
+  handler: Handler
+}
+
+/** An update or delete for an unknown account changes nothing and publishes nothing (heartsms §13.2 fix). */
+export async function withAccount(h: HeartContext, p: Values, fn: (account: number) => Promise<Result>): Promise<Result> {
+  const account = await h.store.accountId(p.account_id)
+  return account === undefined ? ok() : fn(account)
+}
+
+/** An insert for an unknown account fails as the original's foreign key did: 500 `could not query database`. */
+export async function insertAccount(h: HeartContext, p: Values): Promise<number> {
+  const account = await h.store.accountId(p.account_id)
+  if (account === undefined) throw new DbError('account_id does not exist')
+  return account
+}
+
+export const ok = (events?: Event[], first = false): Result => ({ body: {}, events, first })
+
+export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef[]): void {
+  for (const d of defs) {
+    const s = spec(d.params ?? {}, d.noAccount)
+    scope.route({
+      method: d.method,
+      url: d.url,
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const c = check(s, merge(req.query, req.body, req.params))
+        if (!c.ok) return reply.code(400).send({ error: c.error })
+        const r = await d.handler(c.values, c.items, h)
+        const events = r.events ?? []
+        const topicId = String(c.values.account_id)
+        if (r.first) for (const [op, content] of events) h.stream.publish(topicId, op, content)
+        reply.code(r.status ?? 200).send(r.body)
+        if (!r.first) for (const [op, content] of events) h.stream.publish(topicId, op, content)
+        return reply
+      },
+    })
+  }
+}
+
+/** Pick keys in order; absent or NULL values become null; `id=device_id` renames. */
+export function shape(keys: string[], row: Row | undefined, accountId: string | null): Row {
+  const out: Row = {}
+  for (const k of keys) {
+    const [name, from] = k.split('=')
+    if (name === 'account_id' && !from) { out[name] = row ? accountId : null; continue }
+    const v = row?.[from ?? name]
+    out[name] = v === undefined ? null : v
+  }
+  return out
+}
+
+/** Keep only the keys whose value was supplied: the `(omit)` fields of heartsms §5.2. */
+export function omitAbsent(o: Content): Content {
+  const out: Content = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v
+  return out
+}
+
+export const paging = ['limit:n', 'offset:n']
+
+/** A list GET: `[]` for an unknown account, rows in the table's order, each shaped with `keys`. */
+export function listRoute(url: string, table: Table, keys: string[], order: Order, paged = false): RouteDef {
+  return {
+    method: 'GET', url, params: { opt: paged ? paging : [] }, handler: async (p, _i, h) => {
+      const acc = await h.store.accountId(p.account_id)
+      if (acc === undefined) return { body: [] }
+      const rows = await h.store.list(table, acc, { order, limit: p.limit, offset: p.offset })
+      return { body: rows.map((r) => shape(keys, r, p.account_id)) }
+    },
+  }
+}
+
+/** `…/remove/:device_id`: delete and publish `{id: device_id}` whether or not a row matched. */
+export function removeRoute(url: string, table: Table, operation: string): RouteDef {
+  return {
+    method: 'POST', url, params: { req: ['device_id:n'] }, handler: (p, _i, h) => withAccount(h, p, async (acc) => {
+      await h.store.remove(table, acc, { device_id: p.device_id })
+      return ok([[operation, { id: p.device_id }]])
+    }),
+  }
+}
