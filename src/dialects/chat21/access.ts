@@ -1,0 +1,93 @@
+// JWT login on the broker (§1, §13.3): username `JWT`, the token as password; the token's scopes become the
+// principal's grants. Write scopes on a user's own subtree grant only the client command topics (§3.1), so a
+// client cannot publish into server topics such as `…/clientadded` or `…/groups/update` (§9, §17.8).
+import type { Authenticator, Principal, Rule } from '../../core/access/types.ts'
+import type { Tokens } from './jwt.ts'
+import { validId } from './topics.ts'
+
+/** The topics a chat21 client publishes (§3.1), MQTT filters with one level per `+`. */
+const CLIENT_COMMANDS = [
+  'apps/+/outgoing/users/+/messages/+/outgoing',
+  'apps/+/users/+/messages/+/+/update',
+  'apps/+/users/+/conversations/+/update',
+  'apps/+/users/+/conversations/+/archive',
+  'apps/+/users/+/presence/+',
+]
+
+interface Scope { permission: string; resource: string; routingKey: string }
+
+function parseScope(s: string): Scope | null {
+  const m = /^rabbitmq\.([a-z]+):([^/]*)\/([^/]*)(?:\/(.*))?$/.exec(s)
+  if (!m) return null
+  return { permission: m[1], resource: m[3], routingKey: m[4] ?? '*' }
+}
+
+function globMatches(pattern: string, s: string): boolean {
+  return new RegExp('^' + pattern.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$').test(s)
+}
+
+/** Client command filters a `<literal levels>/*` write pattern covers, with its literal levels filled in. */
+function commandsUnder(pattern: string): string[] {
+  if (!pattern.endsWith('/*') || pattern.indexOf('*') !== pattern.length - 1) return []
+  const fixed = pattern.slice(0, -2).split('/')
+  const out: string[] = []
+  for (const cmd of CLIENT_COMMANDS) {
+    const levels = cmd.split('/')
+    if (levels.length <= fixed.length) continue
+    if (!fixed.every((f, i) => levels[i] === f || (levels[i] === '+' && validId(f)))) continue
+    out.push([...fixed, ...levels.slice(fixed.length)].join('/'))
+  }
+  return out
+}
+
+/** RabbitMQ OAuth2 scopes (§13.3) as Herald rules on MQTT topics (`.` of a routing key is `/` of a topic). */
+export function scopesToRules(scopes: unknown): Rule[] {
+  const list = Array.isArray(scopes) ? scopes : typeof scopes === 'string' ? scopes.split(/\s+/) : []
+  const rules: Rule[] = []
+  for (const raw of list) {
+    const s = typeof raw === 'string' ? parseScope(raw) : null
+    if (!s || !globMatches(s.resource, 'amq.topic')) continue
+    const pattern = s.routingKey.replace(/\./g, '/')
+    if (s.permission === 'read') rules.push({ topic: pattern, access: 'read', syntax: 'glob' })
+    else if (s.permission === 'write') {
+      if (pattern === '*') rules.push({ topic: '*', access: 'write', syntax: 'glob' })
+      else for (const topic of commandsUnder(pattern)) rules.push({ topic, access: 'write' })
+    }
+  }
+  return rules
+}
+
+export async function principalFromToken(tokens: Tokens, token: string): Promise<Principal | null> {
+  const claims = await tokens.verify(token)
+  if (!claims || !validId(claims.sub)) return null
+  const aud = claims.aud === undefined ? ['rabbitmq'] : Array.isArray(claims.aud) ? claims.aud : [claims.aud]
+  if (!aud.includes('rabbitmq')) return null
+  const attrs: Record<string, string> = {}
+  if (typeof claims.app_id === 'string') attrs.app_id = claims.app_id
+  if (typeof claims.tiledesk_api_roles === 'string') attrs.roles = claims.tiledesk_api_roles
+  return { kind: 'chat21', username: claims.sub, attrs, grants: scopesToRules(claims.scope) }
+}
+
+const REMEMBERED = 100_000
+
+/** Accepts username `JWT` (any case); other usernames are left to the next authenticator. */
+export function jwtAuthenticator(tokens: Tokens): Authenticator {
+  // an external broker asks later about `JWT` + client id (§15): remember who that client is
+  const byClient = new Map<string, Principal>()
+  return {
+    name: 'chat21-jwt',
+    async authenticate(c) {
+      if (c.username?.toUpperCase() !== 'JWT') return undefined
+      const p = await principalFromToken(tokens, String(c.password ?? ''))
+      if (p && c.clientId) {
+        if (byClient.size >= REMEMBERED) byClient.clear()
+        byClient.set(c.clientId, p)
+      }
+      return p
+    },
+    async lookup(username, clientId) {
+      if (username.toUpperCase() !== 'JWT') return undefined
+      return (clientId && byClient.get(clientId)) || null
+    },
+  }
+}

@@ -1,0 +1,51 @@
+// chat21 tokens (§13): HS256, no `kid` header, RabbitMQ OAuth2 scopes; verified at login and at the REST API.
+import { randomUUID } from 'node:crypto'
+import { jwtVerify, SignJWT, type JWTPayload } from 'jose'
+
+export interface Chat21Claims extends JWTPayload {
+  sub: string
+  scope?: string[] | string
+  app_id?: string
+  tiledesk_api_roles?: string
+}
+
+export class Tokens {
+  private key: Uint8Array
+  constructor(secret: string, private appId: string, private expirySeconds: number) {
+    this.key = new TextEncoder().encode(secret)
+  }
+
+  /** The verified claims, or null (bad signature, expired, no subject). */
+  async verify(token: string): Promise<Chat21Claims | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] })
+      if (typeof payload.sub !== 'string' || payload.sub === '') return null
+      return payload as Chat21Claims
+    } catch {
+      return null
+    }
+  }
+
+  /** A user token with the same claims as the production issuer (§13.1, §13.2). */
+  async issue(userId: string, o: { admin?: boolean; observer?: boolean } = {}): Promise<string> {
+    const app = this.appId
+    const scope = o.observer
+      ? ['rabbitmq.read:*/*/*', 'rabbitmq.write:*/*/*', 'rabbitmq.configure:*/*/*']
+      : [
+          `rabbitmq.read:*/*/apps.${app}.users.${userId}.*`,
+          `rabbitmq.write:*/*/apps.${app}.users.${userId}.*`,
+          `rabbitmq.write:*/*/apps.${app}.outgoing.users.${userId}.*`,
+          'rabbitmq.configure:*/*/*',
+        ]
+    return new SignJWT({
+      scope, client_id: userId, cid: userId, azp: userId, user_id: userId, app_id: app,
+      aud: ['rabbitmq', userId], kid: 'tiledesk-key', tiledesk_api_roles: o.admin ? 'admin' : 'user',
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setJti(randomUUID())
+      .setSubject(userId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + this.expirySeconds)
+      .sign(this.key)
+  }
+}

@@ -1,0 +1,51 @@
+// chat21 tables (§6): one row per inbox copy of a message, per conversation, per group; the webhook queue (§8).
+import type { Migration } from 'kysely'
+
+export const chat21Migrations: Record<string, Migration> = {
+  '001_chat21': {
+    async up(db) {
+      await db.schema.createTable('chat21_messages')
+        .addColumn('timeline_of', 'varchar(255)', (c) => c.notNull())
+        .addColumn('message_id', 'varchar(100)', (c) => c.notNull())
+        .addColumn('convers_with', 'varchar(255)', (c) => c.notNull())
+        .addColumn('app_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('timestamp', 'bigint', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('chat21_messages_pk', ['timeline_of', 'message_id'])
+        .execute()
+      await db.schema.createIndex('chat21_messages_timeline').on('chat21_messages')
+        .columns(['timeline_of', 'convers_with', 'timestamp']).execute()
+      await db.schema.createIndex('chat21_messages_convers_with').on('chat21_messages').columns(['app_id', 'convers_with']).execute()
+
+      await db.schema.createTable('chat21_conversations')
+        .addColumn('timeline_of', 'varchar(255)', (c) => c.notNull())
+        .addColumn('convers_with', 'varchar(255)', (c) => c.notNull())
+        .addColumn('app_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('archived', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('timestamp', 'bigint', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('chat21_conversations_pk', ['timeline_of', 'convers_with'])
+        .execute()
+      await db.schema.createIndex('chat21_conversations_list').on('chat21_conversations')
+        .columns(['timeline_of', 'app_id', 'archived', 'timestamp']).execute()
+      await db.schema.createIndex('chat21_conversations_convers_with').on('chat21_conversations').columns(['app_id', 'convers_with']).execute()
+
+      await db.schema.createTable('chat21_groups')
+        .addColumn('uid', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('app_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('updated_on', 'bigint', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute()
+
+      await db.schema.createTable('chat21_webhooks')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('chat21_webhooks_due').on('chat21_webhooks').columns(['next_at']).execute()
+    },
+  },
+}

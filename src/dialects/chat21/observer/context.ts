@@ -1,0 +1,56 @@
+// What every flow needs: the app's topics, the store, the bus, webhooks; and deliver() (§5.1 step 4):
+// commit every inbox copy (messages, conversations, webhooks) in one transaction, then publish the copies.
+import type { Logger } from 'pino'
+import type { Bus } from '../../../core/bus/types.ts'
+import type { Chat21Store, Copy, Doc, WebhookJob } from '../store.ts'
+import { rk, Topics } from '../topics.ts'
+import type { Webhooks } from '../webhooks.ts'
+
+export interface FlowOptions { presence: boolean; historyLimit: number }
+
+export class Flow {
+  readonly topics: Topics
+  constructor(
+    readonly app: string,
+    readonly store: Chat21Store,
+    readonly bus: () => Bus,
+    readonly webhooks: Webhooks,
+    readonly log: Logger,
+    readonly opts: FlowOptions,
+  ) {
+    this.topics = new Topics(app)
+  }
+
+  /** message-sent for status 100 copies, message-delivered for status 150 ones (§8.2). */
+  private messageHooks(c: Copy): WebhookJob[] {
+    const event = c.msg.status === 100 ? 'message-sent' : c.msg.status === 150 ? 'message-delivered' : undefined
+    if (!event) return []
+    return this.webhooks.jobs(event, {
+      recipient_id: c.msg.recipient, app_id: this.app, message_id: c.msg.message_id, data: c.msg,
+      extras: { topic: rk(this.topics.messageAdded(c.inbox, c.cw)) }, delivered_to: c.inbox,
+    })
+  }
+
+  /** Store every copy, then publish each to its inbox `clientadded` topic, in order. */
+  async deliver(copies: Copy[]): Promise<void> {
+    if (copies.length === 0) return
+    await this.store.saveCopies(this.app, copies, copies.flatMap((c) => this.messageHooks(c)))
+    for (const c of copies) await this.publish(this.topics.messageAdded(c.inbox, c.cw), c.msg)
+    this.webhooks.kick()
+  }
+
+  async publish(topic: string, body: Doc): Promise<void> {
+    // AMQP routing keys longer than 255 bytes cannot exist (§2.1, §7)
+    if (Buffer.byteLength(topic) > 255) { this.log.warn({ topic }, 'chat21 topic too long, not published'); return }
+    await this.bus().publish(topic, JSON.stringify(body), { qos: 1 })
+  }
+}
+
+export function parseJson(payload: Buffer): Doc | null {
+  try {
+    const v = JSON.parse(payload.toString('utf8'))
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null
+  } catch {
+    return null
+  }
+}

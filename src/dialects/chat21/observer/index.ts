@@ -1,0 +1,69 @@
+// The observer (§3.2): one shared subscription per client command; each topic shape has its own filter, so no
+// suffix-based dispatch (§17.8). Commands of one user are handled in arrival order.
+import type { BusMessage } from '../../../core/bus/types.ts'
+import { validId } from '../topics.ts'
+import { archiveConversation } from './archive.ts'
+import { type Flow, parseJson } from './context.ts'
+import { updateConversation } from './conversations.ts'
+import { sendMessage } from './direct.ts'
+import { presence } from './presence.ts'
+import { receipt } from './receipts.ts'
+import { KeyedSerial } from './serial.ts'
+
+export class Observer {
+  private serial = new KeyedSerial()
+  private unsubscribe: (() => Promise<void>)[] = []
+  private stopping = false
+
+  constructor(private flow: Flow) {}
+
+  private on(filter: string, key: (p: string[]) => string, handle: (p: string[], msg: BusMessage) => Promise<unknown>) {
+    return this.flow.bus().subscribe(filter, (msg) => {
+      if (this.stopping) return
+      const parts = msg.topic.split('/')
+      return this.serial.run(key(parts), async () => {
+        try {
+          await handle(parts, msg)
+        } catch (err) {
+          this.flow.log.error({ err, topic: msg.topic }, 'chat21 command failed')
+        }
+      })
+    }, { shared: true, qos: 1 })
+  }
+
+  async start(): Promise<void> {
+    const t = this.flow.topics
+    const json = (msg: BusMessage) => {
+      const v = parseJson(msg.payload)
+      if (!v) this.flow.log.debug({ topic: msg.topic }, 'chat21: payload is not a JSON object, ignored')
+      return v
+    }
+    const subs = await Promise.all([
+      this.on(t.outgoingFilter(), (p) => p[4], async (p, msg) => {
+        const body = json(msg)
+        if (body && validId(p[4]) && validId(p[6])) await sendMessage(this.flow, p[4], p[6], body)
+      }),
+      this.on(t.receiptFilter(), (p) => p[3], async (p, msg) => {
+        const body = json(msg)
+        if (body && [p[3], p[5], p[6]].every(validId)) await receipt(this.flow, p[3], p[5], p[6], body)
+      }),
+      this.on(t.conversationUpdateFilter(), (p) => p[3], async (p, msg) => {
+        const body = json(msg)
+        if (body && validId(p[3]) && validId(p[5])) await updateConversation(this.flow, p[3], p[5], body)
+      }),
+      this.on(t.archiveFilter(), (p) => p[3], async (p) => {
+        if (validId(p[3]) && validId(p[5])) await archiveConversation(this.flow, p[3], p[5])
+      }),
+      this.on(t.presenceFilter(), (p) => p[3], async (p, msg) => {
+        if (validId(p[3])) await presence(this.flow, p[3], p[5], parseJson(msg.payload))
+      }),
+    ])
+    this.unsubscribe.push(...subs)
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    await Promise.allSettled(this.unsubscribe.map((u) => u()))
+    await this.serial.idle()
+  }
+}

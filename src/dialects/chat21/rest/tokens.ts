@@ -1,0 +1,34 @@
+// Token issuance (§13.1, issue item 4): a Herald superuser account (HTTP Basic) or a chat21 admin token asks for a
+// user's chat21 token, as Tiledesk's `createCustomToken` answers it: `{userid, fullname, firstname, lastname, token}`.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { AccessControl } from '../../../core/access/access.ts'
+import type { Tokens } from '../jwt.ts'
+import { validId } from '../topics.ts'
+import { tokenOf } from './auth.ts'
+
+async function allowed(req: FastifyRequest, access: AccessControl, tokens: Tokens): Promise<boolean> {
+  const h = req.headers.authorization ?? ''
+  const basic = /^Basic\s+(.+)$/i.exec(h)
+  if (basic) {
+    const text = Buffer.from(basic[1], 'base64').toString('utf8')
+    const i = text.indexOf(':')
+    if (i < 0) return false
+    const r = await access.authenticate({ username: text.slice(0, i), password: text.slice(i + 1), clientId: '', ip: req.ip })
+    return r.ok && r.principal.superuser === true
+  }
+  const token = tokenOf(req)
+  const claims = token ? await tokens.verify(token) : null
+  return claims?.tiledesk_api_roles === 'admin'
+}
+
+export function tokenRoutes(app: FastifyInstance, access: AccessControl, tokens: Tokens): void {
+  app.post('/auth/createCustomToken', async (req, reply) => {
+    if (!(await allowed(req, access, tokens))) return reply.code(401).send({ success: false, msg: 'Unauthorized.' })
+    const b = (req.body ?? {}) as Record<string, unknown>
+    const userid = b.userid ?? b.user_id
+    if (!validId(userid)) return reply.code(400).send({ success: false, err: 'userid is mandatory (no . / + # *)' })
+    const str = (v: unknown) => (typeof v === 'string' ? v : '')
+    const token = await tokens.issue(userid, { admin: b.admin === true })
+    return { userid, fullname: str(b.fullname) || userid, firstname: str(b.firstname), lastname: str(b.lastname), token }
+  })
+}

@@ -1,0 +1,24 @@
+// chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, webhooks.
+import type { Setting } from '../../config.ts'
+
+export const WEBHOOK_EVENTS = [
+  'message-sent', 'message-delivered', 'message-return-receipt', 'conversation-archived', 'presence-change',
+]
+
+export const chat21Settings: Setting[] = [
+  { key: 'chat21.appId', env: ['HERALD_CHAT21_APP_ID'], type: 'string', default: 'tilechat', description: 'chat21 app id used in every topic (§2.2)' },
+  { key: 'chat21.jwtSecret', env: ['HERALD_CHAT21_JWT_SECRET'], type: 'string', default: '', description: 'HS256 secret of chat21 tokens; empty: "tokenKey" in development mode, a random one per start otherwise', secret: true },
+  { key: 'chat21.jwtExpiry', env: ['HERALD_CHAT21_JWT_EXPIRY'], type: 'int', default: 30 * 24 * 3600, description: 'lifetime in seconds of tokens Herald issues (§13.1)' },
+  { key: 'chat21.http.port', env: ['HERALD_CHAT21_HTTP_PORT'], type: 'port', default: null, description: 'own port for the chat21 REST API (8010 as the original); off: on the main HTTP port' },
+  { key: 'chat21.http.prefix', env: ['HERALD_CHAT21_HTTP_PREFIX'], type: 'string', default: '/chat21/api', description: 'path prefix of the chat21 REST API (the original uses /api)' },
+  { key: 'chat21.ws.port', env: ['HERALD_CHAT21_WS_PORT'], type: 'port', default: null, description: 'own port for MQTT over WebSocket (15675 as RabbitMQ web-mqtt); off: none' },
+  { key: 'chat21.ws.path', env: ['HERALD_CHAT21_WS_PATH'], type: 'string', default: '/ws', description: 'path of the chat21 MQTT-over-WebSocket listener' },
+  { key: 'chat21.presence', env: ['HERALD_CHAT21_PRESENCE_ENABLED'], type: 'bool', default: false, description: 'process presence topics (presence-change webhooks), as PRESENCE_ENABLED' },
+  { key: 'chat21.historyLimit', env: ['HERALD_CHAT21_HISTORY_LIMIT'], type: 'int', default: 200, description: 'group messages replayed to a joining member (the newest ones)' },
+  { key: 'chat21.webhooks.enabled', env: ['HERALD_CHAT21_WEBHOOK_ENABLED'], type: 'bool', default: true, description: 'deliver webhooks (§8)' },
+  { key: 'chat21.webhooks.endpoints', env: ['HERALD_CHAT21_WEBHOOK_ENDPOINTS'], type: 'list', default: [], description: 'comma list of webhook URLs' },
+  { key: 'chat21.webhooks.events', env: ['HERALD_CHAT21_WEBHOOK_EVENTS'], type: 'list', default: WEBHOOK_EVENTS, description: 'webhook events to deliver' },
+  { key: 'chat21.webhooks.retryBaseMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_BASE_MS'], type: 'int', default: 1000, description: 'first retry delay; doubles at each failure' },
+  { key: 'chat21.webhooks.retryMaxMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_MAX_MS'], type: 'int', default: 300_000, description: 'longest retry delay' },
+  { key: 'chat21.webhooks.timeoutMs', env: ['HERALD_CHAT21_WEBHOOK_TIMEOUT_MS'], type: 'int', default: 30_000, description: 'webhook request timeout' },
+]

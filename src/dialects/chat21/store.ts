@@ -1,0 +1,176 @@
+// chat21 storage (§6) in Herald's store; the only file with chat21 SQL. Same code on SQLite and PostgreSQL.
+import { randomUUID } from 'node:crypto'
+import type { Kysely, Transaction } from 'kysely'
+import type { Db } from '../../core/store/db.ts'
+
+export type Doc = Record<string, any>
+
+/** One inbox copy of a message: stored in `inbox`'s timeline, conversation with `cw`. */
+export interface Copy { inbox: string; cw: string; msg: Doc }
+
+export interface WebhookJob { endpoint: string; body: Doc }
+
+export interface QueuedWebhook { id: string; endpoint: string; body: string; attempts: number; next_at: number }
+
+type Tx = Kysely<any> | Transaction<any>
+
+const parse = (s: string): Doc => JSON.parse(s)
+
+export class Chat21Store {
+  constructor(readonly db: Db) {}
+
+  /** §5.3: every copy of a routed message, its conversations and its webhooks, in one transaction. */
+  async saveCopies(app: string, copies: Copy[], hooks: WebhookJob[]): Promise<void> {
+    if (copies.length === 0 && hooks.length === 0) return
+    await this.db.transaction().execute(async (trx) => {
+      if (copies.length > 0) {
+        const rows = copies.map((c) => {
+          const doc: Doc = { ...c.msg, app_id: app, timelineOf: c.inbox, conversWith: c.cw }
+          delete doc._id
+          return { timeline_of: c.inbox, message_id: String(doc.message_id), convers_with: c.cw, app_id: app, timestamp: Number(doc.timestamp) || 0, doc: JSON.stringify(doc) }
+        })
+        await trx.insertInto('chat21_messages').values(rows)
+          .onConflict((oc) => oc.columns(['timeline_of', 'message_id']).doUpdateSet((eb) => ({
+            convers_with: eb.ref('excluded.convers_with'), timestamp: eb.ref('excluded.timestamp'), doc: eb.ref('excluded.doc'),
+          })))
+          .execute()
+        const convs = copies.filter((c) => c.msg.attributes?.updateconversation !== false)
+        if (convs.length > 0) await this.upsertConversations(trx, app, convs)
+      }
+      await this.enqueue(trx, hooks)
+    })
+  }
+
+  /** A conversation is its last message plus flags; a new message un-archives it and marks it new (§5.3). */
+  private async upsertConversations(trx: Tx, app: string, copies: Copy[]): Promise<void> {
+    const old = await trx.selectFrom('chat21_conversations').select(['timeline_of', 'convers_with', 'doc'])
+      .where((eb) => eb.or(copies.map((c) => eb.and([eb('timeline_of', '=', c.inbox), eb('convers_with', '=', c.cw)]))))
+      .execute()
+    const before = new Map(old.map((r) => [r.timeline_of + '\u0000' + r.convers_with, parse(r.doc)]))
+    const rows = new Map<string, Doc>()
+    for (const c of copies) {
+      const k = c.inbox + '\u0000' + c.cw
+      const doc: Doc = {
+        ...(rows.get(k) ?? before.get(k) ?? {}), ...c.msg,
+        app_id: app, timelineOf: c.inbox, conversWith: c.cw, key: c.cw, is_new: true, archived: false, last_message_text: c.msg.text,
+      }
+      delete doc._id
+      rows.set(k, doc)
+    }
+    await trx.insertInto('chat21_conversations')
+      .values([...rows.values()].map((d) => ({
+        timeline_of: d.timelineOf, convers_with: d.conversWith, app_id: app, archived: 0, timestamp: Number(d.timestamp) || 0, doc: JSON.stringify(d),
+      })))
+      .onConflict((oc) => oc.columns(['timeline_of', 'convers_with']).doUpdateSet((eb) => ({
+        app_id: eb.ref('excluded.app_id'), archived: eb.ref('excluded.archived'), timestamp: eb.ref('excluded.timestamp'), doc: eb.ref('excluded.doc'),
+      })))
+      .execute()
+  }
+
+  /** Merge patches into stored messages; no stub documents for unknown messages (§17.9). */
+  async patchMessages(patches: { timelineOf: string; messageId: string; patch: Doc }[], hooks: WebhookJob[] = []): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const { timelineOf, messageId, patch } of patches) {
+        const row = await trx.selectFrom('chat21_messages').select('doc')
+          .where('timeline_of', '=', timelineOf).where('message_id', '=', messageId).executeTakeFirst()
+        if (!row) continue
+        await trx.updateTable('chat21_messages').set({ doc: JSON.stringify({ ...parse(row.doc), ...patch }) })
+          .where('timeline_of', '=', timelineOf).where('message_id', '=', messageId).execute()
+      }
+      await this.enqueue(trx, hooks)
+    })
+  }
+
+  /** `$set` a patch on an existing conversation (§5.5, §5.6); returns the new document or null. */
+  async patchConversation(me: string, cw: string, patch: Doc, hooks: WebhookJob[] = []): Promise<Doc | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('chat21_conversations').select('doc')
+        .where('timeline_of', '=', me).where('convers_with', '=', cw).executeTakeFirst()
+      if (!row) return null
+      const doc = { ...parse(row.doc), ...patch }
+      const set: Doc = { doc: JSON.stringify(doc) }
+      if (typeof patch.archived === 'boolean') set.archived = patch.archived ? 1 : 0
+      await trx.updateTable('chat21_conversations').set(set).where('timeline_of', '=', me).where('convers_with', '=', cw).execute()
+      await this.enqueue(trx, hooks)
+      return doc
+    })
+  }
+
+  async conversations(me: string, app: string, archived: boolean, limit = 200): Promise<Doc[]> {
+    const rows = await this.db.selectFrom('chat21_conversations').select('doc')
+      .where('timeline_of', '=', me).where('app_id', '=', app).where('archived', '=', archived ? 1 : 0)
+      .orderBy('timestamp', 'desc').limit(limit).execute()
+    return rows.map((r) => parse(r.doc))
+  }
+
+  async conversation(me: string, app: string, cw: string, archived: boolean): Promise<Doc[]> {
+    const rows = await this.db.selectFrom('chat21_conversations').select('doc')
+      .where('timeline_of', '=', me).where('app_id', '=', app).where('convers_with', '=', cw).where('archived', '=', archived ? 1 : 0)
+      .limit(1).execute()
+    return rows.map((r) => parse(r.doc))
+  }
+
+  /** Newest first (§6.1 REST queries). */
+  async messages(me: string, app: string, cw: string, limit = 200): Promise<Doc[]> {
+    const rows = await this.db.selectFrom('chat21_messages').select('doc')
+      .where('timeline_of', '=', me).where('app_id', '=', app).where('convers_with', '=', cw)
+      .orderBy('timestamp', 'desc').limit(limit).execute()
+    return rows.map((r) => parse(r.doc))
+  }
+
+  async deleteConversationsWith(app: string, cw: string): Promise<void> {
+    await this.db.deleteFrom('chat21_conversations').where('app_id', '=', app).where('convers_with', '=', cw).execute()
+  }
+
+  async deleteMessagesWith(app: string, cw: string): Promise<void> {
+    await this.db.deleteFrom('chat21_messages').where('app_id', '=', app).where('convers_with', '=', cw).execute()
+  }
+
+  async group(uid: string): Promise<Doc | null> {
+    const row = await this.db.selectFrom('chat21_groups').select('doc').where('uid', '=', uid).executeTakeFirst()
+    return row ? parse(row.doc) : null
+  }
+
+  async saveGroup(g: Doc): Promise<void> {
+    const values = { uid: g.uid, app_id: g.appId, updated_on: Number(g.updatedOn) || Date.now(), doc: JSON.stringify(g) }
+    await this.db.insertInto('chat21_groups').values(values)
+      .onConflict((oc) => oc.column('uid').doUpdateSet({ app_id: values.app_id, updated_on: values.updated_on, doc: values.doc }))
+      .execute()
+  }
+
+  // webhook queue (§8, durable: nothing lost while an endpoint is down)
+
+  private async enqueue(trx: Tx, hooks: WebhookJob[]): Promise<void> {
+    if (hooks.length === 0) return
+    const now = Date.now()
+    await trx.insertInto('chat21_webhooks').values(hooks.map((h, i) => ({
+      id: randomUUID(), endpoint: h.endpoint, body: JSON.stringify(h.body), attempts: 0, next_at: now, created_at: now * 1000 + i,
+    }))).execute()
+  }
+
+  async dueWebhooks(now: number, limit: number): Promise<QueuedWebhook[]> {
+    const rows = await this.db.selectFrom('chat21_webhooks').select(['id', 'endpoint', 'body', 'attempts', 'next_at'])
+      .where('next_at', '<=', now).orderBy('created_at').limit(limit).execute()
+    return rows.map((r) => ({ ...r, attempts: Number(r.attempts), next_at: Number(r.next_at) }))
+  }
+
+  /** Take a job for `leaseUntil` unless another node took it first. */
+  async claimWebhook(w: QueuedWebhook, leaseUntil: number): Promise<boolean> {
+    const r = await this.db.updateTable('chat21_webhooks').set({ next_at: leaseUntil })
+      .where('id', '=', w.id).where('next_at', '=', w.next_at).executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  async webhookDone(id: string): Promise<void> {
+    await this.db.deleteFrom('chat21_webhooks').where('id', '=', id).execute()
+  }
+
+  async webhookRetry(id: string, attempts: number, nextAt: number): Promise<void> {
+    await this.db.updateTable('chat21_webhooks').set({ attempts, next_at: nextAt }).where('id', '=', id).execute()
+  }
+
+  async pendingWebhooks(): Promise<number> {
+    const r = await this.db.selectFrom('chat21_webhooks').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()
+    return Number(r.n)
+  }
+}
