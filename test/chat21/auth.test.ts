@@ -75,13 +75,13 @@ describe('chat21 JWT login on the embedded broker (development mode)', () => {
 
   it('refuses spoofing: another user\'s outgoing topic, server topics, another inbox (§9, §17)', async () => {
     const spoofer = await login(h, 'U3')
-    const closed = new Promise((r) => spoofer.client.once('close', r))
+    const closed = new Promise<void>((r) => spoofer.client.once('close', () => r()))
     spoofer.publish('apps/tilechat/outgoing/users/U1/messages/U2/outgoing', { text: 'spoofed' })
     await closed
     assert.equal(await silence(u2.client, 200) || !u2.got.some((m) => m.body.text === 'spoofed'), true)
     for (const topic of ['apps/tilechat/users/U3/messages/U2/clientadded', 'apps/tilechat/users/U3/groups/update', 'apps/tilechat/users/U2/messages/U3/clientadded']) {
       const s = await login(h, 'U3')
-      const gone = new Promise((r) => s.client.once('close', r))
+      const gone = new Promise<void>((r) => s.client.once('close', () => r()))
       s.publish(topic, { text: 'forged', members: { U2: 1 } })
       await gone
     }
