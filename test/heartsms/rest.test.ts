@@ -1,0 +1,164 @@
+// heartsms §2 and §4: the REST conventions (precedence, casts, CORS, limits, errors, 404s), response key order
+// and JSON types, list ordering and paging, conversation indexes, and the original schema's cascades.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type { TestHerald } from '../helpers.ts'
+import { api, DBS, newAccount, sha256, startHeart, type Account } from './helpers.ts'
+
+const CONVERSATION_KEYS = ['id', 'account_id', 'device_id', 'folder_id', 'color', 'color_dark', 'color_light', 'color_accent', 'led_color',
+  'pinned', 'read', 'timestamp', 'title', 'phone_numbers', 'snippet', 'ringtone', 'image_uri', 'id_matcher', 'mute', 'archive', 'private_notifications']
+
+const conv = (device_id: number, o: Record<string, unknown> = {}) => ({
+  device_id, folder_id: -1, color: 1, color_dark: 2, color_light: 3, color_accent: 4, led_color: 5, pinned: false, read: true,
+  timestamp: device_id * 10, title: `T${device_id}`, phone_numbers: 'P', snippet: 'S', id_matcher: 'M', mute: false, archive: false,
+  private_notifications: false, ...o,
+})
+const msg = (device_id: number, device_conversation_id: number, timestamp: number) => ({
+  device_id, device_conversation_id, message_type: 0, data: 'D', timestamp, mime_type: 'text/plain', read: false, seen: false, sent_device: 1,
+})
+
+for (const db of DBS) {
+  describe(`heartsms §2 REST conventions and §4 data behaviour (${db})`, () => {
+    let h: TestHerald
+    let a: Account
+    const q = () => ({ account_id: a.account_id })
+    before(async () => { h = await startHeart(db); a = await newAccount(h) })
+    after(() => h?.close())
+
+    test('§2 path > body > query; a query-string false is true (Boolean("false"))', async () => {
+      await api(h, 'conversations/add', { body: { ...q(), conversations: [conv(20), conv(21)] } })
+      await api(h, 'conversations/update_title/20', { query: { title: 'Q', device_id: 21 }, body: { ...q(), title: 'B', device_id: 21 } })
+      assert.equal((await api(h, 'conversations/20', { query: q() })).body.title, 'B')
+      assert.equal((await api(h, 'conversations/21', { query: q() })).body.title, 'T21')
+      await api(h, 'conversations/update/21', { query: { ...q(), pinned: 'false' }, body: {} })
+      assert.equal((await api(h, 'conversations/21', { query: q() })).body.pinned, true)
+    })
+
+    test('§2 headers: JSON content type, CORS with preflight', async () => {
+      const r = await fetch(`${h.httpUrl}/api/v1/devices?account_id=${a.account_id}`, { headers: { origin: 'http://web.heart.lan' } })
+      assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8')
+      assert.equal(r.headers.get('access-control-allow-origin'), '*')
+      const pre = await fetch(`${h.httpUrl}/api/v1/messages/add`, { method: 'OPTIONS', headers: { origin: 'http://x', 'access-control-request-method': 'POST' } })
+      assert.equal(pre.status, 204)
+      assert.equal(pre.headers.get('access-control-allow-origin'), '*')
+    })
+
+    test('§2 errors: 413 and 400 "unexpected error", form bodies unparsed, 404 text, 501 for GET /accounts', async () => {
+      const big = await api(h, 'messages/add', { raw: JSON.stringify({ data: 'x'.repeat(110_000) }) })
+      assert.equal(big.status, 413); assert.deepEqual(big.body, { error: 'unexpected error' })
+      const bad = await api(h, 'messages/add', { raw: '{"account_id": ' })
+      assert.equal(bad.status, 400); assert.deepEqual(bad.body, { error: 'unexpected error' })
+      const form = await api(h, 'messages/cleanup', { raw: `account_id=${a.account_id}&timestamp=1`, type: 'application/x-www-form-urlencoded' })
+      assert.equal(form.status, 400); assert.deepEqual(form.body, { error: 'missing required parameter account_id' })
+      const empty = await api(h, 'conversations/seen', { raw: '', query: q() })
+      assert.equal(empty.status, 200)
+      for (const [path, method] of [['nope/x', 'GET'], ['messages/add', 'GET'], ['beta/anything', 'POST'], ['messages', 'POST']] as const) {
+        const r = await api(h, path, { method, raw: method === 'POST' ? '{}' : undefined })
+        assert.equal(r.status, 404, path); assert.deepEqual(r.body, { error: `unhandled path in request: /api/v1/${path}` })
+      }
+      const acc = await api(h, 'accounts')
+      assert.equal(acc.status, 501); assert.deepEqual(acc.body, { error: 'not implemented' })
+      assert.deepEqual((await api(h, 'purchases/record', { body: {} })).body, {})
+    })
+
+    test('§3 login: hash check and all settings keys in order; wrong password 401', async () => {
+      const ok = await api(h, 'accounts/login', { body: { username: a.username, password: sha256('tester') } })
+      assert.deepEqual(Object.keys(ok.body), ['account_id', 'salt1', 'salt2', 'phone_number', 'name', 'subscription_type', 'subscription_expiration', 'base_theme',
+        'rounder_bubbles', 'global_color_theme', 'color', 'color_dark', 'color_light', 'color_accent', 'use_global_theme', 'apply_primary_color_toolbar', 'passcode',
+        'message_timestamp', 'conversation_categories'])
+      assert.equal(ok.body.account_id, a.account_id)
+      assert.match(ok.body.salt1, /^[0-9a-f]{128}$/)
+      assert.match(a.account_id, /^[0-9a-f]{64}$/)
+      const bad = await api(h, 'accounts/login', { body: { username: a.username, password: sha256('other') } })
+      assert.equal(bad.status, 401); assert.deepEqual(bad.body, { error: 'username or password incorrect' })
+    })
+
+    test('§4.2 list order: batch ties in insertion order (U), timestamp desc (T), paging only with limit > 0', async () => {
+      await api(h, 'templates/add', { body: { ...q(), templates: [{ device_id: 1, text: 'a' }, { device_id: 2, text: 'b' }, { device_id: 3, text: 'c' }] } })
+      assert.deepEqual((await api(h, 'templates', { query: q() })).body, [{ device_id: 1, text: 'a' }, { device_id: 2, text: 'b' }, { device_id: 3, text: 'c' }])
+      await new Promise((r) => setTimeout(r, 5))
+      await api(h, 'templates/update/3', { body: { ...q(), text: 'c2' } })
+      assert.deepEqual((await api(h, 'templates', { query: q() })).body.map((t: { device_id: number }) => t.device_id), [3, 1, 2])
+      await api(h, 'conversations/add', { body: { ...q(), conversations: [conv(22), conv(23)] } })
+      const ids = async (query: object) => (await api(h, 'conversations', { query: { ...q(), ...query } })).body.map((c: { device_id: number }) => c.device_id)
+      assert.deepEqual(await ids({}), [23, 22, 21, 20])
+      assert.deepEqual(await ids({ limit: 2, offset: 1 }), [22, 21])
+      assert.deepEqual(await ids({ limit: 0, offset: 1 }), [23, 22, 21, 20])
+      const one = (await api(h, 'conversations', { query: q() })).body[0]
+      assert.deepEqual(Object.keys(one), CONVERSATION_KEYS)
+      assert.equal(one.account_id, a.account_id)
+      assert.equal(typeof one.id, 'number'); assert.equal(one.pinned, false); assert.equal(one.ringtone, null)
+    })
+
+    test('§4.2 conversation indexes and folders', async () => {
+      const b = await newAccount(h)
+      const bq = { account_id: b.account_id }
+      await api(h, 'conversations/add', { body: { ...bq, conversations: [
+        conv(1), conv(2, { archive: true }), conv(3, { private_notifications: true }), conv(4, { read: false }), conv(5, { archive: true, folder_id: 9 }),
+      ] } })
+      const idx = async (name: string) => (await api(h, `conversations/${name}`, { query: bq })).body.map((c: { device_id: number }) => c.device_id)
+      assert.deepEqual(await idx('index_archived'), [2])
+      assert.deepEqual(await idx('index_private'), [3])
+      assert.deepEqual(await idx('index_public_unarchived'), [4, 1])
+      assert.deepEqual(await idx('index_public_unread'), [4])
+      assert.deepEqual(await idx('folder/9'), [5])
+      await api(h, 'folders/add', { body: { ...bq, folders: [{ device_id: 9, name: 'F', color: 1, color_dark: 1, color_light: 1, color_accent: 1 }] } })
+      await api(h, 'folders/remove/9', { body: bq })
+      assert.equal((await api(h, 'conversations/5', { query: bq })).body.folder_id, -1)
+    })
+
+    test('§4.2 devices, media, drafts: shapes, order and cascades', async () => {
+      const b = await newAccount(h)
+      const bq = { account_id: b.account_id }
+      const add = await api(h, 'devices/add', { body: { ...bq, device: { id: 11, info: 'i', name: 'n', primary: true, fcm_token: 'f' } } })
+      assert.equal(add.text, '{"id":11}')
+      await api(h, 'devices/add', { body: { ...bq, device: { id: 12, info: 'i2', name: 'n2', primary: false, fcm_token: 'f2' } } })
+      await api(h, 'devices/update_primary', { body: { ...bq, new_primary_device_id: '12' } })
+      const devices = (await api(h, 'devices', { query: bq })).body
+      assert.deepEqual(devices, [
+        { id: 11, info: 'i', name: 'n', primary: false, account_id: b.account_id, fcm_token: 'f', ios: false },
+        { id: 12, info: 'i2', name: 'n2', primary: true, account_id: b.account_id, fcm_token: 'f2', ios: false },
+      ])
+      await api(h, 'conversations/add', { body: { ...bq, conversations: [conv(40)] } })
+      await api(h, 'messages/add', { body: { ...bq, messages: [msg(41, 40, 1), msg(42, 40, 2), msg(43, 99, 3)] } })
+      await api(h, 'media/add', { body: { ...bq, message_id: 41, data: 'MYFILE' } })
+      assert.deepEqual((await api(h, 'media/41', { query: bq })).body, { data: 'MYFILE' })
+      await api(h, 'drafts/add', { body: { ...bq, drafts: [{ device_id: 44, device_conversation_id: 40, mime_type: 'm', data: 'd' }] } })
+      assert.deepEqual((await api(h, 'drafts/40', { query: bq })).body.map((d: object) => Object.keys(d)), [['id', 'account_id', 'device_id', 'device_conversation_id', 'data', 'mime_type']])
+      const filtered = (await api(h, 'messages', { query: { ...bq, conversation_id: 40, web: true } })).body
+      assert.deepEqual(filtered.map((m: { device_id: number }) => m.device_id), [42, 41])
+      await api(h, 'conversations/remove/40', { body: bq })
+      assert.deepEqual((await api(h, 'messages', { query: bq })).body.map((m: { device_id: number }) => m.device_id), [43])
+      assert.deepEqual((await api(h, 'drafts', { query: bq })).body, [])
+      assert.deepEqual((await api(h, 'media/41', { query: bq })).body, { data: null })
+      const counts = (await api(h, 'accounts/count', { query: bq })).body
+      assert.deepEqual(counts, { device_count: 2, message_count: 1, conversation_count: 0, draft_count: 0, scheduled_count: 0, blacklist_count: 0,
+        contact_count: 0, template_count: 0, folder_count: 0, auto_reply_count: 0 })
+      await api(h, 'accounts/update_setting', { body: { ...bq, pref: 'base_theme', type: 'string', value: 'dark' } })
+      await api(h, 'accounts/clean_account', { body: bq })
+      const after = (await api(h, 'accounts/count', { query: bq })).body
+      assert.equal(after.device_count, 2); assert.equal(after.message_count, 0)
+      assert.equal((await api(h, 'accounts/settings', { query: bq })).body.base_theme, 'dark')
+      await api(h, 'accounts/remove_account', { body: bq })
+      assert.equal((await api(h, 'accounts/login', { body: { username: b.username, password: sha256('tester') } })).status, 401)
+      const nulls = (await api(h, 'accounts/settings', { query: bq })).body
+      assert.ok(Object.values(nulls).every((v) => v === null) && Object.keys(nulls).length === 13)
+    })
+
+    test('§4.2 contacts: shapes, simple view, remove by internal ids, clear', async () => {
+      const b = await newAccount(h)
+      const bq = { account_id: b.account_id }
+      const c = (device_id: number) => ({ device_id, phone_number: `p${device_id}`, id_matcher: 'm', name: 'n', color: 1, color_dark: 2, color_light: 3, color_accent: 4, contact_type: 0 })
+      await api(h, 'contacts/add', { body: { ...bq, contacts: [c(1), c(2), c(3)] } })
+      const all = (await api(h, 'contacts', { query: bq })).body
+      assert.deepEqual(Object.keys(all[0]), ['phone_number', 'name', 'id', 'color', 'color_accent', 'contact_type', 'account_id', 'device_id', 'color_dark', 'color_light'])
+      const simple = (await api(h, 'contacts/simple', { query: { ...bq, limit: 1 } })).body
+      assert.deepEqual(Object.keys(simple[0]), ['phone_number', 'name', 'id', 'color', 'color_accent', 'contact_type', 'id_matcher'])
+      assert.equal(simple.length, 1)
+      await api(h, `contacts/remove_ids/${all[0].id},${all[1].id}`, { body: bq })
+      assert.deepEqual((await api(h, 'contacts', { query: bq })).body.map((x: { device_id: number }) => x.device_id), [3])
+      await api(h, 'contacts/clear', { body: bq })
+      assert.deepEqual((await api(h, 'contacts', { query: bq })).body, [])
+    })
+  })
+}
