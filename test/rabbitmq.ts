@@ -27,7 +27,7 @@ export async function rabbitEval(expr: string): Promise<string> {
   return stdout.trim()
 }
 
-function portOpen(port: number, ms = 1000): Promise<boolean> {
+function portOpen(port: number, ms = 3000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: RABBIT_HOST, port })
     const done = (ok: boolean) => { clearTimeout(t); s.destroy(); resolve(ok) }

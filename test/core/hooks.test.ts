@@ -10,6 +10,8 @@ import { collect, connect, requireService, silence, startTestHerald, type TestHe
 import { pointRabbitAuthAt, RABBIT_GUEST, RABBIT_MQTT_URL, rabbitAuthAvailable, resetRabbitAuth } from '../rabbitmq.ts'
 
 let h: TestHerald
+// checked before Herald starts (its development certificate is generated synchronously)
+const available = await rabbitAuthAvailable()
 const alice = { username: 'alice', password: 'alice-pw' }
 
 before(async () => {
@@ -147,8 +149,7 @@ describe('RabbitMQ HTTP backend endpoints', () => {
   }
 })
 
-describe('through the real RabbitMQ: its MQTT listener asks Herald', { concurrency: false }, async () => {
-  const available = await rabbitAuthAvailable()
+describe('through the real RabbitMQ: its MQTT listener asks Herald', { concurrency: false }, () => {
   const opts = requireService(available, 'RabbitMQ with rabbitmq_mqtt and rabbitmq_auth_backend_http (scripts/rabbitmq-setup.sh)')
   const open: MqttClient[] = []
   let watcher: MqttClient

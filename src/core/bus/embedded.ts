@@ -15,12 +15,14 @@ export class EmbeddedBus implements Bus {
     })
   }
 
-  subscribe(filter: string, handler: BusHandler, _opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
+  subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
+    // as over a socket, a message arrives at min(publish QoS, subscription QoS) (MQTT 3.1.1 §3.8.4)
+    const maxQos = opts.qos ?? 1
     const deliver = (packet: AedesPublishPacket, done: () => void) => {
       const msg: BusMessage = {
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        qos: packet.qos as QoS,
+        qos: Math.min(packet.qos, maxQos) as QoS,
         retain: packet.retain,
       }
       let result: void | Promise<void>

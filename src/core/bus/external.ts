@@ -83,7 +83,8 @@ export class ExternalBus implements Bus {
     const sub = { filter, handler }
     this.subs.push(sub)
     const wire = opts.shared && this.o.sharedSubscriptions !== false ? `$share/${this.o.sharedGroup ?? 'herald'}/${filter}` : filter
-    const granted = await this.client.subscribeAsync(wire, { qos: opts.qos ?? 1 })
+    // mqtt.js rejects a SUBACK with 0x80 itself; either way the handler must not stay registered
+    const granted = await this.client.subscribeAsync(wire, { qos: opts.qos ?? 1 }).catch(() => [{ qos: 128 }])
     if (granted.some((g) => g.qos === 128)) {
       this.subs = this.subs.filter((s) => s !== sub)
       throw new Error(`broker refused subscription to ${wire}`)
