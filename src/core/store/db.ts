@@ -44,8 +44,28 @@ export function openStore(o: StoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
+  cachePreparedStatements(sqlite)
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
   return { db, kind: 'sqlite', where: file, close: () => db.destroy() }
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; hot paths repeat the same SQL text, so reuse the prepared
+ * statement (better-sqlite3 re-prepares after a schema change by itself). Bounded; statements are only run or
+ * iterated to the end on the one connection, never interleaved.
+ */
+function cachePreparedStatements(sqlite: SQLite.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite)
+  const cache = new Map<string, SQLite.Statement>()
+  sqlite.prepare = ((source: string) => {
+    let stmt = cache.get(source)
+    if (!stmt) {
+      if (cache.size >= 1000) cache.clear()
+      stmt = prepare(source)
+      cache.set(source, stmt)
+    }
+    return stmt
+  }) as typeof sqlite.prepare
 }
 
 /** Run one owner's migrations (owner = `core` or a dialect name); tables are prefixed with the owner's name. */

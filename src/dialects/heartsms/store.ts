@@ -17,6 +17,8 @@ export interface Account {
   real_name: string | null; salt1: string; salt2: string; phone_number: string
 }
 
+interface PendingInsert { table: Table; values: Row[]; resolve: () => void; reject: (err: Error) => void }
+
 const BOOLS: Record<string, Set<string>> = Object.fromEntries(
   Object.entries(TABLES).map(([t, cols]) => [t, new Set(boolColumns(cols))]),
 )
@@ -39,9 +41,14 @@ async function guard<T>(p: Promise<T>): Promise<T> {
 export class HeartStore {
   private db: Kysely<any>
   private accounts = new Map<string, { id: number; at: number }>()
+  private pending: PendingInsert[] = []
+  private flushing = 0
+  /** SQLite has one writer; PostgreSQL commits in parallel on the pool's connections */
+  private maxFlushes: number
 
   constructor(store: Store) {
     this.db = store.db
+    this.maxFlushes = store.kind === 'sqlite' ? 1 : 4
   }
 
   /** heartsms §13 fix: writes for an unknown account_id change nothing; undefined when it does not exist. */
@@ -110,8 +117,11 @@ export class HeartStore {
     return Object.fromEntries(tables.map(([k]) => [k, Number(row[k])]))
   }
 
-  /** One statement for a whole batch: one `updated_at`, insertion order kept by the serial id. */
-  async insert(table: Table, account: number, rows: Row[]): Promise<void> {
+  /**
+   * One statement per request (one `updated_at`, insertion order kept by the serial id). Concurrent requests are
+   * group-committed: one transaction for all inserts waiting at the time, so SQLite commits once, not per request.
+   */
+  insert(table: Table, account: number, rows: Row[]): Promise<void> {
     const now = Date.now()
     const cols = Object.keys(TABLES[table])
     const values = rows.map((r) => {
@@ -119,7 +129,33 @@ export class HeartStore {
       for (const c of cols) if (r[c] !== undefined) v[c] = dbValue(r[c])
       return v
     })
-    await guard(this.db.insertInto(`heartsms_${table}`).values(values).execute())
+    return new Promise((resolve, reject) => {
+      this.pending.push({ table, values, resolve, reject })
+      if (this.flushing < this.maxFlushes) this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing++
+    try {
+      while (this.pending.length) {
+        await new Promise((r) => setImmediate(r))
+        const batch = this.pending.splice(0, 500)
+        if (batch.length === 0) break
+        const one = (b: PendingInsert, db: Kysely<any>) => db.insertInto(`heartsms_${b.table}`).values(b.values).execute()
+        try {
+          if (batch.length === 1) await one(batch[0], this.db)
+          else await this.db.transaction().execute(async (trx) => { for (const b of batch) await one(b, trx) })
+          for (const b of batch) b.resolve()
+        } catch (err) {
+          if (batch.length === 1) { batch[0].reject(new DbError((err as Error).message)); continue }
+          // one bad request must not fail the others: retry each on its own
+          for (const b of batch) await one(b, this.db).then(() => b.resolve(), (e) => b.reject(new DbError((e as Error).message)))
+        }
+      }
+    } finally {
+      this.flushing--
+    }
   }
 
   async list(table: Table, account: number, o: { where?: Where; order: Order; limit?: number; offset?: number; filter?: ConversationIndex }): Promise<Row[]> {

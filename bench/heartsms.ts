@@ -1,0 +1,199 @@
+// HeartSMS benchmark (issue 3, item 8): C concurrent HTTP clients add messages and conversations (one item per
+// request) for several accounts, each account with a live MQTT subscriber; then a read-heavy mix. Herald runs in a
+// child process. Prints writes/s, p50/p99 HTTP latency, p50/p99 response→stream delay and lost stream messages,
+// for SQLite and PostgreSQL. Figures only: it never fails on a threshold.
+// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases write,read --profile <dir>]
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import mqtt, { type MqttClient } from 'mqtt'
+import pg from 'pg'
+
+const { values: args } = parseArgs({
+  options: {
+    db: { type: 'string', default: 'sqlite,postgres' },
+    clients: { type: 'string', default: '32' },
+    seconds: { type: 'string', default: '10' },
+    accounts: { type: 'string', default: '8' },
+    serve: { type: 'string' },
+    profile: { type: 'string' },
+    phases: { type: 'string', default: 'write,read' },
+    pg: { type: 'string', default: process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  },
+})
+
+// ---- server side (child process) ----
+async function serve(databaseUrl: string): Promise<void> {
+  const { coreSettings, loadConfig } = await import('../src/config.ts')
+  const { startHerald } = await import('../src/server.ts')
+  const { createHeartsms } = await import('../src/dialects/heartsms/index.ts')
+  const dialect = createHeartsms()
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'))
+  const config = loadConfig({
+    settings: [...coreSettings, ...(dialect.settings ?? [])],
+    env: { NODE_ENV: 'test', HEART_ALLOWED_USERS: '*' },
+    overrides: { mode: 'development', dataDir, databaseUrl, host: '127.0.0.1', logLevel: 'warn', 'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off' },
+  })
+  const h = await startHerald({ config, dialects: [dialect] })
+  process.stdout.write(JSON.stringify(h.ports) + '\n')
+  process.stdin.on('end', () => { h.stop().finally(() => { rmSync(dataDir, { recursive: true, force: true }); process.exit(0) }) })
+  process.stdin.resume()
+}
+
+// ---- load side ----
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+function request(port: number, method: string, path: string, body?: object): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body ? JSON.stringify(body) : undefined
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
+}
+
+interface Account { username: string; account_id: string; sub: MqttClient }
+
+async function startServer(db: string): Promise<{ child: ChildProcess; ports: Record<string, number>; cleanup: () => Promise<void> }> {
+  let databaseUrl = ''
+  let schema = ''
+  if (db === 'postgres') {
+    schema = `bench_${process.pid}_${Date.now()}`
+    const c = new pg.Client({ connectionString: args.pg })
+    await c.connect(); await c.query(`CREATE SCHEMA ${schema}`); await c.end()
+    databaseUrl = `${args.pg}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
+  }
+  const child = spawn(process.execPath, [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []), '--import', 'tsx', process.argv[1], '--serve', databaseUrl || 'sqlite'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    let buf = ''
+    child.stdout!.on('data', (d) => { buf += d; const i = buf.indexOf('\n'); if (i >= 0) resolve(JSON.parse(buf.slice(0, i))) })
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
+  })
+  const cleanup = async () => {
+    const exited = new Promise((r) => child.once('exit', r))
+    child.stdin!.end()
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+    if (schema) { const c = new pg.Client({ connectionString: args.pg }); await c.connect(); await c.query(`DROP SCHEMA ${schema} CASCADE`); await c.end() }
+  }
+  return { child, ports, cleanup }
+}
+
+/** user + system CPU of a process in ms (Linux /proc), to report server CPU per request independent of machine load */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
+  } catch { return NaN }
+}
+
+interface Phase { cpuMs: number; loadCpuMs: number; writes: number; reads: number; seconds: number; http: number[]; delays: number[]; expected: number; received: number }
+
+async function phase(pid: number, port: number, accounts: Account[], clients: number, seconds: number, readShare: number, seq: { n: number }): Promise<Phase> {
+  const sent = new Map<string, number>()
+  const delays: number[] = []
+  let received = 0
+  const onMessage = (_t: string, payload: Buffer) => {
+    const now = performance.now()
+    const m = JSON.parse(payload.toString())
+    const key = m.operation === 'added_message' ? `m${m.content.id}` : `c${m.content.device_id}`
+    received++
+    const t = sent.get(key)
+    if (t !== undefined) { delays.push(Math.max(0, now - t)); sent.delete(key) } else sent.set(key, -now)
+  }
+  for (const a of accounts) a.sub.on('message', onMessage)
+  const lat: number[] = []
+  let writes = 0, reads = 0, expected = 0
+  const until = performance.now() + seconds * 1000
+  const worker = async (w: number) => {
+    let i = 0
+    while (performance.now() < until) {
+      const a = accounts[(w + i++) % accounts.length]
+      const t0 = performance.now()
+      if (Math.random() < readShare) {
+        const path = i % 2 ? `/api/v1/messages?account_id=${a.account_id}&limit=70` : `/api/v1/conversations/index_public_unarchived?account_id=${a.account_id}&limit=20`
+        const r = await request(port, 'GET', path)
+        if (r.status !== 200) throw new Error(`read failed: ${r.status} ${r.text}`)
+        reads++
+      } else {
+        const id = ++seq.n
+        const isMsg = id % 2 === 0
+        const body = isMsg
+          ? { account_id: a.account_id, messages: [{ device_id: id, device_conversation_id: id % 50, message_type: 0, data: 'iv-:-ct', timestamp: Date.now(), mime_type: 'iv-:-ct', read: false, seen: false, sent_device: 1 }] }
+          : { account_id: a.account_id, conversations: [{ device_id: id, folder_id: -1, color: 1, color_dark: 2, color_light: 3, color_accent: 4, led_color: 5, pinned: false, read: false, timestamp: Date.now(), title: 't', phone_numbers: 'p', snippet: 's', id_matcher: 'm', mute: false, archive: false, private_notifications: false }] }
+        expected++
+        const r = await request(port, 'POST', isMsg ? '/api/v1/messages/add' : '/api/v1/conversations/add', body)
+        const now = performance.now()
+        if (r.status !== 200) throw new Error(`write failed: ${r.status} ${r.text}`)
+        writes++
+        const key = isMsg ? `m${id}` : `c${id}`
+        const early = sent.get(key)
+        if (early !== undefined && early < 0) { delays.push(0); sent.delete(key) } else sent.set(key, now)
+      }
+      lat.push(performance.now() - t0)
+    }
+  }
+  const t0 = performance.now()
+  const cpu0 = cpuMs(pid)
+  const load0 = process.cpuUsage()
+  await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)))
+  const elapsed = (performance.now() - t0) / 1000
+  const cpu = cpuMs(pid) - cpu0
+  const load = process.cpuUsage(load0)
+  const loadCpuMs = (load.user + load.system) / 1000
+  for (let i = 0; i < 50 && received < expected; i++) await new Promise((r) => setTimeout(r, 100))
+  for (const a of accounts) a.sub.off('message', onMessage)
+  return { cpuMs: cpu, loadCpuMs, writes, reads, seconds: elapsed, http: lat, delays, expected, received }
+}
+
+function report(db: string, name: string, p: Phase): void {
+  const f = (x: number) => x.toFixed(2)
+  console.log(`${db.padEnd(9)} ${name.padEnd(10)} writes/s ${(p.writes / p.seconds).toFixed(0).padStart(6)}  reads/s ${(p.reads / p.seconds).toFixed(0).padStart(6)}  ` +
+    `http p50 ${f(pct(p.http, 50))} ms p99 ${f(pct(p.http, 99))} ms  stream delay p50 ${f(pct(p.delays, 50))} ms p99 ${f(pct(p.delays, 99))} ms  ` +
+    `lost ${p.expected - p.received}/${p.expected}  server CPU ${((p.cpuMs * 1000) / (p.writes + p.reads)).toFixed(0)} µs/request (${(p.cpuMs / 10 / p.seconds).toFixed(0)}% of a core; load generator ${(p.loadCpuMs / 10 / p.seconds).toFixed(0)}%)`)
+}
+
+async function bench(db: string): Promise<void> {
+  const { child, ports, cleanup } = await startServer(db)
+  const pid = child.pid!
+  try {
+    const accounts: Account[] = []
+    for (let i = 0; i < Number(args.accounts); i++) {
+      const username = `bench${i}@example.com`
+      const r = await request(ports.http, 'POST', '/api/v1/accounts/signup', { name: username, password: 'x', phone_number: '1', real_name: 'B' })
+      const { account_id } = JSON.parse(r.text)
+      const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username, password: account_id, clientId: `web-${i}`, reconnectPeriod: 0 })
+      await sub.subscribeAsync(`heartsms/${account_id}`, { qos: 2 })
+      accounts.push({ username, account_id, sub })
+    }
+    const clients = Number(args.clients), seconds = Number(args.seconds)
+    const seq = { n: 0 }
+    await phase(pid, ports.http, accounts, clients, Math.min(2, seconds), 0, seq) // warm-up
+    const phases = args.phases.split(',')
+    if (phases.includes('write')) report(db, 'write', await phase(pid, ports.http, accounts, clients, seconds, 0, seq))
+    if (phases.includes('read')) report(db, 'read-heavy', await phase(pid, ports.http, accounts, clients, seconds, 0.9, seq))
+    for (const a of accounts) a.sub.end(true)
+  } finally {
+    await cleanup()
+  }
+}
+
+if (args.serve) {
+  await serve(args.serve === 'sqlite' ? '' : args.serve)
+} else {
+  console.log(`heartsms bench: ${args.clients} clients, ${args.accounts} accounts with a live subscriber each, ${args.seconds} s per phase, one item per write`)
+  for (const db of args.db.split(',')) await bench(db.trim())
+  agent.destroy()
+}
