@@ -3,6 +3,7 @@
 // and Herald's ratios. Exits non-zero only when it cannot run, never on a ratio.
 // Usage: npm run bench:broker [-- --rounds 3 --scale 1 --brokers herald,aedes,mosquitto --json out.json]
 import { writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import {
   mosquittoAvailable, startAedesBroker, startHeraldBroker, startMosquittoBroker, type BrokerUnderTest,
@@ -13,10 +14,11 @@ import { fmt, mb, median, table } from './lib/stats.ts'
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '5' },
     scale: { type: 'string', default: process.env.BENCH_SCALE ?? '1' },
     brokers: { type: 'string', default: process.env.BENCH_BROKERS ?? 'herald,aedes,mosquitto' },
     json: { type: 'string' },
+    only: { type: 'string', default: process.env.BENCH_ONLY ?? '' },
   },
 })
 const rounds = Math.max(1, Number(args.rounds) || 1)
@@ -25,11 +27,12 @@ const n = (x: number) => Math.max(1, Math.round(x * scale))
 
 const common = { payloadBytes: 64, timeLimitMs: 60_000 }
 const scenarios: Scenario[] = [
-  { name: 'qos0 fan-out 1->100', qos: 0, pattern: 'fanout', clients: 100, messages: n(2000), warmup: n(200), window: 50, ...common },
-  { name: 'qos1 fan-out 1->100', qos: 1, pattern: 'fanout', clients: 100, messages: n(1000), warmup: n(100), window: 50, ...common },
-  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(1000), warmup: n(100), window: 20, ...common },
-  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(500), warmup: n(50), window: 20, ...common },
+  { name: 'qos0 fan-out 1->100', qos: 0, pattern: 'fanout', clients: 100, messages: n(1000), warmup: n(200), window: 20, ...common },
+  { name: 'qos1 fan-out 1->100', qos: 1, pattern: 'fanout', clients: 100, messages: n(500), warmup: n(100), window: 20, ...common },
+  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(500), warmup: n(100), window: 10, ...common },
+  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(250), warmup: n(50), window: 10, ...common },
 ]
+const selected = scenarios.filter((s) => !args.only || args.only.split(',').some((o) => s.name.includes(o)))
 const starters: Record<string, () => Promise<BrokerUnderTest>> = {
   herald: startHeraldBroker, aedes: startAedesBroker, mosquitto: startMosquittoBroker,
 }
@@ -65,10 +68,11 @@ async function main(): Promise<void> {
       idleRss[name] = procStats(b.pid)?.rss ?? NaN
     }
     console.log(`broker benchmark: ${rounds} round(s), scale ${scale}, brokers ${brokers.map((b) => b.name).join(', ')}; ` +
-      `node ${process.version}; payload ${common.payloadBytes} B; median of rounds\n`)
+      `node ${process.version}; ${cpus().length} CPUs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ` +
+      `payload ${common.payloadBytes} B; median of rounds\n`)
     const rows = new Map<string, Row>()
     for (let round = 0; round < rounds; round++) {
-      for (const s of scenarios) {
+      for (const s of selected) {
         // rotate the order each round so no broker always runs first (or last) on a warm machine
         const order = brokers.map((_, i) => brokers[(i + round) % brokers.length])
         for (const b of order) {
@@ -96,7 +100,8 @@ function report(sums: ReturnType<typeof summarize>[], idleRss: Record<string, nu
     ]),
     2,
   ))
-  console.log(`\nidle RSS MB after start: ${names.map((b) => `${b} ${mb(idleRss[b])}`).join(', ')}`)
+  console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine skews every figure)`)
+  console.log(`idle RSS MB after start: ${names.map((b) => `${b} ${mb(idleRss[b])}`).join(', ')}`)
   const herald = (scenario: string) => sums.find((x) => x.scenario === scenario && x.broker === 'herald')
   const ratioRows: string[][] = []
   for (const s of scenarios) {

@@ -2,6 +2,7 @@
 // A scenario is a set of streams (a publisher, a topic, its subscribers); each stream keeps at most `window`
 // messages per subscriber outstanding, so every broker gets the same bounded load and no queue grows without end.
 import mqtt, { type MqttClient } from 'mqtt'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { BrokerUnderTest } from './brokers.ts'
 import { procStats } from './proc.ts'
@@ -49,7 +50,13 @@ function connectClient(b: BrokerUnderTest, clientId: string): Promise<MqttClient
     const c = mqtt.connect(b.url, {
       clientId, username: b.username, password: b.password, clean: true, reconnectPeriod: 0, connectTimeout: 60_000, keepalive: 120,
     })
-    c.once('connect', () => { c.removeAllListeners('error'); c.on('error', () => {}); resolve(c) })
+    c.once('connect', () => {
+      c.removeAllListeners('error')
+      c.on('error', () => {})
+      // the load generator's own sockets skip Nagle, so its small writes never wait for a delayed ACK
+      ;(c.stream as Partial<Socket>).setNoDelay?.(true)
+      resolve(c)
+    })
     c.once('error', (err) => { c.end(true); reject(new Error(`${b.name}: ${clientId} could not connect: ${err.message}`)) })
   })
 }

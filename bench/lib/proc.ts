@@ -68,12 +68,18 @@ function track(name: string, proc: ChildProcess): Child {
   }
 }
 
+/** `BENCH_CPU_PROF=<dir>`: Node.js broker children write a V8 CPU profile to `<dir>/<name>/` when they stop. */
+function profileArgs(name: string): string[] {
+  const dir = process.env.BENCH_CPU_PROF
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []
+}
+
 /**
  * Start a Node.js (tsx) child that prints one JSON line `{"ready": …}` on stdout when it listens;
  * resolves with that object, or rejects on exit or after `timeoutMs`.
  */
 export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ child: Child; ready: T }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+  const proc = spawn(process.execPath, [...profileArgs(name), '--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
