@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { ErrorWithReasonCode, MqttClient } from 'mqtt'
 import { collect, connect, requireService, silence, startTestHerald, type TestHerald } from '../helpers.ts'
-import { pointRabbitAuthAt, RABBIT_GUEST, RABBIT_MQTT_URL, rabbitAuthAvailable, resetRabbitAuth } from '../rabbitmq.ts'
+import { pointRabbitAuthAt, RABBIT_GUEST, RABBIT_MQTT_URL, RABBIT_WS_URL, rabbitAuthAvailable, resetRabbitAuth } from '../rabbitmq.ts'
 
 let h: TestHerald
 // checked before Herald starts (its development certificate is generated synchronously)
@@ -211,6 +211,16 @@ describe('through the real RabbitMQ: its MQTT listener asks Herald', { concurren
     const got = collect(watcher, 1)
     await ok.publishAsync('alice/ok', 'allowed', { qos: 1 })
     assert.equal((await got)[0].topic, 'alice/ok')
+  })
+
+  test('RabbitMQ Web-MQTT (/ws) asks Herald too', opts, async () => {
+    const c = await connect(RABBIT_WS_URL, { ...alice, clientId: 'rq-ws' })
+    open.push(c)
+    const got = collect(watcher, 1)
+    await c.publishAsync('alice/ws', 'over web-mqtt', { qos: 1 })
+    assert.equal((await got)[0].payload.toString(), 'over web-mqtt')
+    // (RabbitMQ 3.10's Web-MQTT closes the socket instead of sending CONNACK 4)
+    await assert.rejects(connect(RABBIT_WS_URL, { ...alice, password: 'wrong', clientId: 'rq-ws-bad' }))
   })
 
   test('a deny line in the ACL file is honoured through RabbitMQ too', opts, async () => {

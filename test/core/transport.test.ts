@@ -124,6 +124,45 @@ describe('access', () => {
   })
 })
 
+describe('access at delivery', () => {
+  const service = () => client(h.mqttUrl, { username: h.config['service.username'] as string, password: h.servicePassword })
+
+  test('a filter that only overlaps a deny line is granted, but denied topics are not delivered through it', async () => {
+    const a = await client(h.mqttUrl, { ...alice })
+    assert.deepEqual(await subackCodes(a, ['alice/+/x'], 1), [1])
+    const svc = await service()
+    const got = collect(a, 1)
+    await svc.publishAsync('alice/secret/x', 'hidden', { qos: 1 })
+    await svc.publishAsync('alice/open/x', 'visible', { qos: 1 })
+    const [m] = await got
+    assert.equal(m.topic, 'alice/open/x')
+    assert.ok(await silence(a, 200))
+  })
+
+  test('retained messages on denied topics are not delivered at SUBSCRIBE', async () => {
+    const svc = await service()
+    await svc.publishAsync('alice/secret/kept', 'hidden', { qos: 1, retain: true })
+    await svc.publishAsync('alice/kept', 'visible', { qos: 1, retain: true })
+    const a = await client(h.mqttUrl, { ...alice })
+    const got = collect(a, 1)
+    await a.subscribeAsync('alice/#', { qos: 1 })
+    assert.equal((await got)[0].topic, 'alice/kept')
+    assert.ok(await silence(a, 300))
+  })
+
+  test('a will message to a topic the client may not publish to is not published', async () => {
+    const svc = await service()
+    await svc.subscribeAsync('home/#', { qos: 1 })
+    const b = await client(h.mqttUrl, { ...bob, will: { topic: 'home/alice/will', payload: Buffer.from('forged'), qos: 1, retain: false } })
+    b.stream.destroy()
+    assert.ok(await silence(svc, 500))
+    const ok = await client(h.mqttUrl, { ...bob, will: { topic: 'home/bob/will', payload: Buffer.from('mine'), qos: 1, retain: false } })
+    const got = collect(svc, 1)
+    ok.stream.destroy()
+    assert.equal((await got)[0].topic, 'home/bob/will')
+  })
+})
+
 describe('MQTT 3.1.1 session behaviour', () => {
   test('QoS 0, 1 and 2 are delivered at min(publish, subscription) QoS', async () => {
     const sub = await client(h.mqttUrl, { ...alice, clientId: 'qos-sub' })
