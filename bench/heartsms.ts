@@ -2,7 +2,7 @@
 // request) for several accounts, each account with a live MQTT subscriber; then a read-heavy mix. Herald runs in a
 // child process. Prints writes/s, p50/p99 HTTP latency, p50/p99 response→stream delay and lost stream messages,
 // for SQLite and PostgreSQL. Figures only: it never fails on a threshold.
-// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases write,read --profile <dir>]
+// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases noop,write,read --qos 2 --profile <dir>]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     serve: { type: 'string' },
     profile: { type: 'string' },
     phases: { type: 'string', default: 'write,read' },
+    qos: { type: 'string', default: '2' },
     pg: { type: 'string', default: process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 })
@@ -101,6 +102,7 @@ function cpuMs(pid: number): number {
 
 interface Phase { cpuMs: number; loadCpuMs: number; writes: number; reads: number; seconds: number; http: number[]; delays: number[]; expected: number; received: number }
 
+/** `readShare` of the requests are reads; -1: every request is the no-op `purchases/record` (the stack's floor) */
 async function phase(pid: number, port: number, accounts: Account[], clients: number, seconds: number, readShare: number, seq: { n: number }): Promise<Phase> {
   const sent = new Map<string, number>()
   const delays: number[] = []
@@ -122,7 +124,11 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
     while (performance.now() < until) {
       const a = accounts[(w + i++) % accounts.length]
       const t0 = performance.now()
-      if (Math.random() < readShare) {
+      if (readShare < 0) {
+        const r = await request(port, 'POST', '/api/v1/purchases/record', {})
+        if (r.status !== 200) throw new Error(`no-op failed: ${r.status} ${r.text}`)
+        reads++
+      } else if (Math.random() < readShare) {
         const path = i % 2 ? `/api/v1/messages?account_id=${a.account_id}&limit=70` : `/api/v1/conversations/index_public_unarchived?account_id=${a.account_id}&limit=20`
         const r = await request(port, 'GET', path)
         if (r.status !== 200) throw new Error(`read failed: ${r.status} ${r.text}`)
@@ -175,7 +181,7 @@ async function bench(db: string): Promise<void> {
       const r = await request(ports.http, 'POST', '/api/v1/accounts/signup', { name: username, password: 'x', phone_number: '1', real_name: 'B' })
       const { account_id } = JSON.parse(r.text)
       const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username, password: account_id, clientId: `web-${i}`, reconnectPeriod: 0 })
-      await sub.subscribeAsync(`heartsms/${account_id}`, { qos: 2 })
+      await sub.subscribeAsync(`heartsms/${account_id}`, { qos: Number(args.qos) as 0 | 1 | 2 })
       accounts.push({ username, account_id, sub })
     }
     const clients = Number(args.clients), seconds = Number(args.seconds)
@@ -183,6 +189,7 @@ async function bench(db: string): Promise<void> {
     await phase(pid, ports.http, accounts, clients, Math.min(2, seconds), 0, seq) // warm-up
     const phases = args.phases.split(',')
     if (phases.includes('write')) report(db, 'write', await phase(pid, ports.http, accounts, clients, seconds, 0, seq))
+    if (phases.includes('noop')) report(db, 'no-op', await phase(pid, ports.http, accounts, clients, seconds, -1, seq))
     if (phases.includes('read')) report(db, 'read-heavy', await phase(pid, ports.http, accounts, clients, seconds, 0.9, seq))
     for (const a of accounts) a.sub.end(true)
   } finally {
@@ -193,7 +200,7 @@ async function bench(db: string): Promise<void> {
 if (args.serve) {
   await serve(args.serve === 'sqlite' ? '' : args.serve)
 } else {
-  console.log(`heartsms bench: ${args.clients} clients, ${args.accounts} accounts with a live subscriber each, ${args.seconds} s per phase, one item per write`)
+  console.log(`heartsms bench: ${args.clients} clients, ${args.accounts} accounts with a live QoS ${args.qos} subscriber each, ${args.seconds} s per phase, one item per write`)
   for (const db of args.db.split(',')) await bench(db.trim())
   agent.destroy()
 }

@@ -114,8 +114,8 @@ export const migrations: Record<string, Migration> = {
       }
       await db.schema.createIndex('heartsms_messages_conversation').on('heartsms_messages').columns(['account_id', 'device_conversation_id']).execute()
       await db.schema.createIndex('heartsms_drafts_conversation').on('heartsms_drafts').columns(['account_id', 'device_conversation_id']).execute()
-      await db.schema.createIndex('heartsms_messages_ts').on('heartsms_messages').columns(['account_id', 'timestamp']).execute()
-      await db.schema.createIndex('heartsms_conversations_ts').on('heartsms_conversations').columns(['account_id', 'timestamp']).execute()
+      await db.schema.createIndex('heartsms_messages_ts').on('heartsms_messages').columns(['account_id', 'timestamp desc', 'id']).execute()
+      await db.schema.createIndex('heartsms_conversations_ts').on('heartsms_conversations').columns(['account_id', 'timestamp desc', 'id']).execute()
     },
   },
 }

@@ -73,13 +73,19 @@ export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef
   }
 }
 
+const parsedKeys = new WeakMap<string[], [name: string, from: string, isAccount: boolean][]>()
+
 /** Pick keys in order; absent or NULL values become null; `id=device_id` renames. */
 export function shape(keys: string[], row: Row | undefined, accountId: string | null): Row {
+  let parsed = parsedKeys.get(keys)
+  if (!parsed) {
+    parsed = keys.map((k) => { const [name, from] = k.split('='); return [name, from ?? name, name === 'account_id' && !from] })
+    parsedKeys.set(keys, parsed)
+  }
   const out: Row = {}
-  for (const k of keys) {
-    const [name, from] = k.split('=')
-    if (name === 'account_id' && !from) { out[name] = row ? accountId : null; continue }
-    const v = row?.[from ?? name]
+  for (const [name, from, isAccount] of parsed) {
+    if (isAccount) { out[name] = row ? accountId : null; continue }
+    const v = row?.[from]
     out[name] = v === undefined ? null : v
   }
   return out
