@@ -177,6 +177,26 @@ describe('over MQTT', () => {
   })
 })
 
+describe('anonymous access over MQTT', () => {
+  test('HERALD_ALLOW_ANONYMOUS=true accepts clients without credentials; ACL anonymous lines then bound them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-anon-'))
+    writeFileSync(join(dir, 'acl'), 'topic read public/#\ntopic readwrite sandbox/#\nuser someone\ntopic readwrite x/#\n')
+    const h = await startTestHerald({ env: { HERALD_ALLOW_ANONYMOUS: 'true', HERALD_ACL_FILE: join(dir, 'acl') } })
+    try {
+      const c = await connect(h.mqttUrl)
+      await c.subscribeAsync('sandbox/#', { qos: 1 })
+      const got = collect(c, 1)
+      await c.publishAsync('sandbox/a', 'hi', { qos: 1 })
+      assert.equal((await got)[0].topic, 'sandbox/a')
+      await assert.rejects(c.subscribeAsync('x/#', { qos: 1 }), /Subscribe error/)
+      c.end(true)
+    } finally {
+      await h.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 const hasOpenssl = (() => { try { execFileSync('openssl', ['version']); return true } catch { return false } })()
 
 describe('client certificates', requireService(hasOpenssl, 'openssl'), () => {

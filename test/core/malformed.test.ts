@@ -1,7 +1,9 @@
 // Issue 2 bar: malformed input closes only the offending connection; the broker keeps serving everyone else.
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { after, before, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
+import { WebSocket } from 'ws'
 import { collect, connect, startTestHerald, type TestHerald } from '../helpers.ts'
 import { connectPacket, packet, publishPacket, raw } from './raw.ts'
 
@@ -120,3 +122,27 @@ test('a SUBSCRIBE with no topic filters closes the connection', async () => {
   await r.closed()
   await othersUnaffected()
 })
+
+test('plain bytes on the TLS port end that handshake only', async () => {
+  const s = net.connect({ host: '127.0.0.1', port: h.ports.mqtts })
+  s.on('error', () => {})
+  await new Promise<void>((r) => s.once('connect', () => r()))
+  s.write(connectPacket({ clientId: 'not-tls', ...creds }))
+  await new Promise<void>((r) => { if (s.destroyed) r(); else s.once('close', () => r()) })
+  await othersUnaffected()
+})
+
+for (const path of ['/mqtt', '/api/v1/stream']) {
+  test(`garbage and an invalid UTF-8 topic over WebSocket ${path} close only that WebSocket`, async () => {
+    for (const frames of [
+      [Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x00])],
+      [connectPacket({ clientId: 'ws-bad', ...creds }), publishPacket(Buffer.from([0x61, 0xff, 0xfe]), Buffer.from('x'))],
+    ]) {
+      const ws = new WebSocket(`${h.wsUrl}${path}`, 'mqtt')
+      await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject) })
+      for (const f of frames) ws.send(f)
+      await new Promise<void>((resolve) => { if (ws.readyState === WebSocket.CLOSED) resolve(); else ws.once('close', () => resolve()) })
+    }
+    await othersUnaffected()
+  })
+}

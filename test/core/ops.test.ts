@@ -253,15 +253,21 @@ describe('the herald command', () => {
     // the account works against a server on the same data directory
     const ports = { http: await freePort(), mqtt: await freePort() }
     const serve = herald(['serve'], { ...env, HERALD_HOST: '127.0.0.1', HERALD_DIALECTS: ',', HERALD_HTTPS_PORT: 'off', HERALD_MQTTS_PORT: 'off',
-      HERALD_HTTP_PORT: String(ports.http), HERALD_MQTT_PORT: String(ports.mqtt) })
+      HERALD_HTTP_PORT: String(ports.http), HERALD_MQTT_PORT: String(ports.mqtt), HERALD_SERVICE_PASSWORD: 'configured-svc-pw' })
     try {
       assert.ok(await waitReady(ports.http), 'herald serve became ready')
       const c = await connect(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'ops', password: 'pw2' })
       await c.endAsync()
       await assert.rejects(connect(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'dev1', password: 'pw1' }), /Bad username or password/)
+      // HERALD_SERVICE_PASSWORD is the service account's password, and it is never logged
+      const svc = await connect(`mqtt://127.0.0.1:${ports.mqtt}`, { username: 'herald', password: 'configured-svc-pw' })
+      await svc.endAsync()
     } finally {
       serve.kill('SIGTERM')
-      assert.equal((await serve.done).code, 0)
+      const r = await serve.done
+      assert.equal(r.code, 0)
+      assert.ok(!r.out.includes('configured-svc-pw'))
+      assert.ok(!r.out.includes('password for this run'))
     }
   })
 })

@@ -9,7 +9,7 @@ import { sql, type Migration } from 'kysely'
 import pg from 'pg'
 import { migrate, openStore, type Store } from '../../src/core/store/db.ts'
 import { coreMigrations, UserStore } from '../../src/core/store/users.ts'
-import { createPgSchema, dropPgSchema, PG_URL, pgUrlForSchema, requireService } from '../helpers.ts'
+import { connect, createPgSchema, dropPgSchema, PG_URL, pgUrlForSchema, requireService, startTestHerald } from '../helpers.ts'
 
 async function pgAvailable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
@@ -123,6 +123,21 @@ for (const { kind, available } of kinds) {
     })
   })
 }
+
+describe('Herald on PostgreSQL', () => {
+  test('users added through Herald log in over MQTT; the data directory holds no SQLite file', requireService(kinds[1].available, 'PostgreSQL'), async () => {
+    const h = await startTestHerald({ db: 'postgres' })
+    try {
+      assert.equal(h.store.kind, 'postgres')
+      await h.users.add('pguser', 'pgpw')
+      const c = await connect(h.mqttUrl, { username: 'pguser', password: 'pgpw' })
+      await c.endAsync()
+      assert.ok(!existsSync(join(h.dataDir, 'herald.db')))
+    } finally {
+      await h.close()
+    }
+  })
+})
 
 describe('openStore errors', () => {
   test('a database URL that is not postgres:// is refused with a clear message', () => {
