@@ -61,6 +61,15 @@ for (const db of DBS) {
       assert.deepEqual((await api(h, 'purchases/record', { body: {} })).body, {})
     })
 
+    test('§2 a non-numeric value in a numeric field is a database error (500), nothing changes', async () => {
+      for (const [path, body] of [['messages/remove/abc', q()], ['messages/cleanup', { ...q(), timestamp: 'soon' }], ['templates/add', { ...q(), templates: [{ device_id: 'x', text: 't' }] }]] as const) {
+        const r = await api(h, path, { body })
+        assert.equal(r.status, 500, path); assert.deepEqual(r.body, { error: 'could not query database' })
+      }
+      const g = await api(h, 'conversations/abc', { query: q() })
+      assert.equal(g.status, 500); assert.deepEqual(g.body, { error: 'could not query database' })
+    })
+
     test('§3 login: hash check and all settings keys in order; wrong password 401', async () => {
       const ok = await api(h, 'accounts/login', { body: { username: a.username, password: sha256('tester') } })
       assert.deepEqual(Object.keys(ok.body), ['account_id', 'salt1', 'salt2', 'phone_number', 'name', 'subscription_type', 'subscription_expiration', 'base_theme',

@@ -27,7 +27,12 @@ const CLEANED: Table[] = ['messages', 'conversations', 'contacts', 'drafts', 'sc
 const ACCOUNT_CACHE_LIMIT = 100_000
 const ACCOUNT_CACHE_TTL_MS = 60_000
 
-const dbValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v)
+/** Booleans as 0/1; a NaN (a non-numeric string in a numeric field, §2) fails as PostgreSQL fails it. */
+function dbValue(v: unknown): unknown {
+  if (typeof v === 'boolean') return v ? 1 : 0
+  if (typeof v === 'number' && Number.isNaN(v)) throw new DbError('invalid input syntax for type bigint: "NaN"')
+  return v
+}
 
 function readRow(bools: Set<string>, row: Row): Row {
   for (const c of bools) if (row[c] !== null && row[c] !== undefined) row[c] = Boolean(row[c])
@@ -191,7 +196,7 @@ export class HeartStore {
     await guard(this.db.transaction().execute(async (trx) => {
       const cond = (q: any) => {
         let r = q.where('account_id', '=', account)
-        for (const [c, v] of Object.entries(where)) r = Array.isArray(v) ? r.where(c, v[0], v[1]) : r.where(c, '=', dbValue(v))
+        for (const [c, v] of Object.entries(where)) r = Array.isArray(v) ? r.where(c, v[0], dbValue(v[1])) : r.where(c, '=', dbValue(v))
         return r
       }
       const dropMessages = async (msgWhere: (q: any) => any) => {
@@ -237,7 +242,7 @@ export class HeartStore {
       const now = Date.now()
       await trx.updateTable('heartsms_devices').set({ primary: 0, updated_at: now }).where('account_id', '=', account).execute()
       await trx.updateTable('heartsms_devices').set({ primary: 1, updated_at: now })
-        .where('account_id', '=', account).where('device_id', '=', deviceId).execute()
+        .where('account_id', '=', account).where('device_id', '=', dbValue(deviceId)).execute()
     }))
   }
 }
