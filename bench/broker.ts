@@ -107,15 +107,17 @@ function report(sums: ReturnType<typeof summarize>[], idleRss: Record<string, nu
   for (const s of scenarios) {
     const h = herald(s.name)
     if (!h) continue
-    const others = names.filter((b) => b !== 'herald').map((b) => {
-      const o = sums.find((x) => x.scenario === s.name && x.broker === b)
-      return o ? `${fmt(h.rate / o.rate, 2)}x` : '-'
-    })
-    ratioRows.push([s.name, ...others])
+    const others = names.filter((b) => b !== 'herald').map((b) => sums.find((x) => x.scenario === s.name && x.broker === b))
+    ratioRows.push([
+      s.name,
+      ...others.map((o) => (o ? `${fmt(h.rate / o.rate, 2)}x` : '-')),
+      ...others.map((o) => (o ? `${fmt(h.cpuUsPerDelivery / o.cpuUsPerDelivery, 2)}x` : '-')),
+    ])
   }
   if (ratioRows.length && names.length > 1) {
-    console.log('\nHerald deliveries/s ratio')
-    console.log(table(['scenario', ...names.filter((b) => b !== 'herald').map((b) => `herald/${b}`)], ratioRows))
+    const others = names.filter((b) => b !== 'herald')
+    console.log('\nHerald ratios: deliveries/s (higher is better), broker CPU per delivery (lower is better)')
+    console.log(table(['scenario', ...others.map((b) => `rate herald/${b}`), ...others.map((b) => `CPU herald/${b}`)], ratioRows))
   }
   const h0 = herald(scenarios[0].name)
   const a0 = sums.find((x) => x.scenario === scenarios[0].name && x.broker === 'aedes')

@@ -20,17 +20,19 @@ const EXTERNAL_TTL_MS = 24 * 3600_000
 
 /** A connection's view of the access layer, with its own decision cache. */
 export class AccessSession {
-  private cache = new Map<string, boolean>()
+  // one map per action, keyed by the topic string itself: a fan-out asks `read` for the same topic string
+  // once per subscriber, and a concatenated key would be rebuilt and rehashed every time (bench/broker.ts)
+  private cache: Record<Action, Map<string, boolean>> = { publish: new Map(), subscribe: new Map(), read: new Map() }
   constructor(private access: AccessControl, readonly principal: Principal) {}
 
   can(action: Action, topic: string): boolean {
     if (this.principal.superuser) return true
-    const key = action + '\u0000' + topic
-    let ok = this.cache.get(key)
+    const cache = this.cache[action]
+    let ok = cache.get(topic)
     if (ok === undefined) {
       ok = this.access.authorize(this.principal, action, topic)
-      if (this.cache.size >= SESSION_CACHE_LIMIT) this.cache.clear()
-      this.cache.set(key, ok)
+      if (cache.size >= SESSION_CACHE_LIMIT) cache.clear()
+      cache.set(topic, ok)
     }
     return ok
   }
