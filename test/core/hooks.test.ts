@@ -131,6 +131,10 @@ describe('RabbitMQ HTTP backend endpoints', () => {
         assert.equal(await rabbit('resource', { username: 'alice', resource: 'queue', name: 'mqtt-subscription-r1qos1', permission, ...ctx }, method), 'allow')
       }
       assert.equal(await rabbit('resource', { username: 'alice', resource: 'queue', name: 'someone-elses', permission: 'read', ...ctx }, method), 'deny')
+      assert.equal(await rabbit('resource', { username: 'alice', resource: 'queue', name: 'mqtt-subscription-bobqos1', permission: 'read', ...ctx }, method), 'deny',
+        "another MQTT client's subscription queue")
+      assert.equal(await rabbit('resource', { username: 'alice', resource: 'queue', name: 'mqtt-subscription-r1qos1', permission: 'read', vhost: '/', tags: '' }, method), 'deny',
+        'without a client id (an AMQP connection) no MQTT queue is anyone\'s own')
       assert.equal(await rabbit('resource', { username: 'alice', resource: 'exchange', name: 'amq.topic', permission: 'write', ...ctx }, method), 'allow')
       assert.equal(await rabbit('resource', { username: 'alice', resource: 'exchange', name: 'amq.topic', permission: 'configure', ...ctx }, method), 'deny')
       const topic = (routing_key: string, permission: string) => rabbit('topic', {
@@ -185,14 +189,14 @@ describe('through the real RabbitMQ: its MQTT listener asks Herald', { concurren
 
   test('subscribe to an allowed topic, and receive what an allowed publish sends', opts, async () => {
     const c = await rabbitClient('rq-sub')
-    const granted = await c.subscribeAsync('alice/inbox', { qos: 1 })
-    assert.equal(granted[0].qos, 1)
-    const got = collect(c, 1)
+    assert.equal((await c.subscribeAsync('alice/inbox', { qos: 1 }))[0].qos, 1)
+    assert.equal((await c.subscribeAsync('alice/q0', { qos: 0 }))[0].qos, 0)
+    const got = collect(c, 2)
     const p = await rabbitClient('rq-pub')
     await p.publishAsync('alice/inbox', 'via rabbit', { qos: 1 })
-    const [m] = await got
-    assert.equal(m.topic, 'alice/inbox')
-    assert.equal(m.payload.toString(), 'via rabbit')
+    await p.publishAsync('alice/q0', 'at qos 0', { qos: 0 })
+    const msgs = (await got).map((m) => `${m.topic} ${m.payload}`).sort()
+    assert.deepEqual(msgs, ['alice/inbox via rabbit', 'alice/q0 at qos 0'])
   })
 
   test('a denied subscription is refused (RabbitMQ 3.10 closes the connection)', opts, async () => {

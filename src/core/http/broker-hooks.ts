@@ -100,9 +100,11 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const principal = await rabbitPrincipal(p)
       if (!principal) return rabbit(reply, false)
       if (principal.superuser) return rabbit(reply, true)
-      // what an MQTT connection needs: its own subscription queues and the amq.topic exchange
+      // what an MQTT connection needs: its own subscription queues (not another client's: an AMQP login with the
+      // same credentials could otherwise read them) and the amq.topic exchange, whose topics are checked per key
       const name = String(p.name ?? '')
-      const ok = (p.resource === 'queue' && name.startsWith('mqtt-subscription-'))
+      const own = present(p.client_id) ? [`mqtt-subscription-${String(p.client_id)}qos0`, `mqtt-subscription-${String(p.client_id)}qos1`] : []
+      const ok = (p.resource === 'queue' && own.includes(name))
         || (p.resource === 'exchange' && name === 'amq.topic' && p.permission !== 'configure')
       return rabbit(reply, ok)
     } })
