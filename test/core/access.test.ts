@@ -168,9 +168,11 @@ describe('over MQTT', () => {
         await assert.rejects(connect(h.mqttUrl, { username: 'carol', password: 'nope' }), (e: ErrorWithReasonCode) => e.code === 4)
       }
       await assert.rejects(connect(h.mqttUrl, { username: 'carol', password: 'pw' }), (e: ErrorWithReasonCode) => e.code === 5)
+      // the address is the same over WebSocket (the HTTP request's socket)
+      await assert.rejects(connect(`${h.wsUrl}/mqtt`, { username: 'carol', password: 'pw' }), (e: ErrorWithReasonCode) => e.code === 5)
       const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text()
       assert.match(metrics, /herald_auth_failures_total\{reason="bad-credentials"\} 2/)
-      assert.match(metrics, /herald_auth_failures_total\{reason="rate-limited"\} 1/)
+      assert.match(metrics, /herald_auth_failures_total\{reason="rate-limited"\} 2/)
     } finally {
       await h.close()
     }

@@ -2,7 +2,7 @@
 // the HTTP error model, and the `herald` command (serve with SIGTERM/SIGINT, config, user) as a child process.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -211,6 +211,26 @@ describe('the herald command', () => {
       assert.equal((r.out.match(/service account herald password for this run: [0-9a-f]{48}/g) ?? []).length, 1)
     })
   }
+
+  test('herald serve generates a development TLS certificate on first start and reuses it', async () => {
+    const dataDir = join(tmp, 'tls-first-start')
+    const certFile = join(dataDir, 'tls', 'dev-cert.pem')
+    let first = ''
+    for (let run = 0; run < 2; run++) {
+      const env = { ...await serveEnv(dataDir), HERALD_MQTTS_PORT: String(await freePort()), HERALD_MODE: 'development' }
+      const p = herald(['serve'], env)
+      assert.ok(await waitReady(Number(env.HERALD_HTTP_PORT)), 'herald serve became ready')
+      const cert = readFileSync(certFile, 'utf8')
+      if (run === 0) first = cert
+      else assert.equal(cert, first, 'the second start keeps the certificate')
+      const c = await connect(`mqtts://127.0.0.1:${env.HERALD_MQTTS_PORT}`, { ca: cert, username: 'herald', password: 'herald-dev' })
+      await c.endAsync()
+      p.kill('SIGTERM')
+      const r = await p.done
+      assert.equal(r.code, 0, r.out)
+      assert.match(r.out, /using a self-signed development certificate/)
+    }
+  })
 
   test('herald config prints the effective configuration with secrets masked', async () => {
     const r = await herald(['config', '--http-port', '9999'], {
