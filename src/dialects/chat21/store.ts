@@ -14,35 +14,75 @@ export interface QueuedWebhook { id: string; endpoint: string; body: string; att
 
 type Tx = Kysely<any> | Transaction<any>
 
+/** copies per group-commit transaction (keeps statements under the databases' parameter limits) */
+const BATCH_COPIES = 500
+
 const parse = (s: string): Doc => JSON.parse(s)
 
 export class Chat21Store {
   constructor(readonly db: Db) {}
 
-  /** §5.3: every copy of a routed message, its conversations and its webhooks, in one transaction. */
-  async saveCopies(app: string, copies: Copy[], hooks: WebhookJob[]): Promise<void> {
-    if (copies.length === 0 && hooks.length === 0) return
+  private pending: { app: string; copies: Copy[]; hooks: WebhookJob[]; done: (err?: unknown) => void }[] = []
+  private flushing = false
+
+  /**
+   * §5.3: every copy of a routed message, its conversations and its webhooks, committed before it resolves.
+   * Messages routed at the same moment share one transaction (group commit).
+   */
+  saveCopies(app: string, copies: Copy[], hooks: WebhookJob[]): Promise<void> {
+    if (copies.length === 0 && hooks.length === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.pending.push({ app, copies, hooks, done: (err) => (err ? reject(err) : resolve()) })
+      if (!this.flushing) void this.flush()
+    })
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true
+    while (this.pending.length > 0) {
+      let size = 0
+      const batch = []
+      while (this.pending.length > 0 && (batch.length === 0 || size + this.pending[0].copies.length <= BATCH_COPIES)) {
+        const e = this.pending.shift()!
+        size += e.copies.length
+        batch.push(e)
+      }
+      try {
+        await this.commit(batch.flatMap((e) => e.copies.map((c) => ({ ...c, app: e.app }))), batch.flatMap((e) => e.hooks))
+        for (const e of batch) e.done()
+      } catch (err) {
+        for (const e of batch) e.done(err)
+      }
+    }
+    this.flushing = false
+  }
+
+  private async commit(copies: (Copy & { app: string })[], hooks: WebhookJob[]): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       if (copies.length > 0) {
-        const rows = copies.map((c) => {
-          const doc: Doc = { ...c.msg, app_id: app, timelineOf: c.inbox, conversWith: c.cw }
+        // one row per (timeline, message): a later copy of the same message replaces an earlier one
+        const rows = new Map<string, Doc>()
+        for (const c of copies) {
+          const doc: Doc = { ...c.msg, app_id: c.app, timelineOf: c.inbox, conversWith: c.cw }
           delete doc._id
-          return { timeline_of: c.inbox, message_id: String(doc.message_id), convers_with: c.cw, app_id: app, timestamp: Number(doc.timestamp) || 0, doc: JSON.stringify(doc) }
-        })
-        await trx.insertInto('chat21_messages').values(rows)
+          rows.set(c.inbox + '\u0000' + String(doc.message_id), {
+            timeline_of: c.inbox, message_id: String(doc.message_id), convers_with: c.cw, app_id: c.app, timestamp: Number(doc.timestamp) || 0, doc: JSON.stringify(doc),
+          })
+        }
+        await trx.insertInto('chat21_messages').values([...rows.values()])
           .onConflict((oc) => oc.columns(['timeline_of', 'message_id']).doUpdateSet((eb) => ({
             convers_with: eb.ref('excluded.convers_with'), timestamp: eb.ref('excluded.timestamp'), doc: eb.ref('excluded.doc'),
           })))
           .execute()
         const convs = copies.filter((c) => c.msg.attributes?.updateconversation !== false)
-        if (convs.length > 0) await this.upsertConversations(trx, app, convs)
+        if (convs.length > 0) await this.upsertConversations(trx, convs)
       }
       await this.enqueue(trx, hooks)
     })
   }
 
   /** A conversation is its last message plus flags; a new message un-archives it and marks it new (§5.3). */
-  private async upsertConversations(trx: Tx, app: string, copies: Copy[]): Promise<void> {
+  private async upsertConversations(trx: Tx, copies: (Copy & { app: string })[]): Promise<void> {
     const old = await trx.selectFrom('chat21_conversations').select(['timeline_of', 'convers_with', 'doc'])
       .where((eb) => eb.or(copies.map((c) => eb.and([eb('timeline_of', '=', c.inbox), eb('convers_with', '=', c.cw)]))))
       .execute()
@@ -52,14 +92,14 @@ export class Chat21Store {
       const k = c.inbox + '\u0000' + c.cw
       const doc: Doc = {
         ...(rows.get(k) ?? before.get(k) ?? {}), ...c.msg,
-        app_id: app, timelineOf: c.inbox, conversWith: c.cw, key: c.cw, is_new: true, archived: false, last_message_text: c.msg.text,
+        app_id: c.app, timelineOf: c.inbox, conversWith: c.cw, key: c.cw, is_new: true, archived: false, last_message_text: c.msg.text,
       }
       delete doc._id
       rows.set(k, doc)
     }
     await trx.insertInto('chat21_conversations')
       .values([...rows.values()].map((d) => ({
-        timeline_of: d.timelineOf, convers_with: d.conversWith, app_id: app, archived: 0, timestamp: Number(d.timestamp) || 0, doc: JSON.stringify(d),
+        timeline_of: d.timelineOf, convers_with: d.conversWith, app_id: d.app_id, archived: 0, timestamp: Number(d.timestamp) || 0, doc: JSON.stringify(d),
       })))
       .onConflict((oc) => oc.columns(['timeline_of', 'convers_with']).doUpdateSet((eb) => ({
         app_id: eb.ref('excluded.app_id'), archived: eb.ref('excluded.archived'), timestamp: eb.ref('excluded.timestamp'), doc: eb.ref('excluded.doc'),

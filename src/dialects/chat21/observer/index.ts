@@ -14,6 +14,7 @@ export class Observer {
   private serial = new KeyedSerial()
   private unsubscribe: (() => Promise<void>)[] = []
   private stopping = false
+  private get detached(): boolean { return this.flow.bus().kind === 'embedded' }
 
   constructor(private flow: Flow) {}
 
@@ -21,13 +22,16 @@ export class Observer {
     return this.flow.bus().subscribe(filter, (msg) => {
       if (this.stopping) return
       const parts = msg.topic.split('/')
-      return this.serial.run(key(parts), async () => {
+      const done = this.serial.run(key(parts), async () => {
         try {
           await handle(parts, msg)
         } catch (err) {
           this.flow.log.error({ err, topic: msg.topic }, 'chat21 command failed')
         }
       })
+      // Aedes delivers to at most 100 handlers at once and our handlers publish through the same emitter:
+      // holding its slots until routing ends deadlocks under load, so the embedded bus is not made to wait
+      return this.detached ? undefined : done
     }, { shared: true, qos: 1 })
   }
 
