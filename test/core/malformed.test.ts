@@ -146,3 +146,13 @@ for (const path of ['/mqtt', '/api/v1/stream']) {
     await othersUnaffected()
   })
 }
+
+test('a SUBSCRIBE with an invalid UTF-8 filter closes the connection', async () => {
+  const r = await rawConnected('bad-utf8-sub')
+  const filter = Buffer.from([0x73, 0x74, 0x69, 0x6c, 0x6c, 0x2f, 0xed, 0xa0, 0x80]) // still/ + an encoded surrogate
+  const len = Buffer.alloc(2)
+  len.writeUInt16BE(filter.length)
+  r.socket.write(packet(0x82, Buffer.concat([Buffer.from([0x00, 0x01]), len, filter, Buffer.from([0x01])])))
+  await r.closed()
+  await othersUnaffected()
+})
