@@ -156,6 +156,21 @@ for (const [i, target] of targets.entries()) {
       await unsub()
     })
 
+    test('overlapping subscriptions: each handler runs once per message', opts, async () => {
+      const t = fresh()
+      let wide = 0
+      let exact = 0
+      const u1 = await bus.subscribe(`${t}/#`, () => { wide++ }, { qos: 1 })
+      const u2 = await bus.subscribe(`${t}/y`, () => { exact++ }, { qos: 1 })
+      await bus.publish(`${t}/y`, 'once', { qos: 1 })
+      await bus.publish(`${t}/z`, 'marker', { qos: 1 })
+      await until(() => wide >= 2, () => null)
+      await sleep(100)
+      assert.deepEqual([wide, exact], [2, 1])
+      await u1()
+      await u2()
+    })
+
     test('unsubscribe stops delivery to that handler only', opts, async () => {
       const t = fresh()
       const a: string[] = []
