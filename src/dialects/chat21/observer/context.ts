@@ -31,11 +31,17 @@ export class Flow {
     })
   }
 
-  /** Store every copy, then publish each to its inbox `clientadded` topic, in order. */
+  /**
+   * Store every copy, then publish each to its inbox `clientadded` topic. The publishes are issued in order at
+   * once and not awaited: the next message of the same sender need not wait for sockets, only for its commit.
+   */
   async deliver(copies: Copy[]): Promise<void> {
     if (copies.length === 0) return
     await this.store.saveCopies(this.app, copies, copies.flatMap((c) => this.messageHooks(c)))
-    for (const c of copies) await this.publish(this.topics.messageAdded(c.inbox, c.cw), c.msg)
+    for (const c of copies) {
+      this.publish(this.topics.messageAdded(c.inbox, c.cw), c.msg)
+        .catch((err) => this.log.warn({ err, inbox: c.inbox }, 'chat21 copy stored but not published'))
+    }
     this.webhooks.kick()
   }
 

@@ -1,5 +1,7 @@
 // The observer (§3.2): one shared subscription per client command; each topic shape has its own filter, so no
-// suffix-based dispatch (§17.8). Commands of one user are handled in arrival order.
+// suffix-based dispatch (§17.8). Outgoing messages keep their order per conversation without a lock: every step
+// before the commit is FIFO (group lookups, then the group commit) and copies are published in commit order.
+// Other commands of one user are handled one after the other.
 import type { BusMessage } from '../../../core/bus/types.ts'
 import { validId } from '../topics.ts'
 import { archiveConversation } from './archive.ts'
@@ -18,21 +20,30 @@ export class Observer {
 
   constructor(private flow: Flow) {}
 
-  private on(filter: string, key: (p: string[]) => string, handle: (p: string[], msg: BusMessage) => Promise<unknown>) {
+  private on(filter: string, key: ((p: string[]) => string) | null, handle: (p: string[], msg: BusMessage) => Promise<unknown>) {
     return this.flow.bus().subscribe(filter, (msg) => {
       if (this.stopping) return
       const parts = msg.topic.split('/')
-      const done = this.serial.run(key(parts), async () => {
+      const task = async () => {
         try {
           await handle(parts, msg)
         } catch (err) {
           this.flow.log.error({ err, topic: msg.topic }, 'chat21 command failed')
         }
-      })
+      }
+      const done = key ? this.serial.run(key(parts), task) : this.track(task())
       // Aedes delivers to at most 100 handlers at once and our handlers publish through the same emitter:
       // holding its slots until routing ends deadlocks under load, so the embedded bus is not made to wait
       return this.detached ? undefined : done
     }, { shared: true, qos: 1 })
+  }
+
+  private inflight = new Set<Promise<void>>()
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inflight.add(p)
+    p.finally(() => this.inflight.delete(p))
+    return p
   }
 
   async start(): Promise<void> {
@@ -43,7 +54,7 @@ export class Observer {
       return v
     }
     const subs = await Promise.all([
-      this.on(t.outgoingFilter(), (p) => p[4], async (p, msg) => {
+      this.on(t.outgoingFilter(), null, async (p, msg) => {
         const body = json(msg)
         if (body && validId(p[4]) && validId(p[6])) await sendMessage(this.flow, p[4], p[6], body)
       }),
@@ -69,5 +80,6 @@ export class Observer {
     this.stopping = true
     await Promise.allSettled(this.unsubscribe.map((u) => u()))
     await this.serial.idle()
+    await Promise.allSettled([...this.inflight])
   }
 }
