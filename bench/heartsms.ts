@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -181,6 +182,8 @@ async function bench(db: string): Promise<void> {
       const r = await request(ports.http, 'POST', '/api/v1/accounts/signup', { name: username, password: 'x', phone_number: '1', real_name: 'B' })
       const { account_id } = JSON.parse(r.text)
       const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, { username, password: account_id, clientId: `web-${i}`, reconnectPeriod: 0 })
+      // small QoS 2 acknowledgements must not wait for Nagle's algorithm
+      ;(sub.stream as Partial<Socket>).setNoDelay?.(true)
       await sub.subscribeAsync(`heartsms/${account_id}`, { qos: Number(args.qos) as 0 | 1 | 2 })
       accounts.push({ username, account_id, sub })
     }
