@@ -70,6 +70,18 @@ for (const db of DBS) {
       assert.equal(g.status, 500); assert.deepEqual(g.body, { error: 'could not query database' })
     })
 
+    test('group commit: concurrent adds commit together; one bad request fails alone', async () => {
+      const b = await newAccount(h)
+      // 'bad' fails before SQL; 1.5 fails inside the shared transaction on PostgreSQL (BIGINT), so the batch is retried one by one
+      const pgFails = db === 'postgres'
+      const id = (i: number) => (i === 5 ? 'bad' : i === 7 ? 1.5 : i)
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+        api(h, 'templates/add', { body: { account_id: b.account_id, templates: [{ device_id: id(i), text: `t${i}` }] } })))
+      assert.deepEqual(rs.map((r) => r.status), rs.map((_, i) => (i === 5 || (i === 7 && pgFails) ? 500 : 200)))
+      const rows = (await api(h, 'templates', { query: { account_id: b.account_id } })).body
+      assert.equal(rows.length, pgFails ? 10 : 11)
+    })
+
     test('§3 login: hash check and all settings keys in order; wrong password 401', async () => {
       const ok = await api(h, 'accounts/login', { body: { username: a.username, password: sha256('tester') } })
       assert.deepEqual(Object.keys(ok.body), ['account_id', 'salt1', 'salt2', 'phone_number', 'name', 'subscription_type', 'subscription_expiration', 'base_theme',
