@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
-import type { Socket } from 'node:net'
+import net, { type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -46,7 +46,47 @@ async function serve(databaseUrl: string): Promise<void> {
 }
 
 // ---- load side ----
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+// A minimal keep-alive HTTP/1.1 client (one socket per worker, one request at a time, Content-Length responses):
+// on a small machine the load generator must leave the CPU to the server under test.
+class RawClient {
+  private sock: Socket
+  private buf = Buffer.alloc(0)
+  private waiting: ((r: { status: number; text: string }) => void) | undefined
+
+  constructor(port: number) {
+    this.sock = net.connect(port, '127.0.0.1')
+    this.sock.setNoDelay(true)
+    this.sock.on('data', (d) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; this.parse() })
+    this.sock.on('error', () => {})
+  }
+
+  private parse(): void {
+    const end = this.buf.indexOf('\r\n\r\n')
+    if (end < 0 || !this.waiting) return
+    const head = this.buf.subarray(0, end).toString('latin1')
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head)
+    const len = m ? Number(m[1]) : 0
+    if (this.buf.length < end + 4 + len) return
+    const text = this.buf.subarray(end + 4, end + 4 + len).toString()
+    this.buf = this.buf.subarray(end + 4 + len)
+    const done = this.waiting
+    this.waiting = undefined
+    done({ status: Number(head.slice(9, 12)), text })
+  }
+
+  request(method: string, path: string, body?: object): Promise<{ status: number; text: string }> {
+    const payload = body ? JSON.stringify(body) : ''
+    const headers = body ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n` : ''
+    return new Promise((resolve) => {
+      this.waiting = resolve
+      this.sock.write(`${method} ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${headers}\r\n${payload}`)
+    })
+  }
+
+  close(): void { this.sock.destroy() }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
 
 function request(port: number, method: string, path: string, body?: object): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -121,6 +161,8 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
   let writes = 0, reads = 0, expected = 0
   const until = performance.now() + seconds * 1000
   const worker = async (w: number) => {
+    const conn = new RawClient(port)
+    const request = (_port: number, method: string, path: string, body?: object) => conn.request(method, path, body)
     let i = 0
     while (performance.now() < until) {
       const a = accounts[(w + i++) % accounts.length]
@@ -151,6 +193,7 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
       }
       lat.push(performance.now() - t0)
     }
+    conn.close()
   }
   const t0 = performance.now()
   const cpu0 = cpuMs(pid)
