@@ -190,6 +190,19 @@ for (const [i, target] of targets.entries()) {
       assert.deepEqual(b, ['one', 'two'])
     })
 
+    // External buses still deadlock here: mqtt.js holds the incoming stream until the handler is done, so the
+    // PUBACK its publish awaits cannot arrive (fix: publish over a second connection). Run on embedded only.
+    test('handlers that publish and await it do not deadlock under a burst', target.name.startsWith('embedded') ? opts : { skip: 'known: external bus deadlock (publish from a handler awaits a PUBACK behind it)' }, async () => {
+      const t = fresh()
+      let relayed = 0
+      const u1 = await bus.subscribe(`${t}/in/#`, async (m) => { await bus.publish(`${t}/out`, m.payload, { qos: 1 }) }, { qos: 1 })
+      const u2 = await bus.subscribe(`${t}/out`, () => { relayed++ }, { qos: 1 })
+      await Promise.all(Array.from({ length: 300 }, (_, i) => bus.publish(`${t}/in/${i}`, String(i), { qos: 1 })))
+      await until(() => relayed >= 300, () => null, 10_000, '300 relayed messages')
+      await u1()
+      await u2()
+    })
+
     if (target.name.startsWith('Mosquitto')) {
       test('a burst of 100 QoS 2 publishes (above max_inflight_messages) all arrive, once each', opts, async () => {
         const t = fresh()

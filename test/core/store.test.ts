@@ -139,16 +139,36 @@ describe('Herald on PostgreSQL', () => {
   })
 })
 
+describe('two Herald schemas in one PostgreSQL database', () => {
+  test('migrations in a fresh schema are not fooled by the same tables in another schema', requireService(kinds[1].available, 'PostgreSQL'), async () => {
+    const schemas = [await createPgSchema(), await createPgSchema()]
+    const stores = schemas.map((s) => openStore({ dataDir: tmpdir(), databaseUrl: pgUrlForSchema(s) }))
+    try {
+      for (const store of stores) {
+        await migrate(store.db, 'core', coreMigrations)
+        await new UserStore(store.db).add('same-name', 'pw')
+      }
+      for (const [i, s] of schemas.entries()) {
+        const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = ${s} AND table_name LIKE 'herald_core_%'`.execute(stores[i].db)
+        assert.equal(rows[0].n, 2, `migration tables in ${s}`)
+      }
+    } finally {
+      for (const store of stores) await store.close()
+      for (const s of schemas) await dropPgSchema(s)
+    }
+  })
+})
+
 describe('openStore errors', () => {
   test('a database URL that is not postgres:// is refused with a clear message', () => {
     assert.throws(() => openStore({ dataDir: tmpdir(), databaseUrl: 'mysql://root@localhost/x' }),
       /HERALD_DATABASE_URL must start with postgres:\/\/ \(got mysql:…\); leave it empty for SQLite/)
   })
 
-  test('an unreachable PostgreSQL fails at the first query (migration), naming the migration', async () => {
+  test('an unreachable PostgreSQL fails at the first query (migration), naming the owner', async () => {
     const store = openStore({ dataDir: tmpdir(), databaseUrl: 'postgres://postgres@127.0.0.1:1/none' })
     try {
-      await assert.rejects(migrate(store.db, 'core', coreMigrations), /ECONNREFUSED|connect/)
+      await assert.rejects(migrate(store.db, 'core', coreMigrations), /^Error: migration core.* failed: .*ECONNREFUSED/)
     } finally {
       await store.close()
     }

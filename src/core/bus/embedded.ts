@@ -18,26 +18,47 @@ export class EmbeddedBus implements Bus {
   subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
     // as over a socket, a message arrives at min(publish QoS, subscription QoS) (MQTT 3.1.1 §3.8.4)
     const maxQos = opts.qos ?? 1
+    // Handlers run one at a time, in order, from this subscription's own queue. Aedes' emitter slot is released
+    // at once: a handler that publishes (and awaits it) while holding a slot deadlocks once every slot is held.
+    let queue: BusMessage[] = []
+    let head = 0
+    let running = false
+    let active = true
+    const run = async () => {
+      while (active && head < queue.length) {
+        const msg = queue[head++]
+        if (head >= 1024 && head * 2 >= queue.length) { queue = queue.slice(head); head = 0 }
+        try {
+          await handler(msg)
+        } catch (err) {
+          this.onError(err, msg.topic)
+        }
+      }
+      queue = []
+      head = 0
+      running = false
+    }
     const deliver = (packet: AedesPublishPacket, done: () => void) => {
-      const msg: BusMessage = {
+      queue.push({
         topic: packet.topic,
         payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
         qos: Math.min(packet.qos, maxQos) as QoS,
         retain: packet.retain,
+      })
+      if (!running) {
+        running = true
+        void run()
       }
-      let result: void | Promise<void>
-      try {
-        result = handler(msg)
-      } catch (err) {
-        this.onError(err, msg.topic)
-        return done()
-      }
-      if (result && typeof result.then === 'function') {
-        result.then(done, (err) => { this.onError(err, msg.topic); done() })
-      } else done()
+      done()
     }
+    const unsubscribe = () => new Promise<void>((r) => {
+      active = false
+      queue = []
+      head = 0
+      this.broker.unsubscribe(filter, deliver, () => r())
+    })
     return new Promise((resolve) => {
-      this.broker.subscribe(filter, deliver, () => resolve(() => new Promise<void>((r) => this.broker.unsubscribe(filter, deliver, () => r()))))
+      this.broker.subscribe(filter, deliver, () => resolve(unsubscribe))
     })
   }
 

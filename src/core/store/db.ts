@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration } from 'kysely'
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
 import pg from 'pg'
 
 export type Db = Kysely<any>
@@ -70,11 +70,22 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
 
 /** Run one owner's migrations (owner = `core` or a dialect name); tables are prefixed with the owner's name. */
 export async function migrate(db: Db, owner: string, migrations: Record<string, Migration>): Promise<void> {
+  // On PostgreSQL, name the schema: without it Kysely takes a same-named table in *any* schema of the database
+  // for its own and never creates it in ours (several Herald schemas in one database, e.g. tests or tenants).
+  let schema: string | undefined
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    try {
+      schema = (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s
+    } catch (e) {
+      throw new Error(`migration ${owner} failed: ${(e as Error).message}`)
+    }
+  }
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: `herald_${owner}_migrations`,
     migrationLockTableName: `herald_${owner}_migrations_lock`,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
