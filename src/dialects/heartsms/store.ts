@@ -123,8 +123,8 @@ export class HeartStore {
   }
 
   /**
-   * One statement per request (one `updated_at`, insertion order kept by the serial id). Concurrent requests are
-   * group-committed: one transaction for all inserts waiting at the time, so SQLite commits once, not per request.
+   * One `updated_at` per request, insertion order kept by the serial id. Concurrent requests are group-committed:
+   * the rows waiting at the time go into one multi-row INSERT per table, so the database commits once, not per request.
    */
   insert(table: Table, account: number, rows: Row[]): Promise<void> {
     const now = Date.now()
@@ -145,21 +145,34 @@ export class HeartStore {
     try {
       while (this.pending.length) {
         await new Promise((r) => setImmediate(r))
-        const batch = this.pending.splice(0, 500)
+        const batch = this.takeBatch()
         if (batch.length === 0) break
-        const one = (b: PendingInsert, db: Kysely<any>) => db.insertInto(`heartsms_${b.table}`).values(b.values).execute()
-        try {
-          if (batch.length === 1) await one(batch[0], this.db)
-          else await this.db.transaction().execute(async (trx) => { for (const b of batch) await one(b, trx) })
-          for (const b of batch) b.resolve()
-        } catch (err) {
-          if (batch.length === 1) { batch[0].reject(new DbError((err as Error).message)); continue }
-          // one bad request must not fail the others: retry each on its own
-          for (const b of batch) await one(b, this.db).then(() => b.resolve(), (e) => b.reject(new DbError((e as Error).message)))
-        }
+        const byTable = new Map<Table, PendingInsert[]>()
+        for (const b of batch) byTable.set(b.table, [...(byTable.get(b.table) ?? []), b])
+        // one multi-row INSERT per table (atomic by itself; rows keep request order, so serial ids do too)
+        await Promise.all([...byTable].map(([table, items]) => this.insertTogether(table, items)))
       }
     } finally {
       this.flushing--
+    }
+  }
+
+  /** Waiting inserts up to ~1000 rows (bound parameters stay far below SQLite's and PostgreSQL's limits). */
+  private takeBatch(): PendingInsert[] {
+    let rows = 0, n = 0
+    while (n < this.pending.length && (n === 0 || rows + this.pending[n].values.length <= 1000)) rows += this.pending[n++].values.length
+    return this.pending.splice(0, n)
+  }
+
+  private async insertTogether(table: Table, items: PendingInsert[]): Promise<void> {
+    const run = (values: Row[]) => this.db.insertInto(`heartsms_${table}`).values(values).execute()
+    try {
+      await run(items.flatMap((i) => i.values))
+      for (const i of items) i.resolve()
+    } catch (err) {
+      if (items.length === 1) { items[0].reject(new DbError((err as Error).message)); return }
+      // one bad request must not fail the others: retry each on its own
+      for (const i of items) await run(i.values).then(() => i.resolve(), (e) => i.reject(new DbError((e as Error).message)))
     }
   }
 
