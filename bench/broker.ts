@@ -1,7 +1,8 @@
 // Broker benchmark (issue 2, item 10): QoS 0/1 fan-out and pairs through Herald's embedded broker with access
 // control on, stock Aedes and a throw-away Mosquitto, each in its own process; prints deliveries/s, latency, RSS
 // and Herald's ratios. Exits non-zero only when it cannot run, never on a ratio.
-// Usage: npm run bench:broker [-- --rounds 3 --scale 1 --brokers herald,aedes,mosquitto --json out.json]
+// Usage: npm run bench:broker [-- --rounds 5 --scale 1 --brokers herald,aedes,mosquitto --only 'qos0 fan' --json out.json]
+// (bench/README.md describes the workload and every figure)
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -58,6 +59,7 @@ function summarize(r: Row) {
 async function main(): Promise<void> {
   const wanted = args.brokers.split(',').map((x) => x.trim()).filter(Boolean)
   for (const w of wanted) if (!starters[w]) throw new Error(`unknown broker ${w} (herald, aedes, mosquitto)`)
+  if (selected.length === 0) throw new Error(`no scenario matches --only ${args.only}: ${scenarios.map((s) => s.name).join(', ')}`)
   const brokers: BrokerUnderTest[] = []
   const idleRss: Record<string, number> = {}
   try {
