@@ -39,6 +39,7 @@ export const coreSettings: Setting[] = [
   { key: 'broker.url', env: ['HERALD_BROKER_URL'], type: 'string', default: '', description: 'external broker (mqtt://, mqtts://, ws://); empty runs the embedded broker' },
   { key: 'broker.sharedGroup', env: ['HERALD_BROKER_SHARED_GROUP'], type: 'string', default: 'herald', description: 'shared subscription group for cluster nodes' },
   { key: 'broker.sharedSubscriptions', env: ['HERALD_BROKER_SHARED_SUBSCRIPTIONS'], type: 'bool', default: true, description: 'use $share/<group>/ subscriptions on the external broker' },
+  { key: 'broker.amqpUrl', env: ['HERALD_BROKER_AMQP_URL'], type: 'string', default: '', description: "RabbitMQ's AMQP URL (amqp://…) next to broker.url: shared subscriptions become competing consumers of durable queues", secret: true },
   { key: 'broker.maxInflight', env: ['HERALD_BROKER_MAX_INFLIGHT'], type: 'int', default: 16, description: 'QoS 1/2 publishes in flight at once to the external broker (flow control)' },
 
   { key: 'service.username', env: ['HERALD_SERVICE_USERNAME'], type: 'string', default: 'herald', description: "Herald's own broker account" },

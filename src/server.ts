@@ -182,7 +182,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       bus = await ExternalBus.connect({
         url: external, username: str(cfg, 'service.username'), password: svcPassword,
         sharedGroup: str(cfg, 'broker.sharedGroup'), sharedSubscriptions: bool(cfg, 'broker.sharedSubscriptions'),
-        maxInflight: num(cfg, 'broker.maxInflight'),
+        maxInflight: num(cfg, 'broker.maxInflight'), amqpUrl: str(cfg, 'broker.amqpUrl') || undefined,
         onError: (err, topic) => log.error({ err, topic }, 'bus handler failed'),
       })
     }

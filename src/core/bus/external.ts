@@ -3,6 +3,7 @@
 // broker's inflight limit (Mosquitto's max_inflight_messages 20) never drops them.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { topicMatches } from '../access/topics.ts'
+import { AmqpShared } from './amqp-shared.ts'
 import type { Bus, BusHandler, PublishOptions, QoS, SubscribeOptions } from './types.ts'
 
 export interface ExternalBusOptions {
@@ -14,6 +15,8 @@ export interface ExternalBusOptions {
   /** false for brokers without `$share` (RabbitMQ 3.x): every node then gets every message */
   sharedSubscriptions?: boolean
   maxInflight?: number
+  /** RabbitMQ's AMQP URL: shared subscriptions become competing consumers of a durable queue (amqp-shared.ts) */
+  amqpUrl?: string
   onError?: (err: unknown, topic: string) => void
   mqtt?: IClientOptions
 }
@@ -26,6 +29,7 @@ export class ExternalBus implements Bus {
   private subs: Sub[] = []
   private inflight = 0
   private waiting: (() => void)[] = []
+  private amqp?: AmqpShared
 
   private constructor(private o: ExternalBusOptions) {}
 
@@ -51,6 +55,7 @@ export class ExternalBus implements Bus {
       })
       Promise.all(runs).then(() => done(), () => done())
     }
+    if (o.amqpUrl) bus.amqp = await AmqpShared.connect({ url: o.amqpUrl, group: o.sharedGroup ?? 'herald', onError: o.onError })
     return bus
   }
 
@@ -80,6 +85,7 @@ export class ExternalBus implements Bus {
   }
 
   async subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
+    if (opts.shared && this.amqp) return this.amqp.subscribe(filter, handler)
     const sub = { filter, handler }
     this.subs.push(sub)
     const wire = opts.shared && this.o.sharedSubscriptions !== false ? `$share/${this.o.sharedGroup ?? 'herald'}/${filter}` : filter
@@ -96,6 +102,7 @@ export class ExternalBus implements Bus {
   }
 
   async close(): Promise<void> {
+    await this.amqp?.close()
     await this.client.endAsync()
   }
 }
