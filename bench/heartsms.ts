@@ -2,7 +2,8 @@
 // request) for several accounts, each account with a live MQTT subscriber; then a read-heavy mix. Herald runs in a
 // child process. Prints writes/s, p50/p99 HTTP latency, p50/p99 response→stream delay and lost stream messages,
 // for SQLite and PostgreSQL. Figures only: it never fails on a threshold.
-// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases noop,write,read --qos 2 --profile <dir>]
+// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases noop,write,read --qos 2 --rate 4000 --profile <dir>]
+// --rate adds an open-loop write phase at that offered rate (latency from the scheduled send time).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     phases: { type: 'string', default: 'write,read' },
     qos: { type: 'string', default: '2' },
+    rate: { type: 'string', default: '0' },
     pg: { type: 'string', default: process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 })
@@ -144,7 +146,7 @@ function cpuMs(pid: number): number {
 interface Phase { cpuMs: number; loadCpuMs: number; writes: number; reads: number; seconds: number; http: number[]; delays: number[]; expected: number; received: number }
 
 /** `readShare` of the requests are reads; -1: every request is the no-op `purchases/record` (the stack's floor) */
-async function phase(pid: number, port: number, accounts: Account[], clients: number, seconds: number, readShare: number, seq: { n: number }): Promise<Phase> {
+async function phase(pid: number, port: number, accounts: Account[], clients: number, seconds: number, readShare: number, seq: { n: number }, rate = 0): Promise<Phase> {
   const sent = new Map<string, number>()
   const delays: number[] = []
   let received = 0
@@ -164,9 +166,18 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
     const conn = new RawClient(port)
     const request = (_port: number, method: string, path: string, body?: object) => conn.request(method, path, body)
     let i = 0
+    // open loop (--rate): each worker sends on a fixed schedule and latency counts from the scheduled time
+    const interval = rate > 0 ? (clients * 1000) / rate : 0
+    const start = performance.now() + (interval * w) / clients
     while (performance.now() < until) {
       const a = accounts[(w + i++) % accounts.length]
-      const t0 = performance.now()
+      let t0 = performance.now()
+      if (interval > 0) {
+        const due = start + (i - 1) * interval
+        // timers have whole-millisecond resolution: round up so a request never leaves before its time
+        if (due > t0) await new Promise((r) => setTimeout(r, Math.ceil(due - t0)))
+        t0 = due
+      }
       if (readShare < 0) {
         const r = await request(port, 'POST', '/api/v1/purchases/record', {})
         if (r.status !== 200) throw new Error(`no-op failed: ${r.status} ${r.text}`)
@@ -210,7 +221,7 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
 
 function report(db: string, name: string, p: Phase): void {
   const f = (x: number) => x.toFixed(2)
-  console.log(`${db.padEnd(9)} ${name.padEnd(10)} writes/s ${(p.writes / p.seconds).toFixed(0).padStart(6)}  reads/s ${(p.reads / p.seconds).toFixed(0).padStart(6)}  ` +
+  console.log(`${db.padEnd(9)} ${name.padEnd(11)} writes/s ${(p.writes / p.seconds).toFixed(0).padStart(6)}  reads/s ${(p.reads / p.seconds).toFixed(0).padStart(6)}  ` +
     `http p50 ${f(pct(p.http, 50))} ms p99 ${f(pct(p.http, 99))} ms  stream delay p50 ${f(pct(p.delays, 50))} ms p99 ${f(pct(p.delays, 99))} ms  ` +
     `lost ${p.expected - p.received}/${p.expected}  server CPU ${((p.cpuMs * 1000) / (p.writes + p.reads)).toFixed(0)} µs/request (${(p.cpuMs / 10 / p.seconds).toFixed(0)}% of a core; load generator ${(p.loadCpuMs / 10 / p.seconds).toFixed(0)}%)`)
 }
@@ -235,6 +246,8 @@ async function bench(db: string): Promise<void> {
     await phase(pid, ports.http, accounts, clients, Math.min(2, seconds), 0, seq) // warm-up
     const phases = args.phases.split(',')
     if (phases.includes('write')) report(db, 'write', await phase(pid, ports.http, accounts, clients, seconds, 0, seq))
+    const rate = Number(args.rate)
+    if (rate > 0) report(db, `write@${rate}`, await phase(pid, ports.http, accounts, clients, seconds, 0, seq, rate))
     if (phases.includes('noop')) report(db, 'no-op', await phase(pid, ports.http, accounts, clients, seconds, -1, seq))
     if (phases.includes('read')) report(db, 'read-heavy', await phase(pid, ports.http, accounts, clients, seconds, 0.9, seq))
     for (const a of accounts) a.sub.end(true)
