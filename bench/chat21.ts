@@ -17,6 +17,7 @@ import { createChat21 } from '../src/dialects/chat21/index.ts'
 import { Tokens } from '../src/dialects/chat21/jwt.ts'
 import { chat21Settings } from '../src/dialects/chat21/settings.ts'
 import { startHerald } from '../src/server.ts'
+import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../test/helpers.ts'
 import { fmt, table } from './lib/stats.ts'
 
 const { values: args } = parseArgs({ options: {
@@ -83,9 +84,11 @@ async function serve(): Promise<void> {
   const aclFile = join(dataDir, 'acl')
   writeFileSync(aclFile, 'user raw\ntopic readwrite raw/#\n')
   const chat21 = createChat21()
+  const schema = args.db === 'postgres' ? await createPgSchema() : undefined
   const config = loadConfig({ settings: [...coreSettings, ...chat21Settings], env: {}, overrides: {
     mode: 'development', dataDir, host: '127.0.0.1', logLevel: 'warn', 'auth.aclFile': aclFile,
-    databaseUrl: args.db === 'postgres' ? (process.env.HERALD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : '',
+    // PostgreSQL: a throw-away schema in the test database (HERALD_TEST_PG_URL)
+    databaseUrl: schema ? pgUrlForSchema(schema) : '',
     'http.port': 0, 'https.port': 'off', 'mqtt.port': 'off', 'mqtts.port': 'off', 'chat21.webhooks.enabled': false,
   } })
   const herald = await startHerald({ config, dialects: [chat21] })
@@ -96,7 +99,12 @@ async function serve(): Promise<void> {
     await chat21.flow!.store.saveGroup({ uid: `group-bench${g}`, name: `bench ${g}`, appId: 'tilechat', owner: members[0], members: Object.fromEntries(members.map((m) => [m, 1])), createdOn: now, updatedOn: now })
   }
   console.log(JSON.stringify({ ready: { port: herald.ports.http, db: herald.store.kind } }))
-  const stop = async () => { await herald.stop().catch(() => {}); rmSync(dataDir, { recursive: true, force: true }); process.exit(0) }
+  const stop = async () => {
+    await herald.stop().catch(() => {})
+    rmSync(dataDir, { recursive: true, force: true })
+    if (schema) await dropPgSchema(schema).catch(() => {})
+    process.exit(0)
+  }
   process.on('SIGTERM', stop)
   process.stdin.on('end', stop)
   process.stdin.resume()
