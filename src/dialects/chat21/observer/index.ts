@@ -32,8 +32,8 @@ export class Observer {
         }
       }
       const done = key ? this.serial.run(key(parts), task) : this.track(task())
-      // Aedes delivers to at most 100 handlers at once and our handlers publish through the same emitter:
-      // holding its slots until routing ends deadlocks under load, so the embedded bus is not made to wait
+      // the embedded bus runs a subscription's handlers one at a time: not waiting lets users' commands run
+      // concurrently (their order is kept above); an external broker is acknowledged only once handled
       return this.detached ? undefined : done
     }, { shared: true, qos: 1 })
   }
