@@ -1,5 +1,6 @@
 // chat21 webhooks (§8) received by a local HTTP endpoint, including one that is down and later up.
 import assert from 'node:assert/strict'
+import { rmSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { login, startChat21, until, webhookSink, type Chat21Herald, type TestUser } from './helpers.ts'
 
@@ -76,3 +77,32 @@ for (const db of ['sqlite', 'postgres'] as const) {
     })
   })
 }
+
+describe('chat21 webhooks survive a restart (§8, durable queue)', () => {
+  it('events queued while the endpoint is down are delivered by the next Herald on the same store', async () => {
+    const sink = await webhookSink()
+    sink.down = true
+    const overrides = { 'chat21.webhooks.endpoints': sink.url, 'chat21.webhooks.retryBaseMs': 50, 'chat21.webhooks.retryMaxMs': 200 }
+    const h1 = await startChat21({ overrides })
+    try {
+      const u1 = await login(h1, 'U1')
+      const u2 = await login(h1, 'U2')
+      u1.send('U2', { text: 'before restart' })
+      await u2.waitFor('/users/U2/messages/U1/clientadded', (b) => b.text === 'before restart')
+      await until(async () => (await h1.chat21.flow!.store.pendingWebhooks()) === 2 || undefined, 5000, 'queued webhooks')
+      await Promise.all([u1.close(), u2.close()])
+    } finally {
+      await h1.stop()
+    }
+    sink.down = false
+    const h2 = await startChat21({ overrides: { ...overrides, dataDir: h1.dataDir } })
+    try {
+      await until(() => sink.got.filter((e) => e.data?.text === 'before restart').length === 2 || undefined, 5000, 'delivery after restart')
+      assert.deepEqual(sink.got.map((e) => e.event_type).sort(), ['message-delivered', 'message-sent'])
+    } finally {
+      await h2.close()
+      rmSync(h1.dataDir, { recursive: true, force: true })
+      await sink.close()
+    }
+  })
+})
