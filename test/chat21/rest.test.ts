@@ -96,6 +96,14 @@ describe('chat21 REST API and endpoints', () => {
     assert.equal((await call('GET', `/tilechat/groups/${gid}`, u1.token)).body.result.members.U3, undefined)
   })
 
+  it('stores push instances for the token\'s own user only (§12.2)', async () => {
+    const body = { device_model: 'Pixel', language: 'it', platform: 'android', platform_version: '14' }
+    assert.equal((await call('POST', '/tilechat/U2/instances/inst-1', u1.token, body)).status, 401)
+    assert.equal((await call('POST', '/tilechat/U1/instances/inst-1', u1.token, body)).status, 200)
+    const stored = await h.chat21.flow!.store.instances('U1')
+    assert.deepEqual(stored, [{ app_id: 'tilechat', user_id: 'U1', instance_id: 'inst-1', ...body }])
+  })
+
   it('issues tokens to an authenticated caller; the token logs in on the /ws listener (§13.1)', async () => {
     assert.equal((await call('POST', '/auth/createCustomToken', undefined, { userid: 'U7' })).status, 401)
     assert.equal((await call('POST', '/auth/createCustomToken', u1.token, { userid: 'U7' })).status, 401)

@@ -48,4 +48,15 @@ export const chat21Migrations: Record<string, Migration> = {
       await db.schema.createIndex('chat21_webhooks_due').on('chat21_webhooks').columns(['next_at']).execute()
     },
   },
+  '002_chat21_instances': {
+    async up(db) {
+      await db.schema.createTable('chat21_instances')
+        .addColumn('instance_id', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('app_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('chat21_instances_user').on('chat21_instances').columns(['user_id']).execute()
+    },
+  },
 }

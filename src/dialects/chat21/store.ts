@@ -178,6 +178,19 @@ export class Chat21Store {
       .execute()
   }
 
+  /** Push instance of a user's device (§6.1 `instances`), keyed by instance id. */
+  async saveInstance(doc: { app_id: string; user_id: string; instance_id: string } & Doc): Promise<void> {
+    const values = { instance_id: doc.instance_id, app_id: doc.app_id, user_id: doc.user_id, doc: JSON.stringify(doc) }
+    await this.db.insertInto('chat21_instances').values(values)
+      .onConflict((oc) => oc.column('instance_id').doUpdateSet({ app_id: values.app_id, user_id: values.user_id, doc: values.doc }))
+      .execute()
+  }
+
+  async instances(userId: string): Promise<Doc[]> {
+    const rows = await this.db.selectFrom('chat21_instances').select('doc').where('user_id', '=', userId).execute()
+    return rows.map((r) => parse(r.doc))
+  }
+
   // webhook queue (§8, durable: nothing lost while an endpoint is down)
 
   private async enqueue(trx: Tx, hooks: WebhookJob[]): Promise<void> {

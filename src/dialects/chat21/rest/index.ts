@@ -6,6 +6,7 @@ import type { Flow } from '../observer/context.ts'
 import { authHook } from './auth.ts'
 import { conversationRoutes } from './conversations.ts'
 import { groupRoutes } from './groups.ts'
+import { instanceRoutes } from './instances.ts'
 import { messageRoutes } from './messages.ts'
 import { tokenRoutes } from './tokens.ts'
 
@@ -20,6 +21,7 @@ export function restApi(flow: Flow, tokens: Tokens, access: AccessControl) {
       conversationRoutes(api, flow)
       messageRoutes(api, flow)
       groupRoutes(api, flow)
+      instanceRoutes(api, flow)
     })
   }
 }
