@@ -26,6 +26,7 @@ interface Sub { filter: string; handler: BusHandler }
 export class ExternalBus implements Bus {
   readonly kind = 'external' as const
   private client!: MqttClient
+  private pub!: MqttClient
   private subs: Sub[] = []
   private inflight = 0
   private waiting: (() => void)[] = []
@@ -35,15 +36,19 @@ export class ExternalBus implements Bus {
 
   static async connect(o: ExternalBusOptions): Promise<ExternalBus> {
     const bus = new ExternalBus(o)
-    bus.client = await mqtt.connectAsync(o.url, {
-      clientId: o.clientId ?? `herald-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
-      username: o.username,
-      password: o.password,
-      clean: true,
-      reconnectPeriod: 1000,
-      connectTimeout: 10_000,
-      ...o.mqtt,
+    const clientId = o.clientId ?? `herald-${process.pid}-${Math.random().toString(16).slice(2, 10)}`
+    const options = (id: string): IClientOptions => ({
+      clientId: id, username: o.username, password: o.password,
+      clean: true, reconnectPeriod: 1000, connectTimeout: 10_000, ...o.mqtt,
     })
+    // Publishing has its own connection: mqtt.js holds every incoming packet (PUBACK/PUBCOMP included) until
+    // handleMessage's callback runs, so a handler awaiting its own QoS 1/2 publish on one connection would deadlock.
+    bus.client = await mqtt.connectAsync(o.url, options(clientId))
+    bus.pub = await mqtt.connectAsync(o.url, options(`${clientId}-pub`)).catch(async (err) => {
+      await bus.client.endAsync(true)
+      throw err
+    })
+    bus.pub.on('error', () => {})
     bus.client.on('error', () => {}) // reconnects on its own; errors surface on publish
     // mqtt.js waits for this callback before acknowledging the message and taking the next one
     bus.client.handleMessage = (packet, done) => {
@@ -73,12 +78,12 @@ export class ExternalBus implements Bus {
   async publish(topic: string, payload: Buffer | string, opts: PublishOptions = {}): Promise<void> {
     const qos = opts.qos ?? 0
     if (qos === 0) {
-      await this.client.publishAsync(topic, payload, { qos, retain: opts.retain ?? false })
+      await this.pub.publishAsync(topic, payload, { qos, retain: opts.retain ?? false })
       return
     }
     await this.slot()
     try {
-      await this.client.publishAsync(topic, payload, { qos, retain: opts.retain ?? false })
+      await this.pub.publishAsync(topic, payload, { qos, retain: opts.retain ?? false })
     } finally {
       this.release()
     }
@@ -103,6 +108,6 @@ export class ExternalBus implements Bus {
 
   async close(): Promise<void> {
     await this.amqp?.close()
-    await this.client.endAsync()
+    await Promise.all([this.client.endAsync(), this.pub.endAsync()])
   }
 }
