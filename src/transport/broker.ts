@@ -69,7 +69,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     if (!validTopicName(packet.topic) || packet.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${packet.topic}`))
     const s = sessions.get(client)
     if (!s || !s.can('publish', packet.topic)) return done(new Error(`not authorized to publish to ${packet.topic}`))
-    metrics.messagesIn.inc()
+    metrics.messagesIn.value++
     done(null)
   }
 
@@ -83,7 +83,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   aedes.authorizeForward = (client, packet) => {
     const s = sessions.get(client)
     if (!s || !s.can('read', packet.topic)) return null
-    metrics.messagesOut.inc()
+    metrics.messagesOut.value++
     return packet
   }
 

@@ -34,13 +34,12 @@ export function closeServer(server: net.Server | undefined): Promise<void> {
 }
 
 export function mqttServer(broker: EmbeddedBroker): net.Server {
-  // small MQTT packets go out at once instead of waiting for Nagle's algorithm
-  return net.createServer({ noDelay: true }, (socket) => broker.handle(socket))
+  return net.createServer((socket) => broker.handle(socket))
 }
 
 export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClientCert: boolean): tls.Server {
   const server = tls.createServer({
-    cert: t.cert, key: t.key, ca: t.ca, noDelay: true,
+    cert: t.cert, key: t.key, ca: t.ca,
     requestCert: Boolean(t.ca),
     rejectUnauthorized: Boolean(t.ca) && requireClientCert,
   }, (socket) => broker.handle(socket))
