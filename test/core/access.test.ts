@@ -260,3 +260,28 @@ describe('client certificates', requireService(hasOpenssl, 'openssl'), () => {
     }
   })
 })
+
+describe('claimed usernames', () => {
+  test('a username an authenticator claims is reserved and no other account can shadow it', async () => {
+    const access = new AccessControl()
+    const asked: string[] = []
+    access.addAuthenticator({
+      name: 'accounts',
+      async authenticate(c) { asked.push('accounts'); return c.username?.toLowerCase() === 'jwt' ? null : undefined },
+      async lookup() { asked.push('accounts'); return null },
+    })
+    access.addAuthenticator({
+      name: 'tokens', claims: ['JWT'],
+      async authenticate(c) { asked.push('tokens'); return c.password === 'good' ? user('u1', { kind: 'tokens' }) : null },
+    })
+    assert.equal(access.isReserved('jwt'), true)
+    assert.equal(access.isReserved('Jwt'), true)
+    assert.equal(access.isReserved('alice'), false)
+    const r = await access.authenticate({ username: 'jwt', password: 'good', clientId: 'c1' })
+    assert.equal(r.ok && r.principal.username, 'u1')
+    assert.deepEqual(asked, ['tokens'])
+    assert.equal((await access.authenticate({ username: 'JWT', password: 'bad', clientId: 'c2' })).ok, false)
+    assert.equal(await access.lookup('JWT', 'c3'), null)
+    assert.deepEqual(asked, ['tokens', 'tokens'])
+  })
+})

@@ -54,12 +54,24 @@ export class AccessControl {
     this.services.set(username, { username, password, kind })
   }
 
+  /** A name nobody may sign up with: a service account, or a username an authenticator claims (e.g. `JWT`). */
   isReserved(username: string): boolean {
-    return this.services.has(username)
+    return this.services.has(username) || this.claimant(username) !== undefined
   }
 
   addAuthenticator(a: Authenticator): void {
     this.authenticators.push(a)
+  }
+
+  private claimant(username: string): Authenticator | undefined {
+    const u = username.toLowerCase()
+    return this.authenticators.find((a) => a.claims?.some((c) => c.toLowerCase() === u))
+  }
+
+  /** The authenticators to ask about a username: only its claimant, if it has one (no account can shadow it). */
+  private candidates(username: string): Authenticator[] {
+    const owner = this.claimant(username)
+    return owner ? [owner] : this.authenticators
   }
 
   /** Rules contributed by dialects (with `kind`) or loaded from an ACL file (`fromFile`). */
@@ -112,7 +124,7 @@ export class AccessControl {
       if (password !== undefined && sameSecret(password, svc.password)) return { ok: true, principal: this.servicePrincipal(svc, c.clientId) }
       return this.fail(c.ip, 'bad-credentials')
     }
-    for (const a of this.authenticators) {
+    for (const a of this.candidates(c.username)) {
       const p = await a.authenticate({ ...c, password })
       if (p === undefined) continue
       if (p === null) return this.fail(c.ip, 'bad-credentials')
@@ -143,7 +155,7 @@ export class AccessControl {
     if (svc) return this.servicePrincipal(svc, clientId)
     const remembered = this.external.get(username + '\u0000' + (clientId ?? '')) ?? this.external.get(username + '\u0000')
     if (remembered && Date.now() - remembered.at < EXTERNAL_TTL_MS) return remembered.principal
-    for (const a of this.authenticators) {
+    for (const a of this.candidates(username)) {
       if (!a.lookup) continue
       const p = await a.lookup(username, clientId)
       if (p === undefined) continue

@@ -44,6 +44,8 @@ export interface Credentials {
 
 export interface Authenticator {
   name: string
+  /** usernames this authenticator alone answers for (any letter case), e.g. chat21's `JWT`; reserved for everyone else */
+  claims?: string[]
   /** `undefined`: not mine, ask the next one; `null`: refused; a principal: accepted */
   authenticate(c: Credentials): Promise<Principal | null | undefined>
   /** The principal a username stands for, without its password (ACL checks from external brokers). */

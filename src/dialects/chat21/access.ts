@@ -76,6 +76,7 @@ export function jwtAuthenticator(tokens: Tokens): Authenticator {
   const byClient = new Map<string, Principal>()
   return {
     name: 'chat21-jwt',
+    claims: ['JWT'],
     async authenticate(c) {
       if (c.username?.toUpperCase() !== 'JWT') return undefined
       const p = await principalFromToken(tokens, String(c.password ?? ''))
