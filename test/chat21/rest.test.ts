@@ -33,6 +33,18 @@ describe('chat21 REST API and endpoints', () => {
     assert.equal(typeof q.body.v, 'string')
   })
 
+  it('answers GET / and GET /verify outside the API base on its own port (§12.2)', async () => {
+    const root = `http://127.0.0.1:${h.ports.chat21}`
+    const banner = await rest(h, 'GET', '/', undefined, undefined, root)
+    assert.equal(banner.status, 200)
+    assert.equal(banner.body, 'Chat21 Http Server v. 0.1.2')
+    const v = await rest(h, 'GET', '/verify', u1.token, undefined, root)
+    assert.equal(v.status, 200)
+    assert.equal(v.body.sub, 'U1')
+    assert.equal(v.body.app_id, 'tilechat')
+    assert.equal((await rest(h, 'GET', '/verify', 'x.y.z', undefined, root)).status, 403)
+  })
+
   it('sends over HTTP: 405 when a mandatory field is missing, else routed and stored (§12.2)', async () => {
     const bad = await call('POST', '/tilechat/messages', u1.token, { recipient_id: 'U2', text: 'x' })
     assert.equal(bad.status, 405)

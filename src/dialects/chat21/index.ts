@@ -9,7 +9,7 @@ import { Tokens } from './jwt.ts'
 import { chat21Migrations } from './migrations.ts'
 import { Flow } from './observer/context.ts'
 import { Observer } from './observer/index.ts'
-import { restApi } from './rest/index.ts'
+import { restApi, rootRoutes } from './rest/index.ts'
 import { chat21Settings } from './settings.ts'
 import { Chat21Store } from './store.ts'
 import { validId } from './topics.ts'
@@ -65,6 +65,7 @@ export function createChat21(): Chat21 {
       const httpPort = port(cfg, 'chat21.http.port')
       const target = httpPort === null ? ctx.http : (await ctx.extraHttp('chat21', httpPort)).app
       await target.register(restApi(flow, tokens, ctx.access), { prefix })
+      if (httpPort !== null) await target.register(rootRoutes(tokens))
 
       const wsPort = port(cfg, 'chat21.ws.port')
       if (wsPort !== null) await ctx.extraWebSocket(wsPort, [str(cfg, 'chat21.ws.path')])

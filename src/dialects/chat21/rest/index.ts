@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AccessControl } from '../../../core/access/access.ts'
 import type { Tokens } from '../jwt.ts'
 import type { Flow } from '../observer/context.ts'
-import { authHook } from './auth.ts'
+import { authHook, tokenOf } from './auth.ts'
 import { conversationRoutes } from './conversations.ts'
 import { groupRoutes } from './groups.ts'
 import { instanceRoutes } from './instances.ts'
@@ -22,6 +22,18 @@ export function restApi(flow: Flow, tokens: Tokens, access: AccessControl) {
       messageRoutes(api, flow)
       groupRoutes(api, flow)
       instanceRoutes(api, flow)
+    })
+  }
+}
+
+/** §12.2 routes outside the API base (`GET /`, `GET /verify`): served when the API has a port of its own. */
+export function rootRoutes(tokens: Tokens) {
+  return async (app: FastifyInstance) => {
+    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('Chat21 Http Server v. 0.1.2'))
+    app.get('/verify', async (req, reply) => {
+      const token = tokenOf(req)
+      const claims = token ? await tokens.verify(token) : null
+      return claims ?? reply.code(403).send({ success: false, msg: 'Unauthorized.' })
     })
   }
 }
