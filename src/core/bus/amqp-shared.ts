@@ -8,14 +8,14 @@ import type { BusHandler, QoS } from './types.ts'
 
 export const MQTT_EXCHANGE = 'amq.topic'
 
-/** MQTT filter → AMQP binding key (RabbitMQ's rabbit_mqtt_util: `/`→`.`, `+`→`*`; `#` stays). */
+/** MQTT filter → AMQP binding key (RabbitMQ's rabbit_mqtt_util: `/`↔`.` swapped, `+`→`*`; `#` stays). */
 export function filterToBindingKey(filter: string): string {
-  return filter.replace(/[/+]/g, (c) => (c === '/' ? '.' : '*'))
+  return filter.replace(/[/+.]/g, (c) => (c === '/' ? '.' : c === '.' ? '/' : '*'))
 }
 
-/** AMQP routing key → MQTT topic (`.`→`/`). */
+/** AMQP routing key → MQTT topic: RabbitMQ swaps `/` and `.` between the two. */
 export function routingKeyToMqttTopic(key: string): string {
-  return key.replace(/\./g, '/')
+  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'))
 }
 
 /** The queue every node of `group` consumes for `filter`. */
@@ -30,38 +30,83 @@ export interface AmqpSharedOptions {
   group: string
   /** unacknowledged messages per node and queue */
   prefetch?: number
+  /** shown by `rabbitmqctl list_connections user_provided_name` */
+  connectionName?: string
   onError?: (err: unknown, topic: string) => void
 }
 
+interface SharedSub { filter: string; handler: BusHandler; consumerTag?: string }
+
 export class AmqpShared {
-  private constructor(private conn: ChannelModel, private channel: Channel, private o: AmqpSharedOptions) {}
+  private conn?: ChannelModel
+  private channel?: Channel
+  private subs = new Set<SharedSub>()
+  private closing = false
+
+  private constructor(private o: AmqpSharedOptions) {}
 
   static async connect(o: AmqpSharedOptions): Promise<AmqpShared> {
-    const conn = await amqp.connect(o.url)
-    conn.on('error', () => {}) // surfaces as 'close'; consumers stop, the node's health shows it
-    const channel = await conn.createChannel()
-    await channel.prefetch(o.prefetch ?? 64)
-    return new AmqpShared(conn, channel, o)
+    const shared = new AmqpShared(o)
+    await shared.open()
+    return shared
   }
 
-  async subscribe(filter: string, handler: BusHandler): Promise<() => Promise<void>> {
-    const queue = sharedQueueName(this.o.group, filter)
-    await this.channel.assertQueue(queue, { durable: true, autoDelete: false, exclusive: false })
-    await this.channel.bindQueue(queue, MQTT_EXCHANGE, filterToBindingKey(filter))
-    const { consumerTag } = await this.channel.consume(queue, (m) => {
+  /** (Re)open the connection and consume every subscription's queue again; RabbitMQ redelivers what was unacked. */
+  private async open(): Promise<void> {
+    const conn = await amqp.connect(this.o.url, { clientProperties: { connection_name: this.o.connectionName ?? `herald-${this.o.group}-${process.pid}` } })
+    conn.on('error', () => {}) // followed by 'close', which reconnects
+    conn.on('close', () => { if (!this.closing) this.reconnect() })
+    const channel = await conn.createChannel()
+    channel.on('error', () => {})
+    await channel.prefetch(this.o.prefetch ?? 64)
+    this.conn = conn
+    this.channel = channel
+    for (const sub of this.subs) await this.consume(sub)
+  }
+
+  private reconnect(attempt = 0): void {
+    this.channel = undefined
+    const delay = Math.min(30_000, 500 * 2 ** attempt)
+    setTimeout(() => {
+      if (this.closing) return
+      this.open().catch((err) => {
+        this.o.onError?.(err, '(amqp reconnect)')
+        this.reconnect(attempt + 1)
+      })
+    }, delay).unref()
+  }
+
+  private async consume(sub: SharedSub): Promise<void> {
+    const channel = this.channel
+    if (!channel) return // consumed again once reconnected
+    const queue = sharedQueueName(this.o.group, sub.filter)
+    await channel.assertQueue(queue, { durable: true, autoDelete: false, exclusive: false })
+    await channel.bindQueue(queue, MQTT_EXCHANGE, filterToBindingKey(sub.filter))
+    const { consumerTag } = await channel.consume(queue, (m) => {
       if (!m) return
       const topic = routingKeyToMqttTopic(m.fields.routingKey)
       const msg = { topic, payload: m.content, qos: 1 as QoS, retain: false }
       Promise.resolve()
-        .then(() => handler(msg))
+        .then(() => sub.handler(msg))
         .catch((err) => this.o.onError?.(err, topic))
-        .finally(() => { try { this.channel.ack(m) } catch { /* channel closed: RabbitMQ redelivers */ } })
+        .finally(() => { try { channel.ack(m) } catch { /* channel closed: RabbitMQ redelivers */ } })
     }, { noAck: false })
-    return async () => { await this.channel.cancel(consumerTag).catch(() => {}) }
+    sub.consumerTag = consumerTag
+  }
+
+  async subscribe(filter: string, handler: BusHandler): Promise<() => Promise<void>> {
+    const sub: SharedSub = { filter, handler }
+    this.subs.add(sub)
+    await this.consume(sub)
+    return async () => {
+      this.subs.delete(sub)
+      if (sub.consumerTag) await this.channel?.cancel(sub.consumerTag).catch(() => {})
+    }
   }
 
   async close(): Promise<void> {
-    await this.channel.close().catch(() => {})
-    await this.conn.close().catch(() => {})
+    this.closing = true
+    await this.channel?.close().catch(() => {})
+    await this.conn?.close().catch(() => {})
   }
 }
