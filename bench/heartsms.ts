@@ -2,14 +2,16 @@
 // request) for several accounts, each account with a live MQTT subscriber; then a read-heavy mix. Herald runs in a
 // child process. Prints writes/s, p50/p99 HTTP latency, p50/p99 response→stream delay and lost stream messages,
 // for SQLite and PostgreSQL. Figures only: it never fails on a threshold.
-// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases noop,write,read --qos 2 --rate 4000 --profile <dir>]
+// Usage: npm run bench:heartsms [-- --db sqlite,postgres --clients 32 --seconds 10 --accounts 8 --phases noop,write,read --qos 2 --rate 4000 --profile <dir> --loop]
 // --rate adds an open-loop write phase at that offered rate (latency from the scheduled send time).
+// --profile writes the server's CPU profile there; --loop prints its event-loop delay and GC pauses per phase.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import net, { type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import mqtt, { type MqttClient } from 'mqtt'
 import pg from 'pg'
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
     accounts: { type: 'string', default: '8' },
     serve: { type: 'string' },
     profile: { type: 'string' },
+    loop: { type: 'boolean', default: false },
     phases: { type: 'string', default: 'write,read' },
     qos: { type: 'string', default: '2' },
     rate: { type: 'string', default: '0' },
@@ -43,6 +46,26 @@ async function serve(databaseUrl: string): Promise<void> {
   })
   const h = await startHerald({ config, dialects: [dialect] })
   process.stdout.write(JSON.stringify(h.ports) + '\n')
+  // --loop: per-phase event-loop delay and GC pauses of the server, to stderr (the load side asks with a line)
+  if (args.loop) {
+    const loop = monitorEventLoopDelay({ resolution: 1 })
+    loop.enable()
+    const gc = { n: 0, ms: 0, max: 0 }
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) { gc.n++; gc.ms += e.duration; gc.max = Math.max(gc.max, e.duration) } }).observe({ entryTypes: ['gc'] })
+    let line = ''
+    process.stdin.on('data', (d) => {
+      line += d
+      for (let i = line.indexOf('\n'); i >= 0; i = line.indexOf('\n')) {
+        const cmd = line.slice(0, i)
+        line = line.slice(i + 1)
+        if (cmd === 'report') {
+          const ms = (x: number) => (x / 1e6).toFixed(2)
+          process.stderr.write(`  server: loop delay p50 ${ms(loop.percentile(50))} p99 ${ms(loop.percentile(99))} max ${ms(loop.max)} ms; GC ${gc.n} pauses, ${gc.ms.toFixed(0)} ms total, max ${gc.max.toFixed(1)} ms\n`)
+        }
+        loop.reset(); gc.n = 0; gc.ms = 0; gc.max = 0
+      }
+    })
+  }
   process.stdin.on('end', () => { h.stop().finally(() => { rmSync(dataDir, { recursive: true, force: true }); process.exit(0) }) })
   process.stdin.resume()
 }
@@ -109,6 +132,8 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
 }
 
+let serverLine: (cmd: string) => void = () => {}
+
 interface Account { username: string; account_id: string; sub: MqttClient }
 
 async function startServer(db: string): Promise<{ child: ChildProcess; ports: Record<string, number>; cleanup: () => Promise<void> }> {
@@ -120,7 +145,7 @@ async function startServer(db: string): Promise<{ child: ChildProcess; ports: Re
     await c.connect(); await c.query(`CREATE SCHEMA ${schema}`); await c.end()
     databaseUrl = `${args.pg}?options=${encodeURIComponent(`-c search_path=${schema}`)}`
   }
-  const child = spawn(process.execPath, [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []), '--import', 'tsx', process.argv[1], '--serve', databaseUrl || 'sqlite'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : []), '--import', 'tsx', process.argv[1], ...(args.loop ? ['--loop'] : []), '--serve', databaseUrl || 'sqlite'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
     let buf = ''
     child.stdout!.on('data', (d) => { buf += d; const i = buf.indexOf('\n'); if (i >= 0) resolve(JSON.parse(buf.slice(0, i))) })
@@ -206,11 +231,13 @@ async function phase(pid: number, port: number, accounts: Account[], clients: nu
     }
     conn.close()
   }
+  serverLine('reset')
   const t0 = performance.now()
   const cpu0 = cpuMs(pid)
   const load0 = process.cpuUsage()
   await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)))
   const elapsed = (performance.now() - t0) / 1000
+  serverLine('report')
   const cpu = cpuMs(pid) - cpu0
   const load = process.cpuUsage(load0)
   const loadCpuMs = (load.user + load.system) / 1000
@@ -229,6 +256,7 @@ function report(db: string, name: string, p: Phase): void {
 async function bench(db: string): Promise<void> {
   const { child, ports, cleanup } = await startServer(db)
   const pid = child.pid!
+  if (args.loop) serverLine = (cmd) => { child.stdin!.write(cmd + '\n') }
   try {
     const accounts: Account[] = []
     for (let i = 0; i < Number(args.accounts); i++) {

@@ -1,7 +1,9 @@
 // The store: Kysely over SQLite (better-sqlite3, WAL; the default) or PostgreSQL (HERALD_DATABASE_URL).
 // Each owner (core, each dialect) brings its own migrations, tracked in its own table.
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
 import pg from 'pg'
@@ -45,8 +47,39 @@ export function openStore(o: StoreOptions): Store {
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   cachePreparedStatements(sqlite)
+  const stopCheckpoints = checkpointInBackground(sqlite, file)
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
-  return { db, kind: 'sqlite', where: file, close: () => db.destroy() }
+  return { db, kind: 'sqlite', where: file, close: async () => { await stopCheckpoints(); await db.destroy() } }
+}
+
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const db = new (require(workerData.driver))(workerData.file, { fileMustExist: true })
+db.pragma('busy_timeout = 5000')
+const timer = setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)') } catch {} }, workerData.everyMs)
+parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close() })
+`
+
+/**
+ * WAL checkpoints copy and fsync pages; run inside a commit they block the event loop for ~10-30 ms. A worker
+ * thread with its own connection checkpoints (PASSIVE: never blocks the writer) a few times a second; the writer's
+ * own auto-checkpoint stays as a fallback at a higher threshold, for when the worker falls behind.
+ */
+function checkpointInBackground(sqlite: SQLite.Database, file: string): () => Promise<void> {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3')
+  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, everyMs: 200 } })
+  worker.unref()
+  worker.on('error', () => {})
+  sqlite.pragma('wal_autocheckpoint = 10000')
+  const exited = new Promise<void>((r) => worker.once('exit', () => r()))
+  return async () => {
+    worker.ref()
+    worker.postMessage('close')
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 2000) })])
+    clearTimeout(timer)
+    await worker.terminate()
+  }
 }
 
 /**
