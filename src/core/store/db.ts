@@ -62,12 +62,12 @@ parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.cl
 
 /**
  * WAL checkpoints copy and fsync pages; run inside a commit they block the event loop for ~10-30 ms. A worker
- * thread with its own connection checkpoints (PASSIVE: never blocks the writer) a few times a second; the writer's
+ * thread with its own connection checkpoints (PASSIVE: never blocks the writer) every 50 ms; the writer's
  * own auto-checkpoint stays as a fallback at a higher threshold, for when the worker falls behind.
  */
 function checkpointInBackground(sqlite: SQLite.Database, file: string): () => Promise<void> {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, everyMs: 200 } })
+  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, everyMs: 50 } })
   worker.unref()
   worker.on('error', () => {})
   sqlite.pragma('wal_autocheckpoint = 10000')
