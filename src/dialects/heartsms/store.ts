@@ -50,10 +50,13 @@ export class HeartStore {
   private flushing = 0
   /** SQLite has one writer; PostgreSQL commits in parallel on the pool's connections */
   private maxFlushes: number
+  /** PostgreSQL fsyncs every commit: a batch spanning tables commits once (SQLite's WAL commits are cheap) */
+  private oneCommit: boolean
 
   constructor(store: Store) {
     this.db = store.db
     this.maxFlushes = store.kind === 'sqlite' ? 1 : 4
+    this.oneCommit = store.kind === 'postgres'
   }
 
   /** heartsms §13 fix: writes for an unknown account_id change nothing; undefined when it does not exist. */
@@ -149,8 +152,8 @@ export class HeartStore {
         if (batch.length === 0) break
         const byTable = new Map<Table, PendingInsert[]>()
         for (const b of batch) byTable.set(b.table, [...(byTable.get(b.table) ?? []), b])
-        // one multi-row INSERT per table (atomic by itself; rows keep request order, so serial ids do too)
-        await Promise.all([...byTable].map(([table, items]) => this.insertTogether(table, items)))
+        // one multi-row INSERT per table (rows keep request order, so serial ids do too); on PostgreSQL one commit
+        await this.insertAll(byTable)
       }
     } finally {
       this.flushing--
@@ -162,6 +165,23 @@ export class HeartStore {
     let rows = 0, n = 0
     while (n < this.pending.length && (n === 0 || rows + this.pending[n].values.length <= 1000)) rows += this.pending[n++].values.length
     return this.pending.splice(0, n)
+  }
+
+  /** PostgreSQL, several tables: one transaction, so one commit (one fsync); on failure, per table as below. */
+  private async insertAll(byTable: Map<Table, PendingInsert[]>): Promise<void> {
+    if (byTable.size === 1 || !this.oneCommit) {
+      await Promise.all([...byTable].map(([table, items]) => this.insertTogether(table, items)))
+      return
+    }
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        for (const [table, items] of byTable) await trx.insertInto(`heartsms_${table}`).values(items.flatMap((i) => i.values)).execute()
+      })
+    } catch {
+      await Promise.all([...byTable].map(([table, items]) => this.insertTogether(table, items)))
+      return
+    }
+    for (const items of byTable.values()) for (const i of items) i.resolve()
   }
 
   private async insertTogether(table: Table, items: PendingInsert[]): Promise<void> {
