@@ -80,15 +80,16 @@ export async function rest(h: Chat21Herald, method: string, path: string, token?
   return { status: res.status, body: parsed }
 }
 
-/** A local HTTP endpoint that records webhook POSTs; `down` answers 503. */
-export async function webhookSink(): Promise<{ url: string; got: any[]; down: boolean; close(): Promise<void> }> {
-  const sink = { url: '', got: [] as any[], down: false, close: async () => {} }
+/** A local HTTP endpoint that records webhook POSTs (bodies in `got`, their headers in `headers`); `down` answers 503. */
+export async function webhookSink(): Promise<{ url: string; got: any[]; headers: http.IncomingHttpHeaders[]; down: boolean; close(): Promise<void> }> {
+  const sink = { url: '', got: [] as any[], headers: [] as http.IncomingHttpHeaders[], down: false, close: async () => {} }
   const server = http.createServer((req, res) => {
     let data = ''
     req.on('data', (c) => { data += c })
     req.on('end', () => {
       if (sink.down) { res.writeHead(503).end(); return }
       try { sink.got.push(JSON.parse(data)) } catch { sink.got.push(data) }
+      sink.headers.push(req.headers)
       res.writeHead(200).end('ok')
     })
   })

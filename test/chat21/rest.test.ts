@@ -30,7 +30,13 @@ describe('chat21 REST API and endpoints', () => {
     assert.equal((await call('GET', '/tilechat/U1/conversations', 'x.y.z')).status, 403)
     const q = await rest(h, 'GET', `/tilechat/getInfo?jwt=${u1.token}`, undefined, undefined, api)
     assert.equal(q.status, 200)
-    assert.equal(typeof q.body.v, 'string')
+  })
+
+  it('GET /:appid/getInfo answers exactly {"v":"0.2.34.2"} (§12.2)', async () => {
+    const res = await fetch(`${api}/tilechat/getInfo`, { headers: { authorization: u1.token } })
+    assert.equal(res.status, 200)
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
+    assert.equal(await res.text(), '{"v":"0.2.34.2"}')
   })
 
   it('answers GET / and GET /verify outside the API base on its own port (§12.2)', async () => {

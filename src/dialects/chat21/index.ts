@@ -6,10 +6,12 @@ import { bool, list, num, port, str } from '../../config.ts'
 import type { Dialect, DialectContext } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
 import { Tokens } from './jwt.ts'
+import { Chat21Metrics } from './metrics.ts'
 import { chat21Migrations } from './migrations.ts'
 import { Flow } from './observer/context.ts'
 import { Observer } from './observer/index.ts'
 import { restApi, rootRoutes } from './rest/index.ts'
+import { checkPushWebhook } from './rest/push.ts'
 import { chat21Settings } from './settings.ts'
 import { Chat21Store } from './store.ts'
 import { validId } from './topics.ts'
@@ -57,14 +59,19 @@ export function createChat21(): Chat21 {
       }, store, log)
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
         presence: bool(cfg, 'chat21.presence'), historyLimit: num(cfg, 'chat21.historyLimit'),
-      })
+      }, new Chat21Metrics(ctx.metrics.registry))
       Object.assign(d, { flow, tokens, webhooks })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
 
       const prefix = str(cfg, 'chat21.http.prefix').replace(/\/+$/, '')
       const httpPort = port(cfg, 'chat21.http.port')
       const target = httpPort === null ? ctx.http : (await ctx.extraHttp('chat21', httpPort)).app
-      await target.register(restApi(flow, tokens, ctx.access), { prefix })
+      const pushWebhook = {
+        token: str(cfg, 'chat21.pushWebhook.token'), adminToken: str(cfg, 'chat21.pushWebhook.adminToken'),
+        notifyUrl: str(cfg, 'chat21.pushWebhook.notifyUrl'), timeoutMs: num(cfg, 'chat21.pushWebhook.timeoutMs'),
+      }
+      checkPushWebhook(pushWebhook)
+      await target.register(restApi(flow, tokens, ctx.access, { syncTimeoutMs: num(cfg, 'chat21.http.syncTimeoutMs'), pushWebhook }), { prefix })
       if (httpPort !== null) await target.register(rootRoutes(tokens))
 
       const wsPort = port(cfg, 'chat21.ws.port')

@@ -1,4 +1,5 @@
-// chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, webhooks.
+// chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, webhooks,
+// the push webhook forwarder.
 import type { Setting } from '../../config.ts'
 
 export const WEBHOOK_EVENTS = [
@@ -11,6 +12,7 @@ export const chat21Settings: Setting[] = [
   { key: 'chat21.jwtExpiry', env: ['HERALD_CHAT21_JWT_EXPIRY'], type: 'int', default: 30 * 24 * 3600, description: 'lifetime in seconds of tokens Herald issues (§13.1)' },
   { key: 'chat21.http.port', env: ['HERALD_CHAT21_HTTP_PORT'], type: 'port', default: null, description: 'own port for the chat21 REST API (8010 as the original); off: on the main HTTP port' },
   { key: 'chat21.http.prefix', env: ['HERALD_CHAT21_HTTP_PREFIX'], type: 'string', default: '/chat21/api', description: 'path prefix of the chat21 REST API (the original uses /api)' },
+  { key: 'chat21.http.syncTimeoutMs', env: ['HERALD_CHAT21_SYNC_TIMEOUT_MS'], type: 'int', default: 10_000, description: 'POST /:app/messages/sync: longest wait for the sender\'s copy before a 504' },
   { key: 'chat21.ws.port', env: ['HERALD_CHAT21_WS_PORT'], type: 'port', default: null, description: 'own port for MQTT over WebSocket (15675 as RabbitMQ web-mqtt); off: none' },
   { key: 'chat21.ws.path', env: ['HERALD_CHAT21_WS_PATH'], type: 'string', default: '/ws', description: 'path of the chat21 MQTT-over-WebSocket listener' },
   { key: 'chat21.presence', env: ['HERALD_CHAT21_PRESENCE_ENABLED'], type: 'bool', default: false, description: 'process presence topics (presence-change webhooks), as PRESENCE_ENABLED' },
@@ -21,4 +23,9 @@ export const chat21Settings: Setting[] = [
   { key: 'chat21.webhooks.retryBaseMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_BASE_MS'], type: 'int', default: 1000, description: 'first retry delay; doubles at each failure' },
   { key: 'chat21.webhooks.retryMaxMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_MAX_MS'], type: 'int', default: 300_000, description: 'longest retry delay' },
   { key: 'chat21.webhooks.timeoutMs', env: ['HERALD_CHAT21_WEBHOOK_TIMEOUT_MS'], type: 'int', default: 30_000, description: 'webhook request timeout' },
+  // push webhook forwarder (§12.2 POST /:app/push/webhook/endpoint/:token), PUSH_WH_* in the original (§10.2)
+  { key: 'chat21.pushWebhook.token', env: ['HERALD_CHAT21_PUSH_WH_WEBHOOK_TOKEN'], type: 'string', default: '', description: 'the :token a push webhook call must carry in its path; empty: every call is refused', secret: true },
+  { key: 'chat21.pushWebhook.adminToken', env: ['HERALD_CHAT21_PUSH_WH_CHAT21_API_ADMIN_TOKEN'], type: 'string', default: '', description: 'Authorization header sent with each forwarded message-delivered event (an admin token of the notify API)', secret: true },
+  { key: 'chat21.pushWebhook.notifyUrl', env: ['HERALD_CHAT21_PUSH_WH_NOTIFY_URL'], type: 'string', default: '', description: 'where message-delivered events are forwarded (http or https URL); required with the webhook token' },
+  { key: 'chat21.pushWebhook.timeoutMs', env: ['HERALD_CHAT21_PUSH_WH_TIMEOUT_MS'], type: 'int', default: 10_000, description: 'push webhook forward request timeout' },
 ]

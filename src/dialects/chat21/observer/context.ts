@@ -1,7 +1,8 @@
-// What every flow needs: the app's topics, the store, the bus, webhooks; and deliver() (§5.1 step 4):
+// What every flow needs: the app's topics, the store, the bus, webhooks, metrics; and deliver() (§5.1 step 4):
 // commit every inbox copy (messages, conversations, webhooks) in one transaction, then publish the copies.
 import type { Logger } from 'pino'
 import type { Bus } from '../../../core/bus/types.ts'
+import type { Chat21Metrics } from '../metrics.ts'
 import type { Chat21Store, Copy, Doc, WebhookJob } from '../store.ts'
 import { rk, Topics } from '../topics.ts'
 import type { Webhooks } from '../webhooks.ts'
@@ -17,6 +18,7 @@ export class Flow {
     readonly webhooks: Webhooks,
     readonly log: Logger,
     readonly opts: FlowOptions,
+    readonly metrics: Chat21Metrics,
   ) {
     this.topics = new Topics(app)
   }

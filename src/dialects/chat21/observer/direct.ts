@@ -1,7 +1,7 @@
 // Outgoing messages (§5.1): sender and recipient come from the topic, a new message_id, a timestamp when absent;
 // the sender's copy (100) then the recipient's (150). Group recipients go to group.ts (§5.2).
 import { randomUUID } from 'node:crypto'
-import type { Doc } from '../store.ts'
+import type { Copy, Doc } from '../store.ts'
 import { isGroup } from '../topics.ts'
 import type { Flow } from './context.ts'
 import { sendToGroup } from './group.ts'
@@ -23,13 +23,23 @@ export function newMessage(flow: Flow, sender: string, recipient: string, payloa
   }
 }
 
-/** Route one outgoing message; returns the message as routed, or null when refused. */
-export async function sendMessage(flow: Flow, sender: string, recipient: string, payload: Doc, o: SendOptions = {}): Promise<Doc | null> {
+/** An outgoing message as routed: the message and every inbox copy delivered (as stored and published). */
+export interface Routed { msg: Doc; copies: Copy[] }
+
+/** Route one outgoing message; null when refused. Counted in the §11.1 metrics once routed. */
+export async function sendMessage(flow: Flow, sender: string, recipient: string, payload: Doc, o: SendOptions = {}): Promise<Routed | null> {
   const msg = newMessage(flow, sender, recipient, payload)
-  if (isGroup(recipient, msg)) return (await sendToGroup(flow, msg, o)) ? msg : null
-  await flow.deliver([
-    { inbox: sender, cw: recipient, msg: { ...msg, status: 100 } },
-    { inbox: recipient, cw: sender, msg: { ...msg, status: 150 } },
-  ])
-  return msg
+  let copies: Copy[] | null
+  if (isGroup(recipient, msg)) {
+    copies = await sendToGroup(flow, msg, o)
+  } else {
+    copies = [
+      { inbox: sender, cw: recipient, msg: { ...msg, status: 100 } },
+      { inbox: recipient, cw: sender, msg: { ...msg, status: 150 } },
+    ]
+    await flow.deliver(copies)
+  }
+  if (!copies) return null
+  flow.metrics.outgoing(flow.topics.outgoing(sender, recipient), msg)
+  return { msg, copies }
 }

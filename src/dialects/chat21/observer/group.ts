@@ -22,11 +22,12 @@ async function members(flow: Flow, msg: Doc, o: SendOptions): Promise<string[] |
   return list.includes(gid) ? list : [...list, gid]
 }
 
-export async function sendToGroup(flow: Flow, msg: Doc, o: SendOptions): Promise<boolean> {
+/** Fan a group message out; returns the copies delivered, or null when the sender may not write. */
+export async function sendToGroup(flow: Flow, msg: Doc, o: SendOptions): Promise<Copy[] | null> {
   const list = await members(flow, msg, o)
   if (!list) {
     flow.log.info({ sender: msg.sender, group: msg.recipient }, 'chat21 group message refused: sender is not a member')
-    return false
+    return null
   }
   const gid: string = msg.recipient
   const hidden = msg.attributes?.hiddenFor
@@ -34,7 +35,7 @@ export async function sendToGroup(flow: Flow, msg: Doc, o: SendOptions): Promise
     .filter((m) => m !== hidden)
     .map((m) => ({ inbox: m, cw: gid, msg: { ...msg, status: m === gid ? 100 : 150 } }))
   await flow.deliver(copies)
-  return true
+  return copies
 }
 
 /** §4.7: the group JSON (with its optional notification) to each user in `notifyTo`. */

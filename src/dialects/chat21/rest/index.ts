@@ -8,18 +8,24 @@ import { conversationRoutes } from './conversations.ts'
 import { groupRoutes } from './groups.ts'
 import { instanceRoutes } from './instances.ts'
 import { messageRoutes } from './messages.ts'
+import { type PushWebhookOptions, pushWebhookRoutes } from './push.ts'
 import { tokenRoutes } from './tokens.ts'
 
-export const API_VERSION = '0.2.41-herald'
+/** What `getInfo` answers: the version of chat21-http-server Herald is compatible with (§12.2). */
+export const API_VERSION = '0.2.34.2'
 
-export function restApi(flow: Flow, tokens: Tokens, access: AccessControl) {
+export interface RestOptions { syncTimeoutMs: number; pushWebhook: PushWebhookOptions }
+
+export function restApi(flow: Flow, tokens: Tokens, access: AccessControl, o: RestOptions) {
   return async (app: FastifyInstance) => {
     tokenRoutes(app, access, tokens)
+    // no JWT on the push webhook path (§12.1): its path token is checked instead
+    pushWebhookRoutes(app, o.pushWebhook, flow.log)
     await app.register(async (api) => {
       api.addHook('preHandler', authHook(tokens))
       api.get('/:appid/getInfo', async () => ({ v: API_VERSION }))
       conversationRoutes(api, flow)
-      messageRoutes(api, flow)
+      messageRoutes(api, flow, { syncTimeoutMs: o.syncTimeoutMs })
       groupRoutes(api, flow)
       instanceRoutes(api, flow)
     })
