@@ -65,6 +65,13 @@ describe('chat21 REST API and endpoints', () => {
     await u2.waitFor('/users/U2/messages/bot1/clientadded', (b) => b.text === 'from bot')
   })
 
+  it('POST /:app/messages answers exactly {"success":true} (§12.2)', async () => {
+    const r = await call('POST', '/tilechat/messages', u3.token, { sender_fullname: 'Three', recipient_id: 'U1', recipient_fullname: 'One', text: 'plain answer' })
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.body, { success: true })
+    await u1.waitFor('/users/U1/messages/U3/clientadded', (b) => b.text === 'plain answer')
+  })
+
   it('reads conversations and history, only the token\'s own (§12.2, §17.11)', async () => {
     const list = await call('GET', '/tilechat/U2/conversations', u2.token)
     assert.deepEqual(list.body.result.map((c: any) => c.conversWith).sort(), ['U1', 'bot1'])

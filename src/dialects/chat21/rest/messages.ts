@@ -35,7 +35,7 @@ export function messageRoutes(app: FastifyInstance, flow: Flow, o: { syncTimeout
     if (!s) return reply
     const routed = await sendMessage(flow, s.sender, s.recipient, s.payload, { trusted: s.trusted })
     if (!routed) return notMember(reply)
-    return { success: true, message: routed.msg }
+    return { success: true }
   })
 
   // `mqtt_endpoint` and `chatapi_endpoint` (the original's own MQTT login) are accepted and ignored
