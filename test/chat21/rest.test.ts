@@ -72,6 +72,22 @@ describe('chat21 REST API and endpoints', () => {
     await u1.waitFor('/users/U1/messages/U3/clientadded', (b) => b.text === 'plain answer')
   })
 
+  it('parses bodies as Express\'s body-parser: an empty JSON body is {}, other types are not parsed (§12)', async () => {
+    const c = await call('POST', '/tilechat/groups', u1.token, { group_name: 'Bodies', group_members: { U3: 1 } })
+    const gid = c.body.group.uid
+    const raw = (method: string, path: string, token: string, type: string, body?: string) =>
+      fetch(api + path, { method, headers: { authorization: token, 'content-type': type }, body })
+    // chat21client.js-style DELETE with a JSON content type and no body
+    const leave = await raw('DELETE', `/tilechat/groups/${gid}/members/U3`, u3.token, 'application/json')
+    assert.equal(leave.status, 200)
+    assert.deepEqual(await leave.json(), { success: true })
+    const archive = await raw('DELETE', '/tilechat/conversations/U1', u3.token, 'application/json')
+    assert.equal(archive.status, 201)
+    // a body of another type is ignored: the mandatory fields are missing (405 plain text), not 415
+    const form = await raw('POST', '/tilechat/messages', u3.token, 'text/plain', 'recipient_id=U1')
+    assert.equal(form.status, 405)
+  })
+
   it('reads conversations and history, only the token\'s own (§12.2, §17.11)', async () => {
     const list = await call('GET', '/tilechat/U2/conversations', u2.token)
     assert.deepEqual(list.body.result.map((c: any) => c.conversWith).sort(), ['U1', 'bot1'])

@@ -16,8 +16,23 @@ export const API_VERSION = '0.2.34.2'
 
 export interface RestOptions { syncTimeoutMs: number; pushWebhook: PushWebhookOptions }
 
+/**
+ * chat21-http-server parses JSON with Express's body-parser: an empty body is `{}` (chat21client.js sends DELETEs
+ * with a JSON content type and no body); a body of another type is left unparsed instead of refused with 415.
+ */
+function bodyParsing(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim()
+    if (text === '') return done(null, {})
+    try { done(null, JSON.parse(text)) } catch { done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined) }
+  })
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined))
+}
+
 export function restApi(flow: Flow, tokens: Tokens, access: AccessControl, o: RestOptions) {
   return async (app: FastifyInstance) => {
+    bodyParsing(app)
     tokenRoutes(app, access, tokens)
     // no JWT on the push webhook path (§12.1): its path token is checked instead
     pushWebhookRoutes(app, o.pushWebhook, flow.log)
