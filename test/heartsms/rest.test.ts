@@ -166,6 +166,17 @@ for (const db of DBS) {
       assert.ok(Object.values(nulls).every((v) => v === null) && Object.keys(nulls).length === 13)
     })
 
+    test('§4.1 clean_account: media goes only with its messages (the message-delete trigger); media without a message stays', async () => {
+      const b = await newAccount(h)
+      const bq = { account_id: b.account_id }
+      await api(h, 'messages/add', { body: { ...bq, messages: [msg(51, 50, 1)] } })
+      await api(h, 'media/add', { body: { ...bq, message_id: 51, data: 'WITH_MESSAGE' } })
+      await api(h, 'media/add', { body: { ...bq, message_id: 52, data: 'NO_MESSAGE' } })
+      assert.equal((await api(h, 'accounts/clean_account', { body: bq })).status, 200)
+      assert.deepEqual((await api(h, 'media/51', { query: bq })).body, { data: null })
+      assert.deepEqual((await api(h, 'media/52', { query: bq })).body, { data: 'NO_MESSAGE' })
+    })
+
     test('§4.2 contacts: shapes, simple view, remove by internal ids, clear', async () => {
       const b = await newAccount(h)
       const bq = { account_id: b.account_id }

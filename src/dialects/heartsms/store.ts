@@ -105,10 +105,11 @@ export class HeartStore {
     }))
   }
 
-  /** heartsms §4.1 clean_account: devices and settings stay; media goes with the messages. */
+  /** heartsms §4.1 clean_account: devices and settings stay; media goes only with its messages (the trigger). */
   async cleanAccount(account: number): Promise<void> {
     await guard(this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('heartsms_media').where('account_id', '=', account).execute()
+      await trx.deleteFrom('heartsms_media').where('account_id', '=', account)
+        .where('message_id', 'in', trx.selectFrom('heartsms_messages').select('device_id').where('account_id', '=', account)).execute()
       for (const t of CLEANED) await trx.deleteFrom(`heartsms_${t}`).where('account_id', '=', account).execute()
     }))
   }
