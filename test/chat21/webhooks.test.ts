@@ -56,7 +56,10 @@ for (const db of ['sqlite', 'postgres'] as const) {
 
     it('presence-change online on connect, offline from the last will (§5.7, §8.3)', async () => {
       const u3 = await login(h, 'U3')
-      await until(() => events('presence-change', (e) => e.user_id === 'U3' && e.presence === 'online')[0])
+      const on = await until(() => events('presence-change', (e) => e.user_id === 'U3' && e.presence === 'online')[0])
+      const { createdAt, ...rest } = on
+      assert.equal(typeof createdAt, 'number')
+      assert.deepEqual(rest, { event_type: 'presence-change', presence: 'online', app_id: 'tilechat', user_id: 'U3', data: true })
       u3.client.stream.destroy()
       const off = await until(() => events('presence-change', (e) => e.user_id === 'U3' && e.presence === 'offline')[0])
       assert.equal(off.app_id, 'tilechat')

@@ -70,7 +70,7 @@ export class Observer {
         if (validId(p[3]) && validId(p[5])) await archiveConversation(this.flow, p[3], p[5])
       }),
       this.on(t.presenceFilter(), (p) => p[3], async (p, msg) => {
-        if (validId(p[3])) await presence(this.flow, p[3], p[5], parseJson(msg.payload))
+        if (validId(p[3])) await presence(this.flow, p[3], parseJson(msg.payload))
       }),
     ])
     this.unsubscribe.push(...subs)
