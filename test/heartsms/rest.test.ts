@@ -70,13 +70,32 @@ for (const db of DBS) {
       assert.equal(g.status, 500); assert.deepEqual(g.body, { error: 'could not query database' })
     })
 
+    test('§2/§8 a fractional or out-of-range number in an integer column is a database error (500), as on PostgreSQL', async () => {
+      const b = await newAccount(h)
+      const bq = () => ({ account_id: b.account_id })
+      await api(h, 'conversations/add', { body: { ...bq(), conversations: [conv(60)] } })
+      const cases: [string, object][] = [
+        ['templates/add', { ...bq(), templates: [{ device_id: 1.5, text: 't' }] }],
+        ['messages/add', { ...bq(), messages: [{ ...msg(61, 60, 1), timestamp: 'Infinity' }] }],
+        ['conversations/update/60', { ...bq(), timestamp: 2.5 }],
+        ['templates/add', { ...bq(), templates: [{ device_id: 2 ** 64, text: 't' }] }],
+      ]
+      for (const [path, body] of cases) {
+        const r = await api(h, path, { body })
+        assert.equal(r.status, 500, `${path} ${JSON.stringify(body)}`); assert.deepEqual(r.body, { error: 'could not query database' })
+      }
+      const g = await api(h, 'conversations/60.5', { query: bq() })
+      assert.equal(g.status, 500)
+      assert.equal((await api(h, 'conversations/60', { query: bq() })).body.timestamp, 600)
+    })
+
     test('group commit: concurrent adds commit together; one bad request fails alone', async () => {
       const b = await newAccount(h)
-      // 'bad' fails before SQL; 1.5 fails inside the shared transaction on PostgreSQL (BIGINT), so the batch is retried one by one
+      // 'bad' fails before SQL; a NUL in text fails inside the shared transaction on PostgreSQL, so the batch is retried one by one
       const pgFails = db === 'postgres'
-      const id = (i: number) => (i === 5 ? 'bad' : i === 7 ? 1.5 : i)
+      const id = (i: number) => (i === 5 ? 'bad' : i)
       const rs = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-        api(h, 'templates/add', { body: { account_id: b.account_id, templates: [{ device_id: id(i), text: `t${i}` }] } })))
+        api(h, 'templates/add', { body: { account_id: b.account_id, templates: [{ device_id: id(i), text: i === 7 ? 'nul\u0000' : `t${i}` }] } })))
       assert.deepEqual(rs.map((r) => r.status), rs.map((_, i) => (i === 5 || (i === 7 && pgFails) ? 500 : 200)))
       const rows = (await api(h, 'templates', { query: { account_id: b.account_id } })).body
       assert.equal(rows.length, pgFails ? 10 : 11)

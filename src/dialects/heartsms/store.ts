@@ -27,10 +27,15 @@ const CLEANED: Table[] = ['messages', 'conversations', 'contacts', 'drafts', 'sc
 const ACCOUNT_CACHE_LIMIT = 100_000
 const ACCOUNT_CACHE_TTL_MS = 60_000
 
-/** Booleans as 0/1; a NaN (a non-numeric string in a numeric field, §2) fails as PostgreSQL fails it. */
+const INT8 = 2 ** 63
+
+/**
+ * Booleans as 0/1. Every numeric column of the original is an integer type, so a NaN (a non-numeric string, §2), a
+ * fraction, an infinity or a value beyond BIGINT fails as PostgreSQL fails it, on SQLite too.
+ */
 function dbValue(v: unknown): unknown {
   if (typeof v === 'boolean') return v ? 1 : 0
-  if (typeof v === 'number' && Number.isNaN(v)) throw new DbError('invalid input syntax for type bigint: "NaN"')
+  if (typeof v === 'number' && (!Number.isInteger(v) || v >= INT8 || v < -INT8)) throw new DbError(`invalid input syntax for type bigint: "${v}"`)
   return v
 }
 
