@@ -44,7 +44,8 @@ export function groupRoutes(app: FastifyInstance, flow: Flow): void {
     const u = userOf(req)
     const b = (req.body ?? {}) as Doc
     if (typeof b.group_name !== 'string' || b.group_name === '') return reply.code(405).type('text/plain').send('group_name is mandatory')
-    const members = memberMap(b.group_members ?? {})
+    if (b.group_members === undefined || b.group_members === null) return reply.code(405).type('text/plain').send('group_members is mandatory')
+    const members = memberMap(b.group_members)
     if (!members) return reply.code(405).type('text/plain').send('group_members must map member ids to 1')
     const uid = b.group_id ?? `group-${randomUUID()}`
     if (!validId(uid)) return reply.code(405).type('text/plain').send('invalid group_id')
