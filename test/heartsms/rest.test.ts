@@ -113,6 +113,13 @@ for (const db of DBS) {
       assert.equal(bad.status, 401); assert.deepEqual(bad.body, { error: 'username or password incorrect' })
     })
 
+    test('§3/§8 signup: a username over VARCHAR(64) is a database error (500); 64 characters sign up', async () => {
+      const signup = (name: string) => api(h, 'accounts/signup', { body: { name, password: sha256('x'), phone_number: '1', real_name: 'R' } })
+      const long = await signup(`${'x'.repeat(65 - 12)}@example.com`)
+      assert.equal(long.status, 500); assert.deepEqual(long.body, { error: 'could not query database' })
+      assert.equal((await signup(`${db}${'y'.repeat(64 - 12 - db.length)}@example.com`)).status, 200)
+    })
+
     test('§4.2 list order: batch ties in insertion order (U), timestamp desc (T), paging only with limit > 0', async () => {
       await api(h, 'templates/add', { body: { ...q(), templates: [{ device_id: 1, text: 'a' }, { device_id: 2, text: 'b' }, { device_id: 3, text: 'c' }] } })
       assert.deepEqual((await api(h, 'templates', { query: q() })).body, [{ device_id: 1, text: 'a' }, { device_id: 2, text: 'b' }, { device_id: 3, text: 'c' }])

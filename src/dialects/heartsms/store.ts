@@ -81,6 +81,8 @@ export class HeartStore {
   }
 
   async createAccount(a: Omit<Account, 'id'>): Promise<void> {
+    // heartsms §8 Accounts.username VARCHAR(64): SQLite does not enforce the length, PostgreSQL does
+    if ([...a.username].length > 64) throw new DbError('value too long for type character varying(64)')
     await guard(this.db.transaction().execute(async (trx) => {
       const row = await trx.insertInto('heartsms_accounts').values({ ...a, created_at: Date.now() }).returning('id').executeTakeFirstOrThrow()
       await trx.insertInto('heartsms_settings').values({ account_id: Number(row.id) }).execute()
