@@ -41,6 +41,11 @@ for (const db of DBS) {
       const pre = await fetch(`${h.httpUrl}/api/v1/messages/add`, { method: 'OPTIONS', headers: { origin: 'http://x', 'access-control-request-method': 'POST' } })
       assert.equal(pre.status, 204)
       assert.equal(pre.headers.get('access-control-allow-origin'), '*')
+      // the Express cors middleware's defaults: every method listed, any OPTIONS answered as a preflight
+      assert.equal(pre.headers.get('access-control-allow-methods'), 'GET,HEAD,PUT,PATCH,POST,DELETE')
+      const bare = await fetch(`${h.httpUrl}/api/v1/messages/add`, { method: 'OPTIONS' })
+      assert.equal(bare.status, 204)
+      assert.equal(bare.headers.get('access-control-allow-origin'), '*')
     })
 
     test('§2 errors: 413 and 400 "unexpected error", form bodies unparsed, 404 text, 501 for GET /accounts', async () => {

@@ -44,7 +44,8 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
       return server
     },
   })
-  await app.register(cors)
+  // the defaults of Express's cors middleware, which the specified backends use (heartsms §2)
+  await app.register(cors, { methods: 'GET,HEAD,PUT,PATCH,POST,DELETE', strictPreflight: false })
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body } = errorBody(err)
