@@ -43,6 +43,11 @@ for (const db of DBS) {
       assert.equal(r.status, 400); assert.deepEqual(r.body, { error: 'missing required parameter username' })
       r = await login({ username: 'x' })
       assert.equal(r.status, 400); assert.deepEqual(r.body, { error: 'missing required parameter password' })
+      // §2 conventions hold here too: malformed JSON 400 and an oversized body 413, both "unexpected error"
+      r = await api(h, 'mqtt/login', { raw: '{"username": ' })
+      assert.equal(r.status, 400); assert.deepEqual(r.body, { error: 'unexpected error' })
+      r = await api(h, 'mqtt/acl', { raw: JSON.stringify({ username: 'x', topic: 'y'.repeat(110_000) }) })
+      assert.equal(r.status, 413); assert.deepEqual(r.body, { error: 'unexpected error' })
     })
 
     test('§6.3 /mqtt/acl: own topic only, no wildcards, no publishing (acc 2), absent acc is a subscribe check', async () => {

@@ -2,7 +2,7 @@
 // - mosquitto-go-auth HTTP backend (heartsms §6): POST /api/v1/mqtt/login | acl | superuser, JSON or form.
 // - RabbitMQ rabbitmq_auth_backend_http (chat21 §15): /api/v1/rabbitmq/user | vhost | resource | topic.
 import formbody from '@fastify/formbody'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessControl } from '../access/access.ts'
 import type { Action, Principal } from '../access/types.ts'
 import type { Metrics } from './metrics.ts'
@@ -38,6 +38,12 @@ export function routingKeyToTopic(key: string): string {
 export function registerBrokerHooks(app: FastifyInstance, access: AccessControl, metrics: Metrics): void {
   app.register(async (scope) => {
     await scope.register(formbody)
+    // heartsms §2: a body that cannot be read (malformed JSON 400, too large 413) answers `unexpected error`
+    scope.setErrorHandler((err: FastifyError, req, reply) => {
+      const status = err.statusCode === 400 || err.statusCode === 413 ? err.statusCode : 500
+      if (status === 500) req.log.error({ err }, 'broker hook failed')
+      return reply.code(status).send({ error: 'unexpected error' })
+    })
 
     const goAuth = (reply: FastifyReply, ok: boolean) =>
       ok ? reply.code(200).send({ Ok: true }) : reply.code(401).send({ Ok: false, Error: 'username or password incorrect' })
