@@ -64,8 +64,8 @@ export function groupRoutes(app: FastifyInstance, flow: Flow): void {
   app.get('/:appid/groups/:gid', async (req, reply) => {
     const u = userOf(req)
     if (u.appId !== (req.params as P).appid) return denied(reply)
-    const g = await load(req, reply)
-    if (!g) return reply
+    const g = await flow.store.group((req.params as P).gid)
+    if (!g) return reply.code(404).send({ success: false, err: "Group doesn't exist" })
     if (!u.admin && !g.members?.[u.uid]) return reply.code(401).send({ success: false, err: 'Permission denied' })
     return { success: true, result: g }
   })
