@@ -144,6 +144,21 @@ describe('chat21 REST API and endpoints', () => {
     assert.equal((await call('GET', `/tilechat/groups/${gid}`, u1.token)).body.result.members.U3, undefined)
   })
 
+  it('creating a group with an existing group_id saves it again for its owner (upsert by uid, §6.1); others get 405', async () => {
+    const first = await call('POST', '/tilechat/groups', u1.token, { group_name: 'Again', group_members: { U2: 1 }, group_id: 'group-again' })
+    assert.equal(first.status, 201)
+    const again = await call('POST', '/tilechat/groups', u1.token, { group_name: 'Again 2', group_members: { U3: 1 }, group_id: 'group-again' })
+    assert.equal(again.status, 201)
+    assert.deepEqual(again.body.group.members, { U3: 1, U1: 1 })
+    await u3.waitFor('/users/U3/messages/group-again/clientadded', (b) => b.attributes?.messagelabel?.key === 'GROUP_CREATED')
+    // not the owner: the group is not taken over
+    const other = await call('POST', '/tilechat/groups', u2.token, { group_name: 'Mine', group_members: {}, group_id: 'group-again' })
+    assert.equal(other.status, 405)
+    const g = await call('GET', '/tilechat/groups/group-again', u1.token)
+    assert.equal(g.body.result.name, 'Again 2')
+    assert.equal(g.body.result.owner, 'U1')
+  })
+
   it('stores push instances for the token\'s own user only (§12.2)', async () => {
     const body = { device_model: 'Pixel', language: 'it', platform: 'android', platform_version: '14' }
     assert.equal((await call('POST', '/tilechat/U2/instances/inst-1', u1.token, body)).status, 401)

@@ -49,7 +49,9 @@ export function groupRoutes(app: FastifyInstance, flow: Flow): void {
     if (!members) return reply.code(405).type('text/plain').send('group_members must map member ids to 1')
     const uid = b.group_id ?? `group-${randomUUID()}`
     if (!validId(uid)) return reply.code(405).type('text/plain').send('invalid group_id')
-    if (await flow.store.group(uid)) return fail(reply, 'Group already exists')
+    // the original upserts by uid (§6.1); Herald lets only the owner or an admin save an existing group again
+    const existing = await flow.store.group(uid)
+    if (existing && !canManage(u, existing)) return fail(reply, 'Group already exists')
     const owner = u.admin && typeof b.group_owner === 'string' ? b.group_owner : u.uid
     if (!u.admin) members[u.uid] = 1
     const now = Date.now()
