@@ -66,6 +66,17 @@ for (const db of DBS) {
       assert.deepEqual((await api(h, 'purchases/record', { body: {} })).body, {})
     })
 
+    test('§2 Express routing: a trailing slash still matches, an empty path parameter matches nothing (404)', async () => {
+      const list = await api(h, 'conversations/', { query: q() })
+      assert.equal(list.status, 200); assert.ok(Array.isArray(list.body))
+      assert.deepEqual((await api(h, 'templates/', { query: q() })).status, 200)
+      assert.deepEqual((await api(h, 'messages/remove/3/', { body: q() })).body, {})
+      for (const [path, method] of [['messages/remove/', 'POST'], ['drafts//', 'GET'], ['conversations/update//', 'POST']] as const) {
+        const r = await api(h, path, { method, query: q(), raw: method === 'POST' ? '{}' : undefined })
+        assert.equal(r.status, 404, path); assert.deepEqual(r.body, { error: `unhandled path in request: /api/v1/${path}` })
+      }
+    })
+
     test('§2 a non-numeric value in a numeric field is a database error (500), nothing changes', async () => {
       for (const [path, body] of [['messages/remove/abc', q()], ['messages/cleanup', { ...q(), timestamp: 'soon' }], ['templates/add', { ...q(), templates: [{ device_id: 'x', text: 't' }] }]] as const) {
         const r = await api(h, path, { body })

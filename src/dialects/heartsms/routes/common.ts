@@ -55,10 +55,12 @@ export const ok = (events?: Event[], first = false): Result => ({ body: {}, even
 export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef[]): void {
   for (const d of defs) {
     const s = spec(d.params ?? {}, d.noAccount)
-    scope.route({
+    // heartsms §2: Express routing: a trailing slash is optional, a path parameter is never empty
+    for (const url of [d.url, `${d.url}/`]) scope.route({
       method: d.method,
-      url: d.url,
+      url,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        if (Object.values(req.params as Values).some((v) => v === '')) return reply.callNotFound()
         const c = check(s, merge(req.query, req.body, req.params))
         if (!c.ok) return reply.code(400).send({ error: c.error })
         const r = await d.handler(c.values, c.items, h)
