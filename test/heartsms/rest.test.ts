@@ -55,6 +55,11 @@ for (const db of DBS) {
       assert.equal(bad.status, 400); assert.deepEqual(bad.body, { error: 'unexpected error' })
       const form = await api(h, 'messages/cleanup', { raw: `account_id=${a.account_id}&timestamp=1`, type: 'application/x-www-form-urlencoded' })
       assert.equal(form.status, 400); assert.deepEqual(form.body, { error: 'missing required parameter account_id' })
+      // the JSON parser never reads another type, so its 100 kB limit does not apply to it either
+      const bigForm = await api(h, 'messages/cleanup', { raw: `account_id=${a.account_id}&timestamp=1&x=${'y'.repeat(200_000)}`, type: 'application/x-www-form-urlencoded' })
+      assert.equal(bigForm.status, 400); assert.deepEqual(bigForm.body, { error: 'missing required parameter account_id' })
+      const bigText = await api(h, 'conversations/seen', { raw: 'y'.repeat(200_000), type: 'text/plain', query: q() })
+      assert.equal(bigText.status, 200); assert.deepEqual(bigText.body, {})
       const empty = await api(h, 'conversations/seen', { raw: '', query: q() })
       assert.equal(empty.status, 200)
       for (const [path, method] of [['nope/x', 'GET'], ['messages/add', 'GET'], ['beta/anything', 'POST'], ['messages', 'POST']] as const) {

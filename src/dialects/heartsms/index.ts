@@ -32,7 +32,7 @@ export const routes = [
   ...draftRoutes, ...folderRoutes, ...mediaRoutes, ...messageRoutes, ...scheduledRoutes, ...templateRoutes,
 ]
 
-/** heartsms §2: Express's json parser: an empty body is `{}`, only objects and arrays, anything else is not parsed. */
+/** heartsms §2: Express's json parser: an empty body is `{}`, only objects and arrays, other types are not parsed. */
 function bodyParsing(scope: FastifyInstance): void {
   scope.removeAllContentTypeParsers()
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -41,7 +41,12 @@ function bodyParsing(scope: FastifyInstance): void {
     if (text[0] !== '{' && text[0] !== '[') return done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined)
     try { done(null, JSON.parse(text)) } catch { done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined) }
   })
-  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined))
+  // any other type is left unread by Express, whatever its size: drain it, parse nothing
+  scope.addContentTypeParser('*', (_req, payload, done) => {
+    payload.on('error', (err) => done(err, undefined))
+    payload.on('end', () => done(null, undefined))
+    payload.resume()
+  })
 }
 
 export function createHeartsms(): Dialect {
