@@ -180,11 +180,17 @@ for (const db of DBS) {
       const unknown = await p({ pref: 'no_such_column', type: 'string', value: 'x' })
       assert.equal(unknown.status, 500)
       assert.deepEqual(unknown.body, { error: 'could not query database' })
+      // PostgreSQL's boolean input: any unique prefix of true/false/yes/no/on/off, case and spaces ignored
+      assert.equal((await p({ pref: 'use_global_theme', type: 'string', value: ' TRU ' })).status, 200)
+      assert.equal((await p({ pref: 'message_timestamp', type: 'string', value: 'of' })).status, 200)
+      assert.equal((await p({ pref: 'message_timestamp', type: 'string', value: 'o' })).status, 500)
       assert.equal((await p({ pref: 'rounder_bubbles', type: 'boolean', value: 'true' })).status, 200)
       assert.equal((await p({ pref: 'base_theme', type: 'string', value: 'dark' })).status, 200)
       const s = await api(h, 'accounts/settings', { query: { account_id: acc.account_id } })
       assert.equal(s.body.rounder_bubbles, true)
       assert.equal(s.body.base_theme, 'dark')
+      assert.equal(s.body.use_global_theme, true)
+      assert.equal(s.body.message_timestamp, false)
     })
   })
 }

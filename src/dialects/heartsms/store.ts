@@ -302,7 +302,15 @@ function indexFilter(eb: any, f: ConversationIndex) {
 }
 
 const INT4 = 2 ** 31
-const BOOL_WORDS: Record<string, boolean> = { t: true, true: true, y: true, yes: true, on: true, 1: true, f: false, false: false, n: false, no: false, off: false, 0: false }
+const BOOL_WORDS: [string, boolean][] = [['true', true], ['yes', true], ['false', false], ['no', false], ['on', true], ['off', false]]
+
+/** PostgreSQL's boolean input: 1, 0, or a prefix of true/yes/false/no, or of on/off (at least two letters). */
+function pgBool(text: string): boolean | undefined {
+  const t = text.toLowerCase()
+  if (t === '1' || t === '0') return t === '1'
+  const hit = BOOL_WORDS.find(([w]) => t !== '' && w.startsWith(t) && (w[0] !== 'o' || t.length >= 2))
+  return hit?.[1]
+}
 
 /** What PostgreSQL stores for a parameter sent as text into a column of this type; DbError where it refuses. */
 export function settingValue(decl: string, value: string | number | boolean): number | string | null {
@@ -311,11 +319,12 @@ export function settingValue(decl: string, value: string | number | boolean): nu
   if (i.kind === 'n' || i.kind === 'i') {
     if (!/^[+-]?\d+$/.test(text)) throw new DbError(`invalid input syntax for type integer: "${value}"`)
     const n = Number(text)
-    if (i.kind === 'i' && (n >= INT4 || n < -INT4)) throw new DbError('integer out of range')
+    const limit = i.kind === 'i' ? INT4 : INT8
+    if (n >= limit || n < -limit) throw new DbError(`${i.kind === 'i' ? 'integer' : 'bigint'} out of range`)
     return n
   }
   if (i.kind === 'b') {
-    const b = BOOL_WORDS[text.toLowerCase()]
+    const b = pgBool(text)
     if (b === undefined) throw new DbError(`invalid input syntax for type boolean: "${value}"`)
     return b ? 1 : 0
   }
