@@ -52,6 +52,15 @@ for (const db of ['sqlite', 'postgres'] as const) {
       assert.equal(u3.got.find((m) => m.body.text === 'n0')!.body.timestamp, 1000)
     })
 
+    it('one sender\'s group messages reach every member in the order sent (§5.2)', async () => {
+      await rest(h, 'POST', '/tilechat/groups', u1.token, { group_name: 'Order', group_members: { U2: 1 }, group_id: 'group-order' })
+      const n = 30
+      for (let i = 0; i < n; i++) u1.send('group-order', { text: `g${i}` })
+      await u2.waitFor('/users/U2/messages/group-order/clientadded', (b) => b.text === `g${n - 1}`)
+      const live = u2.got.filter((m) => m.topic.endsWith('/group-order/clientadded') && /^g\d+$/.test(m.body.text)).map((m) => m.body.text)
+      assert.deepEqual(live, Array.from({ length: n }, (_, i) => `g${i}`))
+    })
+
     it('receipt 200 becomes 250 back to the sender (§5.4)', async () => {
       u2.send('U1', { text: 'ack me' })
       const m = await u1.waitFor('/users/U1/messages/U2/clientadded', (b) => b.text === 'ack me')

@@ -6,11 +6,14 @@ import type { Chat21Metrics } from '../metrics.ts'
 import type { Chat21Store, Copy, Doc, WebhookJob } from '../store.ts'
 import { rk, Topics } from '../topics.ts'
 import type { Webhooks } from '../webhooks.ts'
+import { Turns } from './serial.ts'
 
 export interface FlowOptions { presence: boolean; historyLimit: number }
 
 export class Flow {
   readonly topics: Topics
+  /** per sender: outgoing messages reach the store in arrival order, whatever their group lookups take */
+  readonly senders = new Turns()
   constructor(
     readonly app: string,
     readonly store: Chat21Store,

@@ -22,8 +22,8 @@ async function members(flow: Flow, msg: Doc, o: SendOptions): Promise<string[] |
   return list.includes(gid) ? list : [...list, gid]
 }
 
-/** Fan a group message out; returns the copies delivered, or null when the sender may not write. */
-export async function sendToGroup(flow: Flow, msg: Doc, o: SendOptions): Promise<Copy[] | null> {
+/** The copies of a group message, one per member and one for the group timeline; null when the sender may not write. */
+export async function groupCopies(flow: Flow, msg: Doc, o: SendOptions): Promise<Copy[] | null> {
   const list = await members(flow, msg, o)
   if (!list) {
     flow.log.info({ sender: msg.sender, group: msg.recipient }, 'chat21 group message refused: sender is not a member')
@@ -31,11 +31,9 @@ export async function sendToGroup(flow: Flow, msg: Doc, o: SendOptions): Promise
   }
   const gid: string = msg.recipient
   const hidden = msg.attributes?.hiddenFor
-  const copies: Copy[] = list
+  return list
     .filter((m) => m !== hidden)
     .map((m) => ({ inbox: m, cw: gid, msg: { ...msg, status: m === gid ? 100 : 150 } }))
-  await flow.deliver(copies)
-  return copies
 }
 
 /** §4.7: the group JSON (with its optional notification) to each user in `notifyTo`. */

@@ -1,7 +1,7 @@
 // The observer (§3.2): one shared subscription per client command; each topic shape has its own filter, so no
-// suffix-based dispatch (§17.8). Outgoing messages keep their order per conversation without a lock: every step
-// before the commit is FIFO (group lookups, then the group commit) and copies are published in commit order.
-// Other commands of one user are handled one after the other.
+// suffix-based dispatch (§17.8). Outgoing messages are routed concurrently; one sender's messages reach the group
+// commit in arrival order (Flow.senders) and copies are published in commit order. Other commands of one user are
+// handled one after the other.
 import type { BusMessage } from '../../../core/bus/types.ts'
 import { validId } from '../topics.ts'
 import { archiveConversation } from './archive.ts'

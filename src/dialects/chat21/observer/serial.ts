@@ -15,3 +15,20 @@ export class KeyedSerial {
     while (this.tails.size > 0) await Promise.all([...this.tails.values()])
   }
 }
+
+/**
+ * Places in line per key without waiting for each other's work: a holder may prepare concurrently, then awaits
+ * `ready` (every earlier holder called `done()`) before the step that must keep arrival order.
+ */
+export class Turns {
+  private tails = new Map<string, Promise<void>>()
+
+  take(key: string): { ready: Promise<void>; done: () => void } {
+    const ready = this.tails.get(key) ?? Promise.resolve()
+    let done!: () => void
+    const mine = new Promise<void>((resolve) => { done = resolve })
+    this.tails.set(key, mine)
+    void mine.then(() => { if (this.tails.get(key) === mine) this.tails.delete(key) })
+    return { ready, done }
+  }
+}
