@@ -61,6 +61,22 @@ for (const db of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(live, Array.from({ length: n }, (_, i) => `g${i}`))
     })
 
+    it('messages with the same timestamp keep their order: history newest first, replay oldest first (§6.1, §5.9)', async () => {
+      await rest(h, 'POST', '/tilechat/groups', u1.token, { group_name: 'Ties', group_members: { U2: 1 }, group_id: 'group-ties' })
+      const n = 30
+      for (let i = 0; i < n; i++) u1.send('U2', { text: `same ${i}`, timestamp: 4242 })
+      for (let i = 0; i < n; i++) u1.send('group-ties', { text: `gsame ${i}`, timestamp: 4343 })
+      await u2.waitFor('/users/U2/messages/U1/clientadded', (b) => b.text === `same ${n - 1}`)
+      await u2.waitFor('/users/U2/messages/group-ties/clientadded', (b) => b.text === `gsame ${n - 1}`)
+      const hist = await rest(h, 'GET', '/tilechat/U2/conversations/U1/messages', u2.token)
+      const same = hist.body.result.map((m: any) => m.text).filter((t: string) => t.startsWith('same '))
+      assert.deepEqual(same, Array.from({ length: n }, (_, i) => `same ${n - 1 - i}`))
+      await rest(h, 'POST', '/tilechat/groups/group-ties/members', u1.token, { member_id: 'U3' })
+      await u3.waitFor('/users/U3/messages/group-ties/clientadded', (b) => b.text === `gsame ${n - 1}`)
+      const replayed = u3.got.filter((m) => m.topic.endsWith('/group-ties/clientadded') && m.body.text.startsWith('gsame ')).map((m) => m.body.text)
+      assert.deepEqual(replayed, Array.from({ length: n }, (_, i) => `gsame ${i}`))
+    })
+
     it('receipt 200 becomes 250 back to the sender (§5.4)', async () => {
       u2.send('U1', { text: 'ack me' })
       const m = await u1.waitFor('/users/U1/messages/U2/clientadded', (b) => b.text === 'ack me')

@@ -59,4 +59,18 @@ export const chat21Migrations: Record<string, Migration> = {
       await db.schema.createIndex('chat21_instances_user').on('chat21_instances').columns(['user_id']).execute()
     },
   },
+  // arrival order breaks timestamp ties in history, history replay and conversation lists
+  '003_chat21_seq': {
+    async up(db) {
+      for (const table of ['chat21_messages', 'chat21_conversations']) {
+        await db.schema.alterTable(table).addColumn('seq', 'bigint', (c) => c.notNull().defaultTo(0)).execute()
+      }
+      await db.schema.dropIndex('chat21_messages_timeline').execute()
+      await db.schema.createIndex('chat21_messages_timeline').on('chat21_messages')
+        .columns(['timeline_of', 'convers_with', 'timestamp', 'seq']).execute()
+      await db.schema.dropIndex('chat21_conversations_list').execute()
+      await db.schema.createIndex('chat21_conversations_list').on('chat21_conversations')
+        .columns(['timeline_of', 'app_id', 'archived', 'timestamp', 'seq']).execute()
+    },
+  },
 }

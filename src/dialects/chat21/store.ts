@@ -22,6 +22,14 @@ const parse = (s: string): Doc => JSON.parse(s)
 export class Chat21Store {
   constructor(readonly db: Db) {}
 
+  private lastSeq = 0
+
+  /** Increasing within a process, and across restarts (microseconds of the clock): the arrival order of rows. */
+  private nextSeq(): number {
+    this.lastSeq = Math.max(this.lastSeq + 1, Date.now() * 1000)
+    return this.lastSeq
+  }
+
   private pending: { app: string; copies: Copy[]; hooks: WebhookJob[]; done: (err?: unknown) => void }[] = []
   private flushing = false
 
@@ -66,7 +74,8 @@ export class Chat21Store {
           const doc: Doc = { ...c.msg, app_id: c.app, timelineOf: c.inbox, conversWith: c.cw }
           delete doc._id
           rows.set(c.inbox + '\u0000' + String(doc.message_id), {
-            timeline_of: c.inbox, message_id: String(doc.message_id), convers_with: c.cw, app_id: c.app, timestamp: Number(doc.timestamp) || 0, doc: JSON.stringify(doc),
+            timeline_of: c.inbox, message_id: String(doc.message_id), convers_with: c.cw, app_id: c.app, timestamp: Number(doc.timestamp) || 0,
+            seq: this.nextSeq(), doc: JSON.stringify(doc),
           })
         }
         await trx.insertInto('chat21_messages').values([...rows.values()])
@@ -99,10 +108,12 @@ export class Chat21Store {
     }
     await trx.insertInto('chat21_conversations')
       .values([...rows.values()].map((d) => ({
-        timeline_of: d.timelineOf, convers_with: d.conversWith, app_id: d.app_id, archived: 0, timestamp: Number(d.timestamp) || 0, doc: JSON.stringify(d),
+        timeline_of: d.timelineOf, convers_with: d.conversWith, app_id: d.app_id, archived: 0, timestamp: Number(d.timestamp) || 0,
+        seq: this.nextSeq(), doc: JSON.stringify(d),
       })))
       .onConflict((oc) => oc.columns(['timeline_of', 'convers_with']).doUpdateSet((eb) => ({
-        app_id: eb.ref('excluded.app_id'), archived: eb.ref('excluded.archived'), timestamp: eb.ref('excluded.timestamp'), doc: eb.ref('excluded.doc'),
+        app_id: eb.ref('excluded.app_id'), archived: eb.ref('excluded.archived'), timestamp: eb.ref('excluded.timestamp'),
+        seq: eb.ref('excluded.seq'), doc: eb.ref('excluded.doc'),
       })))
       .execute()
   }
@@ -139,7 +150,7 @@ export class Chat21Store {
   async conversations(me: string, app: string, archived: boolean, limit = 200): Promise<Doc[]> {
     const rows = await this.db.selectFrom('chat21_conversations').select('doc')
       .where('timeline_of', '=', me).where('app_id', '=', app).where('archived', '=', archived ? 1 : 0)
-      .orderBy('timestamp', 'desc').limit(limit).execute()
+      .orderBy('timestamp', 'desc').orderBy('seq', 'desc').limit(limit).execute()
     return rows.map((r) => parse(r.doc))
   }
 
@@ -150,11 +161,11 @@ export class Chat21Store {
     return rows.map((r) => parse(r.doc))
   }
 
-  /** Newest first (§6.1 REST queries). */
+  /** Newest first (§6.1 REST queries); messages of the same timestamp latest stored first. */
   async messages(me: string, app: string, cw: string, limit = 200): Promise<Doc[]> {
     const rows = await this.db.selectFrom('chat21_messages').select('doc')
       .where('timeline_of', '=', me).where('app_id', '=', app).where('convers_with', '=', cw)
-      .orderBy('timestamp', 'desc').limit(limit).execute()
+      .orderBy('timestamp', 'desc').orderBy('seq', 'desc').limit(limit).execute()
     return rows.map((r) => parse(r.doc))
   }
 
