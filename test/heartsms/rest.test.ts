@@ -234,6 +234,10 @@ for (const db of DBS) {
       const simple = (await api(h, 'contacts/simple', { query: { ...bq, limit: 1 } })).body
       assert.deepEqual(Object.keys(simple[0]), ['phone_number', 'name', 'id', 'color', 'color_accent', 'contact_type', 'id_matcher'])
       assert.equal(simple.length, 1)
+      // §2: a non-numeric id is NaN, a database error; nothing is deleted
+      const nan = await api(h, `contacts/remove_ids/${all[0].id},abc`, { body: bq })
+      assert.equal(nan.status, 500); assert.deepEqual(nan.body, { error: 'could not query database' })
+      assert.equal((await api(h, 'contacts', { query: bq })).body.length, 3)
       await api(h, `contacts/remove_ids/${all[0].id},${all[1].id}`, { body: bq })
       assert.deepEqual((await api(h, 'contacts', { query: bq })).body.map((x: { device_id: number }) => x.device_id), [3])
       await api(h, 'contacts/clear', { body: bq })

@@ -275,7 +275,7 @@ export class HeartStore {
   /** heartsms §4.2 contacts/remove_ids: internal ids, a comma list. */
   async removeContactsById(account: number, ids: number[]): Promise<void> {
     if (ids.length === 0) return
-    await guard(this.db.deleteFrom('heartsms_contacts').where('account_id', '=', account).where('id', 'in', ids).execute())
+    await guard(this.db.deleteFrom('heartsms_contacts').where('account_id', '=', account).where('id', 'in', ids.map(dbValue)).execute())
   }
 
   async updatePrimaryDevice(account: number, deviceId: number): Promise<void> {

@@ -47,8 +47,8 @@ export const contactRoutes: RouteDef[] = [
   {
     // heartsms §5.2 #13: internal ids, published as the raw comma list
     method: 'POST', url: '/contacts/remove_ids/:ids', params: { req: ['ids'] }, handler: (p, _i, h) => withAccount(h, p, async (acc) => {
-      const ids = String(p.ids).split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n))
-      await h.store.removeContactsById(acc, ids)
+      // each id is cast with Number(): a non-numeric one is NaN, a database error (§2)
+      await h.store.removeContactsById(acc, String(p.ids).split(',').map(Number))
       return ok([['removed_contact_by_id', { id: p.ids }]])
     }),
   },
