@@ -81,6 +81,25 @@ for (const db of ['sqlite', 'postgres'] as const) {
   })
 }
 
+describe('chat21 webhook events filter (§8.1, §5.7)', () => {
+  it('HERALD_CHAT21_WEBHOOK_EVENTS filters message events; presence-change follows the presence setting only', async () => {
+    const sink = await webhookSink()
+    const h = await startChat21({ overrides: { 'chat21.webhooks.endpoints': sink.url, 'chat21.webhooks.events': ['message-delivered'], 'chat21.presence': true } })
+    try {
+      const u1 = await login(h, 'U1')
+      const u2 = await login(h, 'U2')
+      u1.send('U2', { text: 'filtered' })
+      await until(() => sink.got.find((e) => e.event_type === 'message-delivered' && e.data.text === 'filtered'))
+      await until(() => sink.got.find((e) => e.event_type === 'presence-change' && e.user_id === 'U2'))
+      assert.equal(sink.got.some((e) => e.event_type === 'message-sent'), false)
+      await Promise.all([u1.close(), u2.close()])
+    } finally {
+      await h.close()
+      await sink.close()
+    }
+  })
+})
+
 describe('chat21 webhooks survive a restart (§8, durable queue)', () => {
   it('events queued while the endpoint is down are delivered by the next Herald on the same store', async () => {
     const sink = await webhookSink()

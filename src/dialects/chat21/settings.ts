@@ -3,7 +3,7 @@
 import type { Setting } from '../../config.ts'
 
 export const WEBHOOK_EVENTS = [
-  'message-sent', 'message-delivered', 'message-return-receipt', 'conversation-archived', 'presence-change',
+  'message-sent', 'message-delivered', 'message-return-receipt', 'conversation-archived',
 ]
 
 export const chat21Settings: Setting[] = [
@@ -19,7 +19,7 @@ export const chat21Settings: Setting[] = [
   { key: 'chat21.historyLimit', env: ['HERALD_CHAT21_HISTORY_LIMIT'], type: 'int', default: 200, description: 'group messages replayed to a joining member (the newest ones)' },
   { key: 'chat21.webhooks.enabled', env: ['HERALD_CHAT21_WEBHOOK_ENABLED'], type: 'bool', default: true, description: 'deliver webhooks (§8)' },
   { key: 'chat21.webhooks.endpoints', env: ['HERALD_CHAT21_WEBHOOK_ENDPOINTS'], type: 'list', default: [], description: 'comma list of webhook URLs' },
-  { key: 'chat21.webhooks.events', env: ['HERALD_CHAT21_WEBHOOK_EVENTS'], type: 'list', default: WEBHOOK_EVENTS, description: 'webhook events to deliver' },
+  { key: 'chat21.webhooks.events', env: ['HERALD_CHAT21_WEBHOOK_EVENTS'], type: 'list', default: WEBHOOK_EVENTS, description: 'message and conversation webhook events to deliver (presence-change follows chat21.presence alone, as the original)' },
   { key: 'chat21.webhooks.retryBaseMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_BASE_MS'], type: 'int', default: 1000, description: 'first retry delay; doubles at each failure' },
   { key: 'chat21.webhooks.retryMaxMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_MAX_MS'], type: 'int', default: 300_000, description: 'longest retry delay' },
   { key: 'chat21.webhooks.timeoutMs', env: ['HERALD_CHAT21_WEBHOOK_TIMEOUT_MS'], type: 'int', default: 30_000, description: 'webhook request timeout' },

@@ -27,9 +27,12 @@ export class Webhooks {
     this.events = new Set(o.events)
   }
 
-  /** Jobs for one event (one per endpoint), to be committed with the change they describe. */
+  /**
+   * Jobs for one event (one per endpoint), to be committed with the change they describe. The events setting
+   * filters message and conversation events; presence-change is switched by the presence setting alone (§5.7).
+   */
   jobs(event: string, body: Doc): WebhookJob[] {
-    if (!this.o.enabled || !this.events.has(event)) return []
+    if (!this.o.enabled || (event !== 'presence-change' && !this.events.has(event))) return []
     return this.o.endpoints.map((endpoint) => ({ endpoint, body: { event_type: event, createdAt: Date.now(), ...body } }))
   }
 
