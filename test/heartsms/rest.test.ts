@@ -158,6 +158,22 @@ for (const db of DBS) {
       assert.equal(typeof one.id, 'number'); assert.equal(one.pinned, false); assert.equal(one.ringtone, null)
     })
 
+    test('§4.2 U order: a later request sorts first even within the same millisecond (NOW() has microseconds)', async () => {
+      const b = await newAccount(h)
+      const bq = { account_id: b.account_id }
+      const realNow = Date.now
+      const frozen = realNow()
+      Date.now = () => frozen
+      try {
+        await api(h, 'templates/add', { body: { ...bq, templates: [{ device_id: 1, text: 'a' }, { device_id: 2, text: 'b' }] } })
+        await api(h, 'templates/add', { body: { ...bq, templates: [{ device_id: 3, text: 'c' }] } })
+        await api(h, 'templates/update/1', { body: { ...bq, text: 'a2' } })
+      } finally {
+        Date.now = realNow
+      }
+      assert.deepEqual((await api(h, 'templates', { query: bq })).body.map((t: { device_id: number }) => t.device_id), [1, 3, 2])
+    })
+
     test('§4.2 conversation indexes and folders', async () => {
       const b = await newAccount(h)
       const bq = { account_id: b.account_id }

@@ -1,5 +1,5 @@
 // heartsms §8: the data tables, one declaration used by the migration, the inserts and the row reads.
-// Booleans are stored as 0/1 integers on both databases; times are epoch milliseconds set by Herald.
+// Booleans are stored as 0/1 integers on both databases; updated_at is epoch microseconds set by Herald.
 import type { Migration } from 'kysely'
 
 /** `n` number (BIGINT), `b` boolean, `s` text; `!` NOT NULL; `=x` default */

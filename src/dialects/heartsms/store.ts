@@ -1,5 +1,6 @@
 // heartsms §8: all SQL of the dialect (Kysely; SQLite and PostgreSQL). Cascades and triggers of the original
 // schema are done here, inside transactions; a public account_id maps to the internal id through a small cache.
+import { performance } from 'node:perf_hooks'
 import type { Kysely } from 'kysely'
 import type { Store } from '../../core/store/db.ts'
 import { boolColumns, columnInfo, SETTINGS, TABLES, type Table } from './schema.ts'
@@ -50,6 +51,7 @@ async function guard<T>(p: Promise<T>): Promise<T> {
 
 export class HeartStore {
   private db: Kysely<any>
+  private lastStamp = 0
   private accounts = new Map<string, { id: number; at: number }>()
   private pending: PendingInsert[] = []
   private flushing = 0
@@ -62,6 +64,16 @@ export class HeartStore {
     this.db = store.db
     this.maxFlushes = store.kind === 'sqlite' ? 1 : 4
     this.oneCommit = store.kind === 'postgres'
+  }
+
+  /**
+   * `updated_at` for one request: microseconds, strictly increasing, so a later request always sorts first in the U
+   * lists as with the original's NOW(); the rows of one request share it, so they keep insertion order (by id).
+   */
+  private stamp(): number {
+    const now = Math.floor((performance.timeOrigin + performance.now()) * 1000)
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1
+    return this.lastStamp
   }
 
   /** heartsms §13 fix: writes for an unknown account_id change nothing; undefined when it does not exist. */
@@ -138,7 +150,7 @@ export class HeartStore {
    * the rows waiting at the time go into one multi-row INSERT per table, so the database commits once, not per request.
    */
   insert(table: Table, account: number, rows: Row[]): Promise<void> {
-    const now = Date.now()
+    const now = this.stamp()
     const cols = Object.keys(TABLES[table])
     const values = rows.map((r) => {
       const v: Row = { account_id: account, updated_at: now }
@@ -221,7 +233,7 @@ export class HeartStore {
 
   /** UPDATE … SET only the supplied fields; with `returning`, the rows as they are after the update. */
   async update(table: Table, account: number, where: Where, set: Row, returning = false): Promise<Row[]> {
-    const values: Row = { updated_at: Date.now() }
+    const values: Row = { updated_at: this.stamp() }
     for (const [c, v] of Object.entries(set)) if (v !== undefined) values[c] = dbValue(v)
     return guard(this.db.transaction().execute(async (trx) => {
       let q = trx.updateTable(`heartsms_${table}`).set(values).where('account_id', '=', account)
@@ -256,7 +268,7 @@ export class HeartStore {
       if (table === 'folders') {
         const ids = (await cond(trx.selectFrom('heartsms_folders').select('device_id')).execute()).map((r: Row) => r.device_id)
         if (ids.length) {
-          await trx.updateTable('heartsms_conversations').set({ folder_id: -1, updated_at: Date.now() })
+          await trx.updateTable('heartsms_conversations').set({ folder_id: -1, updated_at: this.stamp() })
             .where('account_id', '=', account).where('folder_id', 'in', ids).execute()
         }
       }
@@ -280,7 +292,7 @@ export class HeartStore {
 
   async updatePrimaryDevice(account: number, deviceId: number): Promise<void> {
     await guard(this.db.transaction().execute(async (trx) => {
-      const now = Date.now()
+      const now = this.stamp()
       await trx.updateTable('heartsms_devices').set({ primary: 0, updated_at: now }).where('account_id', '=', account).execute()
       await trx.updateTable('heartsms_devices').set({ primary: 1, updated_at: now })
         .where('account_id', '=', account).where('device_id', '=', dbValue(deviceId)).execute()
