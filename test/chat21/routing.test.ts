@@ -145,6 +145,31 @@ for (const db of ['sqlite', 'postgres'] as const) {
       assert.equal(u1.got.some((m) => m.body.text === 'intruder'), false)
     })
 
+    it('join: the info message first, then the history, which does not repeat it (§5.8 order)', async () => {
+      await rest(h, 'POST', '/tilechat/groups', u1.token, { group_name: 'J', group_members: { U2: 1 }, group_id: 'group-join' })
+      u1.send('group-join', { text: 'before join' })
+      await u2.waitFor('/users/U2/messages/group-join/clientadded', (b) => b.text === 'before join')
+      assert.equal((await rest(h, 'POST', '/tilechat/groups/group-join/members', u1.token, { member_id: 'U3' })).status, 200)
+      await u3.waitFor('/users/U3/messages/group-join/clientadded', (b) => b.text === 'before join')
+      const seen = u3.got.filter((m) => m.topic === 'apps/tilechat/users/U3/messages/group-join/clientadded').map((m) => m.body)
+      assert.equal(seen[0].attributes.messagelabel.key, 'MEMBER_JOINED_GROUP')
+      assert.equal(seen[0].attributes.messagelabel.parameters.member_id, 'U3')
+      assert.equal(seen[0].__history, undefined)
+      const history = seen.slice(1)
+      assert.ok(history.every((m) => m.__history === 'true'))
+      assert.deepEqual(history.map((m) => m.text), ['Group created', 'U2 joined group on creation', 'U1 joined group on creation', 'before join'])
+      // set members: the same order for each added member
+      assert.equal((await rest(h, 'PUT', '/tilechat/groups/group-join/members', u1.token, { members: { U1: 1, U2: 1 } })).status, 200)
+      await u3.waitFor('/users/U3/groups/group-join/clientupdated', (b) => !b.members.U3)
+      u3.got.length = 0
+      assert.equal((await rest(h, 'PUT', '/tilechat/groups/group-join/members', u1.token, { members: { U1: 1, U2: 1, U3: 1 } })).status, 200)
+      await u3.waitFor('/users/U3/messages/group-join/clientadded', (b) => b.text === 'before join')
+      const again = u3.got.filter((m) => m.topic === 'apps/tilechat/users/U3/messages/group-join/clientadded').map((m) => m.body)
+      assert.equal(again[0].text, 'U3 added to group')
+      assert.equal(again[0].__history, undefined)
+      assert.ok(again.slice(1).every((m) => m.__history === 'true' && m.message_id !== again[0].message_id))
+    })
+
     it('hiddenFor skips one member only (§17.2)', async () => {
       await rest(h, 'POST', '/tilechat/groups', u1.token, { group_name: 'H', group_members: { U2: 1, U3: 1 }, group_id: 'group-h1' })
       u1.send('group-h1', { text: 'not for U2', attributes: { hiddenFor: 'U2' } })

@@ -3,8 +3,10 @@
 import type { Doc } from '../store.ts'
 import type { Flow } from './context.ts'
 
-export async function replayHistory(flow: Flow, gid: string, member: string): Promise<number> {
-  const newest = await flow.store.messages(gid, flow.app, gid, flow.opts.historyLimit)
+/** `except`: the join's own info message, which the member has just received live (§5.8: info, then history). */
+export async function replayHistory(flow: Flow, gid: string, member: string, except?: string): Promise<number> {
+  const limit = flow.opts.historyLimit
+  const newest = (await flow.store.messages(gid, flow.app, gid, limit + 1)).filter((m) => m.message_id !== except).slice(0, limit)
   const copies = newest.reverse().map((m: Doc) => {
     const attributes = { ...(m.attributes ?? {}) }
     if (attributes.forcenotification !== true) attributes.sendnotification = false

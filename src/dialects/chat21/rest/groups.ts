@@ -1,5 +1,5 @@
 // Group management (§5.8): create, get, join, leave, set members, rename, attributes. Changes are stored,
-// then announced (§4.7 groups.update), then the info message is sent; joiners get the history first (§5.9).
+// then announced (§4.7 groups.update), then the info message is sent; joiners then get the history (§5.9).
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Flow } from '../observer/context.ts'
@@ -14,12 +14,13 @@ type P = Record<string, string>
 
 const fail = (reply: FastifyReply, err: string, status = 405) => reply.code(status).send({ success: false, err, http_status: status })
 
-/** A system/info message into the group (§3.5). */
-async function info(flow: Flow, g: Doc, text: string, key: string, parameters: Doc): Promise<void> {
-  await sendMessage(flow, 'system', g.uid, {
+/** A system/info message into the group (§3.5); its message id. */
+async function info(flow: Flow, g: Doc, text: string, key: string, parameters: Doc): Promise<string | undefined> {
+  const routed = await sendMessage(flow, 'system', g.uid, {
     text, type: 'text', sender_fullname: 'System', recipient_fullname: g.name, channel_type: 'group',
     attributes: { subtype: 'info', updateconversation: true, messagelabel: { key, parameters } },
   }, { trusted: true })
+  return routed?.msg.message_id
 }
 
 const joined = (id: string) => ({ member_id: id, fullname: id, firstname: '', lastname: '' })
@@ -84,8 +85,8 @@ export function groupRoutes(app: FastifyInstance, flow: Flow): void {
     g.members = { ...g.members, [id]: 1 }
     await save(g)
     await publishGroupUpdate(flow, { ...g, notification: { messagelabel: { key: 'MEMBER_JOINED_GROUP', parameters: joined(id) } } }, Object.keys(g.members))
-    await replayHistory(flow, g.uid, id)
-    await info(flow, g, `${id} added to group`, 'MEMBER_JOINED_GROUP', joined(id))
+    const added = await info(flow, g, `${id} added to group`, 'MEMBER_JOINED_GROUP', joined(id))
+    await replayHistory(flow, g.uid, id, added)
     return { success: true }
   })
 
@@ -120,8 +121,8 @@ export function groupRoutes(app: FastifyInstance, flow: Flow): void {
     await save(g)
     await publishGroupUpdate(flow, g, before)
     for (const m of added) {
-      await replayHistory(flow, g.uid, m)
-      await info(flow, g, `${m} added to group`, 'MEMBER_JOINED_GROUP', joined(m))
+      const infoId = await info(flow, g, `${m} added to group`, 'MEMBER_JOINED_GROUP', joined(m))
+      await replayHistory(flow, g.uid, m, infoId)
     }
     return { success: true }
   })
