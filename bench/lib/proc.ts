@@ -1,7 +1,8 @@
 // Process helpers for benchmarks: broker children, free ports, and a process's own RSS and CPU from /proc.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import net, { type AddressInfo } from 'node:net'
+import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 
 /** A free TCP port on loopback (closed again before returning; the caller binds it right away). */
@@ -68,6 +69,28 @@ function track(name: string, proc: ChildProcess): Child {
   }
 }
 
+/**
+ * CPU pinning (`BENCH_PIN=0` turns it off): on a machine with two or more CPUs the load generator (this process)
+ * runs on CPU 0 and every broker child on CPU 1, through taskset(1). Unpinned, the scheduler moves the broker and
+ * the 100 load clients between the two cores of this machine, and one broker's rounds ranged 61k–118k
+ * deliveries/s; pinned, 99k–110k in the same session.
+ */
+const PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && pinSelf()
+
+function pinSelf(): boolean {
+  try {
+    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false // no taskset (util-linux): run unpinned
+  }
+}
+
+/** The command line that starts `cmd` on the brokers' CPU (taskset execs it, so the pid is the broker's). */
+function onBrokerCpu(cmd: string, args: string[]): [string, string[]] {
+  return PIN ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]
+}
+
 /** `BENCH_CPU_PROF=<dir>`: Node.js broker children write a V8 CPU profile to `<dir>/<name>/` when they stop. */
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_CPU_PROF
@@ -79,7 +102,8 @@ function profileArgs(name: string): string[] {
  * resolves with that object, or rejects on exit or after `timeoutMs`.
  */
 export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ child: Child; ready: T }> {
-  const proc = spawn(process.execPath, [...profileArgs(name), '--import', 'tsx', script], {
+  const [cmd, args] = onBrokerCpu(process.execPath, [...profileArgs(name), '--import', 'tsx', script])
+  const proc = spawn(cmd, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -98,7 +122,7 @@ export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.Proc
 
 /** Start any executable and wait until `port` accepts TCP connections. */
 export async function spawnListening(name: string, cmd: string, args: string[], port: number, timeoutMs = 10_000): Promise<Child> {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] })
+  const proc = spawn(...onBrokerCpu(cmd, args), { stdio: ['ignore', 'inherit', 'inherit'] })
   const child = track(name, proc)
   let failed: Error | undefined
   proc.once('error', (err) => { failed = err })
