@@ -1,9 +1,10 @@
 // The HeartSMS dialect (heartsms spec): the REST API under /api/v1, the account-sync stream on
 // heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { str, type Setting } from '../../config.ts'
+import { bool, num, str, type Setting } from '../../config.ts'
 import type { Dialect, DialectContext } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
+import { ArticleFetcher } from './article.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { autoReplyRoutes } from './routes/auto_replies.ts'
 import { blacklistRoutes } from './routes/blacklists.ts'
@@ -24,6 +25,9 @@ import { Stream } from './stream.ts'
 export const settings: Setting[] = [
   { key: 'heartsms.nodeEnv', env: ['NODE_ENV'], type: 'string', default: 'production', description: 'HeartSMS: dev or test fixes the heart-sms-backend password to testpassword' },
   { key: 'heartsms.allowedUsers', env: ['HEART_ALLOWED_USERS'], type: 'string', default: '', description: 'HeartSMS signup allow-list: * (everyone) or a comma list of usernames; empty: nobody' },
+  { key: 'heartsms.article.fetch', env: ['HERALD_HEARTSMS_ARTICLE_FETCH'], type: 'bool', default: true, description: 'GET /api/v1/article fetches the page for its preview; false: only domain and web_url' },
+  { key: 'heartsms.article.allowPrivate', env: ['HERALD_HEARTSMS_ARTICLE_ALLOW_PRIVATE'], type: 'bool', default: false, description: 'GET /api/v1/article may fetch loopback, private and link-local addresses (refused by default)' },
+  { key: 'heartsms.article.timeoutMs', env: ['HERALD_HEARTSMS_ARTICLE_TIMEOUT_MS'], type: 'int', default: 8000, description: 'GET /api/v1/article: deadline of one page fetch, redirects included' },
   { key: 'heartsms.servicePassword', env: ['HERALD_HEARTSMS_SERVICE_PASSWORD'], type: 'string', default: '', description: 'password of heart-sms-backend outside NODE_ENV dev/test; empty: random at every start, printed once', secret: true },
 ]
 
@@ -51,6 +55,7 @@ function bodyParsing(scope: FastifyInstance): void {
 
 export function createHeartsms(): Dialect {
   let stream: Stream | undefined
+  let article: ArticleFetcher | undefined
   return {
     name: 'heartsms',
     settings,
@@ -58,7 +63,12 @@ export function createHeartsms(): Dialect {
     async setup(ctx: DialectContext) {
       const store = new HeartStore(ctx.store)
       stream = new Stream(ctx.log.child({ dialect: 'heartsms' }))
-      const h: HeartContext = { store, stream, access: ctx.access, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
+      article = new ArticleFetcher({
+        fetch: bool(ctx.config, 'heartsms.article.fetch'),
+        allowPrivate: bool(ctx.config, 'heartsms.article.allowPrivate'),
+        timeoutMs: num(ctx.config, 'heartsms.article.timeoutMs'),
+      })
+      const h: HeartContext = { store, stream, article, access: ctx.access, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
       ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(str(ctx.config, 'heartsms.nodeEnv'), str(ctx.config, 'heartsms.servicePassword'), ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)
@@ -81,6 +91,7 @@ export function createHeartsms(): Dialect {
     },
     async stop() {
       stream?.detach()
+      await article?.close()
     },
   }
 }

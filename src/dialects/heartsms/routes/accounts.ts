@@ -137,11 +137,9 @@ export const accountRoutes: RouteDef[] = [
   { method: 'POST', url: '/accounts/update_subscription', handler: async () => ok() },
   { method: 'GET', url: '/activate', noAccount: true, params: { req: ['activation_code'] }, handler: async () => ok() },
   {
-    // heartsms §4.1: the original parses the page with Mercury; Herald fetches nothing and echoes what it knows
-    method: 'GET', url: '/article', noAccount: true, params: { req: ['url'] }, handler: async (p) => {
-      let domain: string | null = null
-      try { domain = new URL(p.url).hostname } catch { /* not a URL: domain stays null */ }
-      return { body: { title: null, description: null, image_url: null, domain, web_url: p.url } }
+    // heartsms §4.1: the page's preview (article.ts); what cannot be fetched or read is null, and it always answers
+    method: 'GET', url: '/article', noAccount: true, params: { req: ['url'] }, handler: async (p, _i, h) => {
+      return { body: await h.article.get(String(p.url)) }
     },
   },
   { method: 'POST', url: '/purchases/record', noAccount: true, handler: async () => ok() },

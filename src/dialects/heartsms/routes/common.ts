@@ -2,6 +2,7 @@
 // where §4.4 says so). Row shapes with exact key order (§4.2) live here too.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessControl } from '../../../core/access/access.ts'
+import type { ArticleFetcher } from '../article.ts'
 import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
 import { DbError, type HeartStore, type Order, type Row } from '../store.ts'
 import type { Table } from '../schema.ts'
@@ -10,6 +11,7 @@ import type { Content, Stream } from '../stream.ts'
 export interface HeartContext {
   store: HeartStore
   stream: Stream
+  article: ArticleFetcher
   access: AccessControl
   /** HEART_ALLOWED_USERS as the original reads it */
   allowedUsers: string | undefined
