@@ -174,6 +174,30 @@ describe('heartsms §4.1 GET /article: internal addresses are refused by default
   })
 })
 
+describe('heartsms §4.1 GET /article: at most 64 pages are fetched at once', () => {
+  let h: TestHerald
+  let web: Site
+  const held: http.ServerResponse[] = []
+  before(async () => {
+    web = await site({ '/hold': (_req, res) => { held.push(res) } })
+    h = await startHeart('sqlite', { env: { HERALD_HEARTSMS_ARTICLE_ALLOW_PRIVATE: 'true', HERALD_HEARTSMS_ARTICLE_TIMEOUT_MS: '20000' } })
+  })
+  after(async () => { await h?.close(); await web?.close() })
+
+  test('beyond 64, a preview without details is answered without a fetch; the 64 complete once their pages answer', async () => {
+    const answers: { title: string | null }[] = []
+    const all = Array.from({ length: 70 }, (_, i) => api(h, 'article', { query: { url: `${web.url}/hold?i=${i}` } }).then((r) => { answers.push(r.body); return r }))
+    for (let i = 0; i < 250 && (held.length < 64 || answers.length < 6); i++) await new Promise((r) => setTimeout(r, 20))
+    assert.equal(held.length, 64)
+    assert.equal(answers.length, 6)
+    assert.ok(answers.every((a) => a.title === null))
+    for (const res of held) { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<title>Held</title>') }
+    const replies = await Promise.all(all)
+    assert.equal(replies.filter((r) => r.body.title === 'Held').length, 64)
+    assert.equal(web.hits.get('/hold'), 64)
+  })
+})
+
 describe('heartsms §4.1 GET /article with HERALD_HEARTSMS_ARTICLE_FETCH=false', () => {
   let h: TestHerald
   let web: Site

@@ -33,6 +33,8 @@ const EXCERPT_CHARS = 200
 const CACHE_LIMIT = 1000
 const CACHE_MS = 10 * 60_000
 const CACHE_FAILED_MS = 60_000
+/** pages fetched at once; beyond, a preview without details is answered at once (the route needs no login) */
+const MAX_INFLIGHT = 64
 
 const internal = new BlockList()
 for (const [net, prefix] of [
@@ -189,11 +191,12 @@ function charsetOf(contentType: string): string {
 export class ArticleFetcher {
   private agent: Dispatcher
   private cache = new Map<string, { at: number; ttl: number; value: Promise<Article> }>()
+  private inflight = 0
 
   constructor(private o: ArticleOptions) {
     this.agent = new Agent({
       connect: o.allowPrivate ? {} : { lookup: guardedLookup as never },
-      connections: 16,
+      connections: MAX_INFLIGHT,
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
     })
@@ -204,7 +207,9 @@ export class ArticleFetcher {
     const now = Date.now()
     const hit = this.cache.get(url)
     if (hit && now - hit.at < hit.ttl) return hit.value
-    const value = this.fetch(url)
+    if (this.inflight >= MAX_INFLIGHT) return this.fetch(url, false)
+    this.inflight++
+    const value = this.fetch(url, this.o.fetch).finally(() => { this.inflight-- })
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear()
     const entry = { at: now, ttl: CACHE_MS, value }
     this.cache.set(url, entry)
@@ -212,7 +217,7 @@ export class ArticleFetcher {
     return value
   }
 
-  private async fetch(url: string): Promise<Article> {
+  private async fetch(url: string, fetchPage: boolean): Promise<Article> {
     let start: URL
     try {
       start = new URL(url)
@@ -222,7 +227,7 @@ export class ArticleFetcher {
     // web_url is the address asked for, or where its redirects ended
     const where = (at: URL) => ({ domain: at.hostname || null, web_url: at === start ? url : at.href })
     const nothing = (at: URL): Article => ({ title: null, description: null, image_url: null, ...where(at) })
-    if (!this.o.fetch) return nothing(start)
+    if (!fetchPage) return nothing(start)
     const signal = AbortSignal.timeout(this.o.timeoutMs)
     let at = start
     try {
