@@ -5,7 +5,7 @@
 // (this file with --serve), the clients here, so the two do not share one event loop.
 // Usage: npm run bench:chat21 [-- --pairs 50 --groups 10 --messages 200 --window 10 --db sqlite]
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,7 +30,27 @@ const GROUP_SIZE = 10
 const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 120_000)
 
 interface Stream { sender: MqttClient; topic: string; receivers: number; sent: number; done: number; seen: Map<number, number> }
-interface Result { messages: number; deliveries: number; seconds: number; p50: number; p99: number; timedOut: boolean }
+interface Result { messages: number; deliveries: number; seconds: number; p50: number; p99: number; timedOut: boolean; serverCpuMs?: number; loadCpuMs?: number }
+
+/** user + system CPU of a process in ms (Linux /proc; NaN elsewhere): the server's cost per message, whatever the load */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
+  } catch {
+    return NaN
+  }
+}
+
+/** Run `fn`, adding the server's and this process's CPU time over it. */
+async function measured(pid: number, fn: () => Promise<Result>): Promise<Result> {
+  const server0 = cpuMs(pid)
+  const load0 = process.cpuUsage()
+  const r = await fn()
+  const load = process.cpuUsage(load0)
+  return { ...r, serverCpuMs: cpuMs(pid) - server0, loadCpuMs: (load.user + load.system) / 1000 }
+}
 
 function client(url: string, username: string, password: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -110,13 +130,13 @@ async function serve(): Promise<void> {
   process.stdin.resume()
 }
 
-function startChild(): Promise<{ port: number; db: string; stop: () => void }> {
+function startChild(): Promise<{ port: number; db: string; pid: number; stop: () => void }> {
   const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), '--import', 'tsx', process.argv[1], '--serve', '--groups', String(G), '--db', String(args.db)], { stdio: ['pipe', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const m = JSON.parse(line)
-        if (m.ready) resolve({ ...m.ready, stop: () => child.kill('SIGTERM') })
+        if (m.ready) resolve({ ...m.ready, pid: child.pid!, stop: () => child.kill('SIGTERM') })
       } catch { /* a log line */ }
     })
     child.once('exit', (code) => reject(new Error(`herald child exited with ${code}`)))
@@ -148,13 +168,13 @@ async function main(): Promise<void> {
       const cs = await Promise.all(members.map(user))
       streams.push({ sender: cs[0], topic: `apps/tilechat/outgoing/users/${members[0]}/messages/group-bench${g}/outgoing`, receivers: GROUP_SIZE - 1, sent: 0, done: 0, seen: new Map() })
     }
-    const routed = await drive(streams, (on) => {
+    const routed = await measured(child.pid, () => drive(streams, (on) => {
       for (const c of users.values()) c.on('message', (topic, payload) => {
         if (!topic.endsWith('/clientadded')) return
         const m = JSON.parse(payload.toString())
         if (m.status === 150 && m.bench && !topic.includes(`/users/${m.sender}/`)) on(m.bench[0], m.bench[1], m.bench[2])
       })
-    }, (i, seq) => JSON.stringify({ text: `message ${seq}`, type: 'text', bench: [i, seq, performance.now()] }))
+    }, (i, seq) => JSON.stringify({ text: `message ${seq}`, type: 'text', bench: [i, seq, performance.now()] })))
 
     // raw: the same streams, client to client on plain topics, through the same broker (access control on)
     const rawStreams: Stream[] = []
@@ -170,13 +190,14 @@ async function main(): Promise<void> {
       }
       rawStreams.push({ sender: pub, topic: `raw/${i}`, receivers: n, sent: 0, done: 0, seen: new Map() })
     }
-    const raw = await drive(rawStreams, (on) => {
+    const raw = await measured(child.pid, () => drive(rawStreams, (on) => {
       for (const r of receivers) r.on('message', (_t, payload) => { const m = JSON.parse(payload.toString()); on(m.bench[0], m.bench[1], m.bench[2]) })
-    }, (i, seq) => JSON.stringify({ text: `message ${seq}`, type: 'text', bench: [i, seq, performance.now()] }))
+    }, (i, seq) => JSON.stringify({ text: `message ${seq}`, type: 'text', bench: [i, seq, performance.now()] })))
 
-    const row = (name: string, r: Result) => [name, fmt(r.messages / r.seconds), fmt(r.deliveries / r.seconds), fmt(r.p50, 2), fmt(r.p99, 2), r.timedOut ? 'TIMED OUT' : 'ok']
+    const row = (name: string, r: Result) => [name, fmt(r.messages / r.seconds), fmt(r.deliveries / r.seconds), fmt(r.p50, 2), fmt(r.p99, 2),
+      fmt(((r.serverCpuMs ?? NaN) * 1000) / r.messages), `${fmt((r.serverCpuMs ?? NaN) / 10 / r.seconds)}%`, `${fmt((r.loadCpuMs ?? NaN) / 10 / r.seconds)}%`, r.timedOut ? 'TIMED OUT' : 'ok']
     console.log(`chat21 bench: ${P} pairs + ${G} groups of ${GROUP_SIZE}, ${N} messages per stream, window ${W}, store ${child.db}, MQTT over WebSocket`)
-    console.log(table(['run', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'status'], [row('routed (chat21)', routed), row('raw pass-through', raw)]))
+    console.log(table(['run', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'load-gen CPU', 'status'], [row('routed (chat21)', routed), row('raw pass-through', raw)]))
     console.log(`ratio routed/raw: messages/s ${fmt(routed.messages / routed.seconds / (raw.messages / raw.seconds), 3)}, p50 latency ${fmt(routed.p50 / raw.p50, 2)}x`)
   } finally {
     await Promise.allSettled(clients.map((c) => c.endAsync(true)))

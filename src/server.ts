@@ -109,7 +109,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     if (!external) {
       broker = await createEmbeddedBroker({ access, metrics, presence, maxPacketSize: num(cfg, 'mqtt.maxPacketSize'), log })
-      bus = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
+      const embedded = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
+      broker.setBeforeAck((packet) => embedded.beforeAck(packet))
+      bus = embedded
     }
 
     main = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready } })

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
-import { Aedes, type AuthenticateError, type Client, type Connection } from 'aedes'
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type Connection } from 'aedes'
 import type { AccessControl, AccessSession } from '../core/access/access.ts'
 import { validTopicFilter, validTopicName } from '../core/access/topics.ts'
 import type { Metrics } from '../core/http/metrics.ts'
@@ -22,6 +22,11 @@ export interface EmbeddedBroker {
   handle(conn: Connection | Duplex, req?: IncomingMessage): void
   /** The access session of a connected client (undefined for internal publishes). */
   sessionOf(client: Client | null): AccessSession | undefined
+  /**
+   * Work to finish before a client's PUBLISH is acknowledged (the embedded bus's `beforeAck` subscriptions):
+   * returns undefined when there is none for this packet, else a promise that settles when it is done.
+   */
+  setBeforeAck(fn: (packet: AedesPublishPacket) => Promise<void> | undefined): void
   close(): Promise<void>
 }
 
@@ -64,13 +69,36 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     })
   }
 
+  // aedes-persistence 11 answers with promises (its bundled typings still describe callbacks)
+  const incoming = (aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: AedesPublishPacket): Promise<unknown> } }).persistence
+  let beforeAck: ((packet: AedesPublishPacket) => Promise<void> | undefined) | undefined
+  /** per client, the acknowledgement last held back: later PUBLISHes of that client are acknowledged after it */
+  const held = new WeakMap<Client, Promise<void>>()
+
   aedes.authorizePublish = (client, packet, done) => {
     if (!client) return done(null)
     if (!validTopicName(packet.topic) || packet.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${packet.topic}`))
     const s = sessions.get(client)
     if (!s || !s.can('publish', packet.topic)) return done(new Error(`not authorized to publish to ${packet.topic}`))
     metrics.messagesIn.value++
-    done(null)
+    // Aedes acknowledges (PUBACK, PUBREC) right after this hook: handle first what must be stored before
+    const p = packet as AedesPublishPacket
+    // QoS 0 promises nothing: unless an acknowledgement of this client is held (its order is kept below), it goes the
+    // broker's usual way, and the bus handles it when it is published (larger group commits than handling it here)
+    const prev = held.get(client)
+    if (p.qos === 0 && !prev) return done(null)
+    const work = !beforeAck ? undefined
+      // a QoS 2 retransmission of a PUBLISH already taken (awaiting PUBREL) is not handled twice
+      : p.qos === 2 && p.dup ? incoming.incomingGetPacket(client, p).then(() => undefined, () => beforeAck?.(p))
+        : beforeAck(p)
+    const wait = p.qos === 0 ? undefined : work
+    if (!wait && !prev) return done(null)
+    const mine = Promise.all([prev, wait]).then(() => {})
+    held.set(client, mine)
+    void mine.then(() => {
+      if (held.get(client) === mine) held.delete(client)
+      done(null)
+    })
   }
 
   aedes.authorizeSubscribe = (client, sub, done) => {
@@ -108,6 +136,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     aedes,
     handle,
     sessionOf: (client) => (client ? sessions.get(client) : undefined),
+    setBeforeAck: (fn) => { beforeAck = fn },
     close: () => new Promise<void>((r) => aedes.close(() => r())),
   }
 }

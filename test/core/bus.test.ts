@@ -6,7 +6,8 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { ExternalBus } from '../../src/core/bus/external.ts'
 import type { Bus, BusMessage, QoS } from '../../src/core/bus/types.ts'
-import { requireService, startTestHerald, type TestHerald } from '../helpers.ts'
+import { connect, requireService, startTestHerald, type TestHerald } from '../helpers.ts'
+import { connectPacket, packet, raw } from './raw.ts'
 import { RABBIT_GUEST, RABBIT_MQTT_URL, rabbitMqttAvailable } from '../rabbitmq.ts'
 
 const MOSQUITTO_URL = process.env.HERALD_TEST_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883'
@@ -267,3 +268,170 @@ function aclFile(): string {
   writeFileSync(f, 'user limited\ntopic readwrite limited/#\n')
   return f
 }
+
+describe('embedded bus: beforeAck subscriptions acknowledge a client only once its message is handled', () => {
+  let h: TestHerald
+  let n = 0
+  const fresh = () => `ack-test/${process.pid}-${++n}`
+  const login = () => ({ username: 'herald', password: h.servicePassword })
+  before(async () => { h = await startTestHerald() })
+  after(async () => { await h?.close() })
+
+  /** a handler that records each message and holds it until `release(payload)` */
+  function holding() {
+    const seen: string[] = []
+    const gates = new Map<string, () => void>()
+    const waits = new Map<string, Promise<void>>()
+    const gate = (p: string) => {
+      if (!waits.has(p)) waits.set(p, new Promise<void>((r) => gates.set(p, r)))
+      return waits.get(p)!
+    }
+    return {
+      seen,
+      handler: async (m: BusMessage) => { seen.push(m.payload.toString()); await gate(m.payload.toString()) },
+      release: (p: string) => { void gate(p); gates.get(p)!() },
+      /** let every handler finish (in `finally`, so that a failed assertion does not leave the client hanging) */
+      releaseAll: () => { for (const r of gates.values()) r() },
+    }
+  }
+
+  for (const qos of [1, 2] as const) {
+    test(`QoS ${qos}: the publisher's acknowledgement waits for the handler, which runs once`, async () => {
+      const base = fresh()
+      const hold = holding()
+      const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 2, beforeAck: true })
+      const c = await connect(h.mqttUrl, login())
+      try {
+        let acked = false
+        const pub = c.publishAsync(`${base}/x`, 'm1', { qos }).then(() => { acked = true })
+        await until(() => hold.seen.length === 1, () => null, 5000, 'the handler')
+        await sleep(300)
+        assert.equal(acked, false, 'acknowledged before the handler settled')
+        hold.release('m1')
+        await pub
+        await sleep(100)
+        assert.deepEqual(hold.seen, ['m1'])
+      } finally {
+        hold.releaseAll()
+        await c.endAsync(true)
+        await unsub()
+      }
+    })
+  }
+
+  test('one client\'s acknowledgements keep its publish order, whatever order the handlers finish in', async () => {
+    const base = fresh()
+    const hold = holding()
+    const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 1, beforeAck: true })
+    const c = await connect(h.mqttUrl, login())
+    try {
+      const acks: string[] = []
+      const pubs = ['a', 'b', 'c'].map((p) => c.publishAsync(`${base}/x`, p, { qos: 1 }).then(() => { acks.push(p) }))
+      await until(() => hold.seen.length === 3, () => null, 5000, 'three handler calls')
+      assert.deepEqual(hold.seen, ['a', 'b', 'c'], 'handlers are called in arrival order')
+      hold.release('c')
+      hold.release('b')
+      await sleep(300)
+      assert.deepEqual(acks, [], 'b and c were acknowledged before a')
+      hold.release('a')
+      await Promise.all(pubs)
+      assert.deepEqual(acks, ['a', 'b', 'c'])
+    } finally {
+      hold.releaseAll()
+      await c.endAsync(true)
+      await unsub()
+    }
+  })
+
+  test('QoS 0 acknowledges nothing and holds nothing: the client goes on while its handler runs', async () => {
+    const base = fresh()
+    const hold = holding()
+    const unsub = await h.bus.subscribe(`${base}/held/+`, hold.handler, { qos: 1, beforeAck: true })
+    const c = await connect(h.mqttUrl, login())
+    try {
+      await c.publishAsync(`${base}/held/x`, 'q0', { qos: 0 })
+      await until(() => hold.seen.length === 1, () => null, 5000, 'the handler')
+      await sleep(100)
+      assert.deepEqual(hold.seen, ['q0'], 'handled once')
+      // a QoS 1 message on another topic right after is acknowledged although the QoS 0 handler still runs
+      const held = sleep(3000).then(() => { throw new Error('the QoS 1 PUBACK waited for the QoS 0 handler') })
+      await Promise.race([c.publishAsync(`${base}/other`, 'next', { qos: 1 }), held])
+    } finally {
+      hold.releaseAll()
+      await c.endAsync(true)
+      await unsub()
+    }
+  })
+
+  test('QoS 0 and QoS 1 messages of one client reach the handler in publish order', async () => {
+    const base = fresh()
+    const hold = holding()
+    const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 1, beforeAck: true })
+    const c = await connect(h.mqttUrl, login())
+    try {
+      const sent = ['a0', 'b1', 'c0', 'd1', 'e0']
+      for (const p of sent) c.publish(`${base}/x`, p, { qos: p.endsWith('1') ? 1 : 0 })
+      await until(() => hold.seen.length === sent.length, () => null, 5000, 'every handler call')
+      assert.deepEqual(hold.seen, sent)
+    } finally {
+      hold.releaseAll()
+      await c.endAsync(true)
+      await unsub()
+    }
+  })
+
+  test('a handler that throws still lets the message be acknowledged; the connection stays', async () => {
+    const base = fresh()
+    const unsub = await h.bus.subscribe(`${base}/+`, () => { throw new Error('handler failure') }, { qos: 1, beforeAck: true })
+    const c = await connect(h.mqttUrl, login())
+    try {
+      await c.publishAsync(`${base}/x`, 'boom', { qos: 1 })
+      await c.publishAsync(`${base}/x`, 'again', { qos: 1 })
+      assert.equal(c.connected, true)
+    } finally {
+      await c.endAsync(true)
+      await unsub()
+    }
+  })
+
+  test("Herald's own publishes and a vanished client's will reach the handler once each", async () => {
+    const base = fresh()
+    const seen: string[] = []
+    const unsub = await h.bus.subscribe(`${base}/+`, (m) => { seen.push(m.payload.toString()) }, { qos: 1, beforeAck: true })
+    try {
+      await h.bus.publish(`${base}/own`, 'own', { qos: 1 })
+      const c = await connect(h.mqttUrl, { ...login(), will: { topic: `${base}/will`, payload: Buffer.from('will'), qos: 1, retain: false } })
+      c.stream.destroy()
+      await until(() => seen.length === 2, () => null, 5000, 'own publish and will')
+      await sleep(200)
+      assert.deepEqual(seen.sort(), ['own', 'will'])
+    } finally {
+      await unsub()
+    }
+  })
+
+  test('a QoS 2 PUBLISH retransmitted after its PUBREC is acknowledged again but not handled twice', async () => {
+    const base = fresh()
+    const seen: string[] = []
+    const unsub = await h.bus.subscribe(`${base}/+`, (m) => { seen.push(m.payload.toString()) }, { qos: 2, beforeAck: true })
+    const conn = await raw(h.ports.mqtt)
+    try {
+      conn.socket.write(connectPacket({ clientId: `qos2-${process.pid}`, ...login() }))
+      assert.equal((await conn.bytes(4)).readUInt8(3), 0, 'CONNACK accepted')
+      const topic = Buffer.from(`${base}/q2`)
+      const body = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 255]), topic, Buffer.from([0, 7]), Buffer.from('once')])
+      conn.socket.write(packet(0x34, body)) // PUBLISH QoS 2, id 7
+      const pubrec = Buffer.from([0x50, 0x02, 0, 7])
+      assert.deepEqual((await conn.bytes(8)).subarray(4, 8), pubrec)
+      conn.socket.write(packet(0x3c, body)) // the same PUBLISH again, DUP set (as if the PUBREC was lost)
+      assert.deepEqual((await conn.bytes(12)).subarray(8, 12), pubrec)
+      conn.socket.write(Buffer.from([0x62, 0x02, 0, 7])) // PUBREL
+      assert.deepEqual((await conn.bytes(16)).subarray(12, 16), Buffer.from([0x70, 0x02, 0, 7]))
+      await sleep(200)
+      assert.deepEqual(seen, ['once'])
+    } finally {
+      conn.socket.destroy()
+      await unsub()
+    }
+  })
+})

@@ -16,7 +16,6 @@ export class Observer {
   private serial = new KeyedSerial()
   private unsubscribe: (() => Promise<void>)[] = []
   private stopping = false
-  private get detached(): boolean { return this.flow.bus().kind === 'embedded' }
 
   constructor(private flow: Flow) {}
 
@@ -32,10 +31,10 @@ export class Observer {
         }
       }
       const done = key ? this.serial.run(key(parts), task) : this.track(task())
-      // the embedded bus runs a subscription's handlers one at a time: not waiting lets users' commands run
-      // concurrently (their order is kept above); an external broker is acknowledged only once handled
-      return this.detached ? undefined : done
-    }, { shared: true, qos: 1 })
+      // acknowledged once handled (stored): on the embedded broker the client's PUBACK waits for it (beforeAck,
+      // where commands run as they arrive, their order kept above); an external broker waits for Herald's ack
+      return done
+    }, { shared: true, qos: 1, beforeAck: true })
   }
 
   private inflight = new Set<Promise<void>>()
