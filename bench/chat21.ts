@@ -3,7 +3,7 @@
 // p50/p99 end-to-end latency (sender publish → recipient receive), then the raw pass-through of the same broker
 // (the same streams client to client, no routing), and the ratio routed/raw. Herald runs in a child process
 // (this file with --serve), the clients here, so the two do not share one event loop.
-// Usage: npm run bench:chat21 [-- --pairs 50 --groups 10 --messages 200 --window 10 --db sqlite]
+// Usage: npm run bench:chat21 [-- --pairs 50 --groups 10 --messages 200 --window 10 --db sqlite --qos 0]
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -24,8 +24,11 @@ const { values: args } = parseArgs({ options: {
   pairs: { type: 'string', default: '50' }, groups: { type: 'string', default: '10' },
   messages: { type: 'string', default: '200' }, window: { type: 'string', default: '10' },
   db: { type: 'string', default: 'sqlite' }, serve: { type: 'boolean', default: false },
+  // chat21 clients publish QoS 0; with 1, each outgoing message is PUBACKed only once stored (what that costs)
+  qos: { type: 'string', default: '0' },
 } })
 const P = Number(args.pairs), G = Number(args.groups), N = Number(args.messages), W = Number(args.window)
+const QOS = Number(args.qos) === 1 ? 1 : 0
 const GROUP_SIZE = 10
 const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 120_000)
 
@@ -77,7 +80,7 @@ async function drive(streams: Stream[], receive: (on: (stream: number, seq: numb
   const send = (i: number) => {
     const s = streams[i]
     if (s.sent >= N) return
-    s.sender.publish(s.topic, payload(i, s.sent++))
+    s.sender.publish(s.topic, payload(i, s.sent++), { qos: QOS })
   }
   receive((i, seq, sentAt) => {
     const s = streams[i]
@@ -196,7 +199,7 @@ async function main(): Promise<void> {
 
     const row = (name: string, r: Result) => [name, fmt(r.messages / r.seconds), fmt(r.deliveries / r.seconds), fmt(r.p50, 2), fmt(r.p99, 2),
       fmt(((r.serverCpuMs ?? NaN) * 1000) / r.messages), `${fmt((r.serverCpuMs ?? NaN) / 10 / r.seconds)}%`, `${fmt((r.loadCpuMs ?? NaN) / 10 / r.seconds)}%`, r.timedOut ? 'TIMED OUT' : 'ok']
-    console.log(`chat21 bench: ${P} pairs + ${G} groups of ${GROUP_SIZE}, ${N} messages per stream, window ${W}, store ${child.db}, MQTT over WebSocket`)
+    console.log(`chat21 bench: ${P} pairs + ${G} groups of ${GROUP_SIZE}, ${N} messages per stream, window ${W}, store ${child.db}, MQTT over WebSocket, QoS ${QOS}`)
     console.log(table(['run', 'messages/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'server CPU', 'load-gen CPU', 'status'], [row('routed (chat21)', routed), row('raw pass-through', raw)]))
     console.log(`ratio routed/raw: messages/s ${fmt(routed.messages / routed.seconds / (raw.messages / raw.seconds), 3)}, p50 latency ${fmt(routed.p50 / raw.p50, 2)}x`)
   } finally {
