@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
+import type { MqttClient } from 'mqtt'
 import { ExternalBus } from '../../src/core/bus/external.ts'
 import type { Bus, BusMessage, QoS } from '../../src/core/bus/types.ts'
 import { connect, requireService, startTestHerald, type TestHerald } from '../helpers.ts'
@@ -295,90 +296,75 @@ describe('embedded bus: beforeAck subscriptions acknowledge a client only once i
     }
   }
 
-  for (const qos of [1, 2] as const) {
-    test(`QoS ${qos}: the publisher's acknowledgement waits for the handler, which runs once`, async () => {
-      const base = fresh()
-      const hold = holding()
-      const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 2, beforeAck: true })
-      const c = await connect(h.mqttUrl, login())
-      try {
-        let acked = false
-        const pub = c.publishAsync(`${base}/x`, 'm1', { qos }).then(() => { acked = true })
-        await until(() => hold.seen.length === 1, () => null, 5000, 'the handler')
-        await sleep(300)
-        assert.equal(acked, false, 'acknowledged before the handler settled')
-        hold.release('m1')
-        await pub
-        await sleep(100)
-        assert.deepEqual(hold.seen, ['m1'])
-      } finally {
-        hold.releaseAll()
-        await c.endAsync(true)
-        await unsub()
-      }
-    })
+  /** A holding beforeAck subscription on `<fresh base><suffix>` and a connected client, both disposed of after `fn`. */
+  async function held(suffix: string, qos: QoS, fn: (o: { base: string; hold: ReturnType<typeof holding>; c: MqttClient }) => Promise<void>) {
+    const base = fresh()
+    const hold = holding()
+    const unsub = await h.bus.subscribe(`${base}${suffix}`, hold.handler, { qos, beforeAck: true })
+    const c = await connect(h.mqttUrl, login())
+    try {
+      await fn({ base, hold, c })
+    } finally {
+      hold.releaseAll() // a failed assertion must not leave the client waiting for an acknowledgement
+      await c.endAsync(true)
+      await unsub()
+    }
   }
 
-  test('one client\'s acknowledgements keep its publish order, whatever order the handlers finish in', async () => {
-    const base = fresh()
-    const hold = holding()
-    const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 1, beforeAck: true })
-    const c = await connect(h.mqttUrl, login())
+  /** `p`, or a failure naming `what` after `ms` */
+  async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(what)), ms) })
     try {
-      const acks: string[] = []
-      const pubs = ['a', 'b', 'c'].map((p) => c.publishAsync(`${base}/x`, p, { qos: 1 }).then(() => { acks.push(p) }))
-      await until(() => hold.seen.length === 3, () => null, 5000, 'three handler calls')
-      assert.deepEqual(hold.seen, ['a', 'b', 'c'], 'handlers are called in arrival order')
-      hold.release('c')
-      hold.release('b')
-      await sleep(300)
-      assert.deepEqual(acks, [], 'b and c were acknowledged before a')
-      hold.release('a')
-      await Promise.all(pubs)
-      assert.deepEqual(acks, ['a', 'b', 'c'])
+      return await Promise.race([p, late])
     } finally {
-      hold.releaseAll()
-      await c.endAsync(true)
-      await unsub()
+      clearTimeout(timer)
     }
-  })
+  }
 
-  test('QoS 0 acknowledges nothing and holds nothing: the client goes on while its handler runs', async () => {
-    const base = fresh()
-    const hold = holding()
-    const unsub = await h.bus.subscribe(`${base}/held/+`, hold.handler, { qos: 1, beforeAck: true })
-    const c = await connect(h.mqttUrl, login())
-    try {
-      await c.publishAsync(`${base}/held/x`, 'q0', { qos: 0 })
+  for (const qos of [1, 2] as const) {
+    test(`QoS ${qos}: the publisher's acknowledgement waits for the handler, which runs once`, () => held('/+', 2, async ({ base, hold, c }) => {
+      let acked = false
+      const pub = c.publishAsync(`${base}/x`, 'm1', { qos }).then(() => { acked = true })
       await until(() => hold.seen.length === 1, () => null, 5000, 'the handler')
+      await sleep(300)
+      assert.equal(acked, false, 'acknowledged before the handler settled')
+      hold.release('m1')
+      await pub
       await sleep(100)
-      assert.deepEqual(hold.seen, ['q0'], 'handled once')
-      // a QoS 1 message on another topic right after is acknowledged although the QoS 0 handler still runs
-      const held = sleep(3000).then(() => { throw new Error('the QoS 1 PUBACK waited for the QoS 0 handler') })
-      await Promise.race([c.publishAsync(`${base}/other`, 'next', { qos: 1 }), held])
-    } finally {
-      hold.releaseAll()
-      await c.endAsync(true)
-      await unsub()
-    }
-  })
+      assert.deepEqual(hold.seen, ['m1'])
+    }))
+  }
 
-  test('QoS 0 and QoS 1 messages of one client reach the handler in publish order', async () => {
-    const base = fresh()
-    const hold = holding()
-    const unsub = await h.bus.subscribe(`${base}/+`, hold.handler, { qos: 1, beforeAck: true })
-    const c = await connect(h.mqttUrl, login())
-    try {
-      const sent = ['a0', 'b1', 'c0', 'd1', 'e0']
-      for (const p of sent) c.publish(`${base}/x`, p, { qos: p.endsWith('1') ? 1 : 0 })
-      await until(() => hold.seen.length === sent.length, () => null, 5000, 'every handler call')
-      assert.deepEqual(hold.seen, sent)
-    } finally {
-      hold.releaseAll()
-      await c.endAsync(true)
-      await unsub()
-    }
-  })
+  test('one client\'s acknowledgements keep its publish order, whatever order the handlers finish in', () => held('/+', 1, async ({ base, hold, c }) => {
+    const acks: string[] = []
+    const pubs = ['a', 'b', 'c'].map((p) => c.publishAsync(`${base}/x`, p, { qos: 1 }).then(() => { acks.push(p) }))
+    await until(() => hold.seen.length === 3, () => null, 5000, 'three handler calls')
+    assert.deepEqual(hold.seen, ['a', 'b', 'c'], 'handlers are called in arrival order')
+    hold.release('c')
+    hold.release('b')
+    await sleep(300)
+    assert.deepEqual(acks, [], 'b and c were acknowledged before a')
+    hold.release('a')
+    await Promise.all(pubs)
+    assert.deepEqual(acks, ['a', 'b', 'c'])
+  }))
+
+  test('QoS 0 acknowledges nothing and holds nothing: the client goes on while its handler runs', () => held('/held/+', 1, async ({ base, hold, c }) => {
+    await c.publishAsync(`${base}/held/x`, 'q0', { qos: 0 })
+    await until(() => hold.seen.length === 1, () => null, 5000, 'the handler')
+    await sleep(100)
+    assert.deepEqual(hold.seen, ['q0'], 'handled once')
+    // a QoS 1 message on another topic right after is acknowledged although the QoS 0 handler still runs
+    await within(3000, c.publishAsync(`${base}/other`, 'next', { qos: 1 }), 'the QoS 1 PUBACK waited for the QoS 0 handler')
+  }))
+
+  test('QoS 0 and QoS 1 messages of one client reach the handler in publish order', () => held('/+', 1, async ({ base, hold, c }) => {
+    const sent = ['a0', 'b1', 'c0', 'd1', 'e0']
+    for (const p of sent) c.publish(`${base}/x`, p, { qos: p.endsWith('1') ? 1 : 0 })
+    await until(() => hold.seen.length === sent.length, () => null, 5000, 'every handler call')
+    assert.deepEqual(hold.seen, sent)
+  }))
 
   test('a handler that throws still lets the message be acknowledged; the connection stays', async () => {
     const base = fresh()
