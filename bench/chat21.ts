@@ -5,7 +5,7 @@
 // (this file with --serve), the clients here, so the two do not share one event loop.
 // Usage: npm run bench:chat21 [-- --pairs 50 --groups 10 --messages 200 --window 10 --db sqlite --qos 0]
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +18,7 @@ import { Tokens } from '../src/dialects/chat21/jwt.ts'
 import { chat21Settings } from '../src/dialects/chat21/settings.ts'
 import { startHerald } from '../src/server.ts'
 import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../test/helpers.ts'
+import { cpuMs } from './lib/proc.ts'
 import { fmt, table } from './lib/stats.ts'
 
 const { values: args } = parseArgs({ options: {
@@ -35,18 +36,7 @@ const TIME_LIMIT_MS = Number(process.env.BENCH_TIME_LIMIT_MS ?? 120_000)
 interface Stream { sender: MqttClient; topic: string; receivers: number; sent: number; done: number; seen: Map<number, number> }
 interface Result { messages: number; deliveries: number; seconds: number; p50: number; p99: number; timedOut: boolean; serverCpuMs?: number; loadCpuMs?: number }
 
-/** user + system CPU of a process in ms (Linux /proc; NaN elsewhere): the server's cost per message, whatever the load */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
-  } catch {
-    return NaN
-  }
-}
-
-/** Run `fn`, adding the server's and this process's CPU time over it. */
+/** Run `fn`, adding the server's and this process's CPU time over it (the server's cost per message, whatever the load). */
 async function measured(pid: number, fn: () => Promise<Result>): Promise<Result> {
   const server0 = cpuMs(pid)
   const load0 = process.cpuUsage()

@@ -6,7 +6,7 @@
 // --rate adds an open-loop write phase at that offered rate (latency from the scheduled send time).
 // --profile writes the server's CPU profile there; --loop prints its event-loop delay and GC pauses per phase.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import net, { type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -15,6 +15,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import mqtt, { type MqttClient } from 'mqtt'
 import pg from 'pg'
+import { cpuMs } from './lib/proc.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -158,14 +159,6 @@ async function startServer(db: string): Promise<{ child: ChildProcess; ports: Re
     if (schema) { const c = new pg.Client({ connectionString: args.pg }); await c.connect(); await c.query(`DROP SCHEMA ${schema} CASCADE`); await c.end() }
   }
   return { child, ports, cleanup }
-}
-
-/** user + system CPU of a process in ms (Linux /proc), to report server CPU per request independent of machine load */
-function cpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100
-  } catch { return NaN }
 }
 
 interface Phase { cpuMs: number; loadCpuMs: number; writes: number; reads: number; seconds: number; http: number[]; delays: number[]; expected: number; received: number }

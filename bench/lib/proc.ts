@@ -31,13 +31,21 @@ export function procStats(pid: number): ProcStats | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0)
+    return { rss: rssKb * 1024, cpuMs: cpuMs(pid) }
+  } catch {
+    return null
+  }
+}
+
+/** User + system CPU time of a process in ms, from /proc (Linux only); NaN when it cannot be read. */
+export function cpuMs(pid: number): number {
+  try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // fields after the command name (which may contain spaces) start at field 3; utime and stime are 14 and 15
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    const ticks = Number(fields[11]) + Number(fields[12])
-    return { rss: rssKb * 1024, cpuMs: (ticks * 1000) / CLK_TCK }
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
   } catch {
-    return null
+    return NaN
   }
 }
 
@@ -75,20 +83,25 @@ function track(name: string, proc: ChildProcess): Child {
  * the 100 load clients between the two cores of this machine, and one broker's rounds ranged 61k–118k
  * deliveries/s; pinned, 99k–110k in the same session.
  */
-const PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2 && pinSelf()
+let pinned: boolean | undefined
 
+/** Pin this process to CPU 0, once, when the first broker starts (importing this module pins nothing). */
 function pinSelf(): boolean {
+  if (pinned !== undefined) return pinned
+  pinned = false
+  if (process.env.BENCH_PIN === '0' || cpus().length < 2) return pinned
   try {
     execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
-    return true
+    pinned = true
   } catch {
-    return false // no taskset (util-linux): run unpinned
+    // no taskset (util-linux): run unpinned
   }
+  return pinned
 }
 
 /** The command line that starts `cmd` on the brokers' CPU (taskset execs it, so the pid is the broker's). */
 function onBrokerCpu(cmd: string, args: string[]): [string, string[]] {
-  return PIN ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]
+  return pinSelf() ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]
 }
 
 /** `BENCH_CPU_PROF=<dir>`: Node.js broker children write a V8 CPU profile to `<dir>/<name>/` when they stop. */

@@ -29,9 +29,9 @@ export interface SubscribeOptions {
    * Acknowledge only what is handled (ARCHITECTURE: "acknowledge only after the write committed"). On the embedded
    * broker, a client's PUBLISH that this subscription matches gets its PUBACK (QoS 1) or PUBREC (QoS 2) only once
    * the handler's promise has settled (QoS 0 acknowledges nothing and is not held); such handlers run as messages
-   * arrive, each call started in arrival order,
-   * without waiting for the previous one (a handler keeps any order it needs from its call order). On an external
-   * broker every subscription already works so: Herald acknowledges the broker once the handler has settled.
+   * arrive, each call started in arrival order without waiting for the previous one (a handler keeps any order it
+   * needs from its call order). On an external broker every subscription already works so: Herald acknowledges the
+   * broker once the handler has settled.
    */
   beforeAck?: boolean
 }
