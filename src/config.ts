@@ -49,6 +49,16 @@ export const coreSettings: Setting[] = [
   { key: 'auth.aclFile', env: ['HERALD_ACL_FILE'], type: 'string', default: '', description: 'Mosquitto-format ACL file with static rules' },
   { key: 'auth.failLimit', env: ['HERALD_AUTH_FAIL_LIMIT'], type: 'int', default: 10, description: 'failed logins per address and window before that address is refused' },
   { key: 'auth.failWindowMs', env: ['HERALD_AUTH_FAIL_WINDOW_MS'], type: 'int', default: 60000, description: 'window of the failed-login limit' },
+  { key: 'auth.clientIdHoldMs', env: ['HERALD_AUTH_CLIENT_ID_HOLD_MS'], type: 'int', default: 86_400_000, description: 'how long a client id stays held by its account after its last connection or hook call; another account is refused it meanwhile' },
+  { key: 'mqtt.maxSubscriptions', env: ['HERALD_MQTT_MAX_SUBSCRIPTIONS'], type: 'int', default: 10_000, description: 'subscriptions one client may hold; more are refused (SUBACK 0x80)' },
+  { key: 'mqtt.maxConnectionsPerPrincipal', env: ['HERALD_MQTT_MAX_CONNECTIONS_PER_PRINCIPAL'], type: 'int', default: 100, description: 'MQTT connections one account may have open at once; more are refused (CONNACK 3); superusers are not limited' },
+
+  { key: 'hooks.secret', env: ['HERALD_HOOKS_SECRET'], type: 'string', default: '', description: 'when set, every broker hook call must carry it (HTTP Basic password, X-Herald-Hooks-Secret header or secret query parameter)', secret: true },
+  { key: 'hooks.allow', env: ['HERALD_HOOKS_ALLOW'], type: 'list', default: [], description: 'addresses or CIDR ranges that may call the broker hook endpoints; empty: loopback only, or any address when hooks.secret is set' },
+
+  { key: 'metrics.port', env: ['HERALD_METRICS_PORT'], type: 'port', default: 9464, description: 'port of the Prometheus /metrics listener (off to disable)' },
+  { key: 'metrics.host', env: ['HERALD_METRICS_HOST'], type: 'string', default: '127.0.0.1', description: 'address the /metrics listener binds to' },
+  { key: 'metrics.token', env: ['HERALD_METRICS_TOKEN'], type: 'string', default: '', description: 'when set, /metrics is also served on the main HTTP port to requests with Authorization: Bearer <token>', secret: true },
 ]
 
 export type Config = Record<string, unknown>

@@ -65,6 +65,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     allowAnonymous: bool(cfg, 'auth.allowAnonymous'),
     failLimit: num(cfg, 'auth.failLimit'),
     failWindowMs: num(cfg, 'auth.failWindowMs'),
+    clientIdHoldMs: num(cfg, 'auth.clientIdHoldMs'),
   })
   if (str(cfg, 'auth.aclFile')) access.addRules(loadAclFile(str(cfg, 'auth.aclFile')), true)
 
@@ -108,14 +109,31 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
 
     if (!external) {
-      broker = await createEmbeddedBroker({ access, metrics, presence, maxPacketSize: num(cfg, 'mqtt.maxPacketSize'), log })
+      broker = await createEmbeddedBroker({
+        access, metrics, presence, log,
+        maxPacketSize: num(cfg, 'mqtt.maxPacketSize'),
+        maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
+        maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
+      })
       const embedded = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
       broker.setBeforeAck((packet) => embedded.beforeAck(packet))
       bus = embedded
     }
 
-    main = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready } })
-    registerBrokerHooks(main.app, access, metrics)
+    const metricsToken = str(cfg, 'metrics.token')
+    main = await createHttp({
+      bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready },
+      serveMetrics: metricsToken ? { token: metricsToken } : undefined,
+    })
+    registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow') })
+    const metricsPort = port(cfg, 'metrics.port')
+    if (metricsPort !== null) {
+      const m = await createHttp({ bodyLimit: 1024, metrics, log: log.child({ listener: 'metrics' }), serveMetrics: {} })
+      extraApps.push(m)
+      await m.app.ready()
+      ports.metrics = await listen(m.server, metricsPort, str(cfg, 'metrics.host'), settingHint('metrics.port'))
+      servers.push(m.server)
+    }
 
     const ctx: DialectContext = {
       config: cfg, log, store, access, presence, metrics, development,

@@ -15,6 +15,8 @@ export interface TestHerald extends Herald {
   mqttUrl: string
   httpUrl: string
   wsUrl: string
+  /** the Prometheus listener (its own port, loopback) */
+  metricsUrl: string
   close(): Promise<void>
 }
 
@@ -38,7 +40,7 @@ export async function startTestHerald(o: {
     env: o.env ?? {},
     overrides: {
       mode: 'development', dataDir, databaseUrl, host: '127.0.0.1', logLevel: process.env.HERALD_TEST_LOG ?? 'silent',
-      'http.port': 0, 'https.port': 0, 'mqtt.port': 0, 'mqtts.port': 0,
+      'http.port': 0, 'https.port': 0, 'mqtt.port': 0, 'mqtts.port': 0, 'metrics.port': 0,
       ...o.overrides,
     },
   })
@@ -48,6 +50,7 @@ export async function startTestHerald(o: {
     mqttUrl: `mqtt://127.0.0.1:${h.ports.mqtt}`,
     httpUrl: `http://127.0.0.1:${h.ports.http}`,
     wsUrl: `ws://127.0.0.1:${h.ports.http}`,
+    metricsUrl: `http://127.0.0.1:${h.ports.metrics}`,
     async close() {
       await h.stop()
       rmSync(dataDir, { recursive: true, force: true })

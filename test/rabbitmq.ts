@@ -53,8 +53,8 @@ export async function rabbitAuthAvailable(): Promise<boolean> {
   }
 }
 
-async function setPaths(base: string): Promise<void> {
-  const sets = PATHS.map((p) => `application:set_env(rabbitmq_auth_backend_http, ${p}_path, "${base}/${p}")`)
+async function setPaths(base: string, query = ''): Promise<void> {
+  const sets = PATHS.map((p) => `application:set_env(rabbitmq_auth_backend_http, ${p}_path, "${base}/${p}${query}")`)
   await rabbitEval([
     'application:set_env(rabbitmq_auth_backend_http, http_method, post)',
     ...sets,
@@ -62,11 +62,15 @@ async function setPaths(base: string): Promise<void> {
   ].join(', '))
 }
 
-/** Point rabbitmq_auth_backend_http (POST) at Herald's /api/v1/rabbitmq/{user,vhost,resource,topic}. */
-export async function pointRabbitAuthAt(heraldHttpBaseUrl: string): Promise<void> {
+/**
+ * Point rabbitmq_auth_backend_http (POST) at Herald's /api/v1/rabbitmq/{user,vhost,resource,topic}; with `secret`,
+ * each path carries Herald's hook secret as `?secret=` (RabbitMQ POSTs its form body to the path as given).
+ */
+export async function pointRabbitAuthAt(heraldHttpBaseUrl: string, o: { secret?: string } = {}): Promise<void> {
   const base = heraldHttpBaseUrl.replace(/\/+$/, '')
   if (!/^https?:\/\/[\w.:[\]-]+$/.test(base)) throw new Error(`not an http base URL: ${heraldHttpBaseUrl}`)
-  await setPaths(`${base}/api/v1/rabbitmq`)
+  if (o.secret !== undefined && !/^[\w-]+$/.test(o.secret)) throw new Error('a test secret is letters, digits, - and _')
+  await setPaths(`${base}/api/v1/rabbitmq`, o.secret === undefined ? '' : `?secret=${o.secret}`)
 }
 
 /** Put the backend paths back where the setup script left them (nothing listens there: HTTP users are refused). */

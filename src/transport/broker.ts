@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type Connection } from 'aedes'
 import type { AccessControl, AccessSession } from '../core/access/access.ts'
+import { ownerOf } from '../core/access/client-ids.ts'
 import { validTopicFilter, validTopicName } from '../core/access/topics.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import type { Presence } from '../core/presence/presence.ts'
@@ -13,6 +14,10 @@ export interface BrokerOptions {
   metrics: Metrics
   presence: Presence
   maxPacketSize: number
+  /** subscriptions one client (session) may hold; more get SUBACK 0x80 (security hole 6) */
+  maxSubscriptions: number
+  /** connections one principal may have open at once; more get CONNACK 3 (superusers are not limited) */
+  maxConnectionsPerPrincipal: number
   log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void }
 }
 
@@ -32,7 +37,7 @@ export interface EmbeddedBroker {
 
 const sessions = new WeakMap<Client, AccessSession>()
 
-function authError(code: 4 | 5, message: string): AuthenticateError {
+function authError(code: 2 | 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError
 }
 
@@ -53,16 +58,31 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const { access, metrics, presence } = o
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000, connectTimeout: 10_000 })
 
+  /** open connections per principal, and each session's subscription filters (kept with a persistent session) */
+  const connectionsOf = new Map<string, number>()
+  const filtersOf = new Map<string, Set<string>>()
+  const refusal = (reason: string): AuthenticateError =>
+    reason === 'bad-credentials' ? authError(4, 'bad user name or password')
+      : reason === 'client-id-taken' ? authError(2, 'client identifier in use by another account')
+        : authError(5, 'not authorized')
+
   aedes.authenticate = (client, username, password, done) => {
     const ip = remoteAddress(client)
     access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertCN(client) }).then((r) => {
       if (r.ok) {
-        sessions.set(client, access.session({ ...r.principal, clientId: client.id }))
+        const p = r.principal
+        const replaces = access.clientIds.isLive(client.id, p)
+        if (!p.superuser && !replaces && (connectionsOf.get(ownerOf(p)) ?? 0) >= o.maxConnectionsPerPrincipal) {
+          metrics.authFailures.inc({ reason: 'connection-limit' })
+          return done(authError(3, `more than ${o.maxConnectionsPerPrincipal} connections for one account`), false)
+        }
+        sessions.set(client, access.session({ ...p, clientId: client.id }))
+        if (client.clean) filtersOf.delete(client.id)
         return done(null, true)
       }
       metrics.authFailures.inc({ reason: r.reason })
       o.log.debug({ clientId: client.id, username, ip, reason: r.reason }, 'mqtt login refused')
-      done(r.reason === 'bad-credentials' ? authError(4, 'bad user name or password') : authError(5, 'not authorized'), false)
+      done(refusal(r.reason), false)
     }, (err) => {
       o.log.warn({ err, clientId: client.id }, 'authentication failed with an error')
       done(authError(5, 'not authorized'), false)
@@ -105,8 +125,22 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     if (!validTopicFilter(sub.topic)) return done(new Error(`invalid topic filter: ${sub.topic}`))
     const s = sessions.get(client)
     // null subscription: SUBACK 0x80 for this filter, the connection stays open
-    done(null, s && s.can('subscribe', sub.topic) ? sub : null)
+    if (!s || !s.can('subscribe', sub.topic)) return done(null, null)
+    let filters = filtersOf.get(client.id)
+    if (!filters) filtersOf.set(client.id, (filters = new Set()))
+    if (!filters.has(sub.topic)) {
+      if (filters.size >= o.maxSubscriptions) {
+        o.log.debug({ clientId: client.id, limit: o.maxSubscriptions }, 'subscription refused: limit reached')
+        return done(null, null)
+      }
+      filters.add(sub.topic)
+    }
+    done(null, sub)
   }
+  aedes.on('unsubscribe', (unsubscriptions, client) => {
+    const filters = client && filtersOf.get(client.id)
+    if (filters) for (const f of unsubscriptions) filters.delete(f)
+  })
 
   aedes.authorizeForward = (client, packet) => {
     const s = sessions.get(client)
@@ -117,12 +151,24 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
 
   aedes.on('clientReady', (client) => {
     metrics.connections.inc()
-    const s = sessions.get(client)
-    presence.connected(client.id, s?.principal)
+    const p = sessions.get(client)?.principal
+    if (p) {
+      access.clientIds.connected(client.id, p)
+      connectionsOf.set(ownerOf(p), (connectionsOf.get(ownerOf(p)) ?? 0) + 1)
+    }
+    presence.connected(client.id, p)
   })
   aedes.on('clientDisconnect', (client) => {
     metrics.connections.dec()
-    presence.disconnected(client.id, sessions.get(client)?.principal)
+    const p = sessions.get(client)?.principal
+    if (p) {
+      access.clientIds.disconnected(client.id, p, client.clean)
+      const n = (connectionsOf.get(ownerOf(p)) ?? 1) - 1
+      if (n > 0) connectionsOf.set(ownerOf(p), n)
+      else connectionsOf.delete(ownerOf(p))
+      if (client.clean && access.clientIds.ownerOfClient(client.id) === undefined) filtersOf.delete(client.id)
+    }
+    presence.disconnected(client.id, p)
   })
   aedes.on('clientError', (client, err) => o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))

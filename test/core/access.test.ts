@@ -33,13 +33,13 @@ pattern read devices/%u/down
 
   test('parses user, topic (default readwrite), pattern and deny lines', () => {
     assert.deepEqual(rules, [
-      { topic: 'public/#', access: 'read', anonymous: true },
-      { topic: 'alice/#', access: 'readwrite', username: 'alice' },
-      { topic: 'alice/out', access: 'write', username: 'alice' },
-      { topic: 'alice/secret/#', access: 'deny', username: 'alice' },
-      { topic: 'bob/#', access: 'readwrite', username: 'bob' },
-      { topic: 'devices/%c/up', access: 'write' },
-      { topic: 'devices/%u/down', access: 'read' },
+      { topic: 'public/#', access: 'read', anonymous: true, heraldOnly: true },
+      { topic: 'alice/#', access: 'readwrite', username: 'alice', heraldOnly: true },
+      { topic: 'alice/out', access: 'write', username: 'alice', heraldOnly: true },
+      { topic: 'alice/secret/#', access: 'deny', username: 'alice', heraldOnly: true },
+      { topic: 'bob/#', access: 'readwrite', username: 'bob', heraldOnly: true },
+      { topic: 'devices/%c/up', access: 'write', heraldOnly: true },
+      { topic: 'devices/%u/down', access: 'read', heraldOnly: true },
     ] satisfies Rule[])
   })
 
@@ -170,7 +170,7 @@ describe('over MQTT', () => {
       await assert.rejects(connect(h.mqttUrl, { username: 'carol', password: 'pw' }), (e: ErrorWithReasonCode) => e.code === 5)
       // the address is the same over WebSocket (the HTTP request's socket)
       await assert.rejects(connect(`${h.wsUrl}/mqtt`, { username: 'carol', password: 'pw' }), (e: ErrorWithReasonCode) => e.code === 5)
-      const metrics = await (await fetch(`${h.httpUrl}/metrics`)).text()
+      const metrics = await (await fetch(`${h.metricsUrl}/metrics`)).text()
       assert.match(metrics, /herald_auth_failures_total\{reason="bad-credentials"\} 2/)
       assert.match(metrics, /herald_auth_failures_total\{reason="rate-limited"\} 2/)
     } finally {

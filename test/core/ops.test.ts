@@ -105,7 +105,7 @@ describe('HTTP health, metrics and error model', () => {
   after(async () => { await h.close() })
 
   const metric = async (name: string, labels = ''): Promise<number> => {
-    const text = await (await fetch(`${h.httpUrl}/metrics`)).text()
+    const text = await (await fetch(`${h.metricsUrl}/metrics`)).text()
     const line = text.split('\n').find((l) => l.startsWith(name + labels + ' '))
     return line ? Number(line.split(' ').pop()) : 0
   }
@@ -118,7 +118,7 @@ describe('HTTP health, metrics and error model', () => {
   })
 
   test('/metrics: connections, messages in/out, auth failures and HTTP latency move', async () => {
-    const res = await fetch(`${h.httpUrl}/metrics`)
+    const res = await fetch(`${h.metricsUrl}/metrics`)
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/)
     const before = {
       conns: await metric('herald_mqtt_connections'),

@@ -1,14 +1,14 @@
 // Shared setup for the HeartSMS tests: a Herald with the dialect, accounts made the way the web client makes them.
 import { createHash } from 'node:crypto'
 import type { MqttClient } from 'mqtt'
-import { createHeartsms } from '../../src/dialects/heartsms/index.ts'
+import { createHeartsms, type HeartsmsHooks } from '../../src/dialects/heartsms/index.ts'
 import { connect, startTestHerald, type TestHerald } from '../helpers.ts'
 
 export const DBS = ['sqlite', 'postgres'] as const
 export type DbKind = (typeof DBS)[number]
 
-export async function startHeart(db: DbKind = 'sqlite', o: { env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Promise<TestHerald> {
-  const h = createHeartsms()
+export async function startHeart(db: DbKind = 'sqlite', o: { env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown>; hooks?: HeartsmsHooks } = {}): Promise<TestHerald> {
+  const h = createHeartsms(o.hooks)
   return startTestHerald({
     db, dialects: [h], settings: h.settings,
     env: { NODE_ENV: 'test', HEART_ALLOWED_USERS: '*', ...o.env },

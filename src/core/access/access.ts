@@ -1,5 +1,8 @@
 // The access layer: who a client is (authenticate / lookup) and what it may do (authorize).
 // The embedded broker's hooks and every external-broker hook endpoint go through this one object.
+import { aclUsernames } from './acl-file.ts'
+import { ClientIds } from './client-ids.ts'
+import { FailureLimiter } from './limiter.ts'
 import { sameSecret } from './passwords.ts'
 import { decide } from './rules.ts'
 import type { Action, AuthResult, Authenticator, Credentials, Principal, Rule } from './types.ts'
@@ -9,6 +12,8 @@ export interface AccessOptions {
   /** anonymous clients may do everything when no static rules were loaded (Mosquitto's behaviour) */
   failLimit?: number
   failWindowMs?: number
+  /** how long a client id stays held by its principal after its last connection (security hole 2) */
+  clientIdHoldMs?: number
   onFailure?: (reason: string) => void
 }
 
@@ -43,11 +48,21 @@ export class AccessControl {
   private staticRules = 0
   private authenticators: Authenticator[] = []
   private services = new Map<string, ServiceAccount>()
-  private failures = new Map<string, { count: number; since: number }>()
+  private aclUsers = new Set<string>()
+  /** failed logins per client address (MQTT) and per username (hook calls, whose address is the broker's) */
+  private perAddress: FailureLimiter
+  private perUsername: FailureLimiter
   /** principals authenticated for an external broker, keyed by username + client id (RabbitMQ asks later by name) */
   private external = new Map<string, { principal: Principal; at: number }>()
+  /** which principal holds which client id, embedded and on the hook endpoints alike */
+  readonly clientIds: ClientIds
 
-  constructor(private opts: AccessOptions = {}) {}
+  constructor(private opts: AccessOptions = {}) {
+    const limits = { limit: opts.failLimit ?? 10, windowMs: opts.failWindowMs ?? 60_000 }
+    this.perAddress = new FailureLimiter(limits)
+    this.perUsername = new FailureLimiter(limits)
+    this.clientIds = new ClientIds({ holdMs: opts.clientIdHoldMs ?? EXTERNAL_TTL_MS })
+  }
 
   /** A superuser account that Herald (or a dialect's backend) uses to publish. */
   addServiceAccount(username: string, password: string, kind = 'service'): void {
@@ -56,7 +71,7 @@ export class AccessControl {
 
   /** A name nobody may sign up with: a service account, or a username an authenticator claims (e.g. `JWT`). */
   isReserved(username: string): boolean {
-    return this.services.has(username) || this.claimant(username) !== undefined
+    return this.services.has(username) || this.aclUsers.has(username) || this.claimant(username) !== undefined
   }
 
   addAuthenticator(a: Authenticator): void {
@@ -77,7 +92,11 @@ export class AccessControl {
   /** Rules contributed by dialects (with `kind`) or loaded from an ACL file (`fromFile`). */
   addRules(rules: Rule[], fromFile = false): void {
     this.rules.push(...rules)
-    if (fromFile) this.staticRules += rules.length
+    if (fromFile) {
+      this.staticRules += rules.length
+      // security hole 5: an ACL file's user names cannot be signed up for by a dialect account
+      for (const u of aclUsernames(rules)) this.aclUsers.add(u)
+    }
   }
 
   session(principal: Principal): AccessSession {
@@ -89,48 +108,47 @@ export class AccessControl {
     return decide(this.rules, p, action, topic)
   }
 
-  private rateLimited(ip: string | undefined): boolean {
-    if (!ip) return false
-    const f = this.failures.get(ip)
-    if (!f) return false
-    if (Date.now() - f.since > (this.opts.failWindowMs ?? 60_000)) {
-      this.failures.delete(ip)
-      return false
-    }
-    return f.count >= (this.opts.failLimit ?? 10)
+  private limiterKey(c: Credentials): { limiter: FailureLimiter; key: string | undefined } {
+    return c.via === 'hook' ? { limiter: this.perUsername, key: c.username || undefined } : { limiter: this.perAddress, key: c.ip }
   }
 
-  private fail(ip: string | undefined, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited'): AuthResult {
+  private fail(c: Credentials, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken'): AuthResult {
     this.opts.onFailure?.(reason)
-    if (ip && reason !== 'rate-limited') {
-      const f = this.failures.get(ip)
-      if (!f || Date.now() - f.since > (this.opts.failWindowMs ?? 60_000)) this.failures.set(ip, { count: 1, since: Date.now() })
-      else f.count++
-      if (this.failures.size > 100_000) this.failures.clear()
+    if (reason === 'bad-credentials' || reason === 'not-authorized') {
+      const { limiter, key } = this.limiterKey(c)
+      limiter.fail(key)
     }
     return { ok: false, reason }
   }
 
   async authenticate(c: Credentials): Promise<AuthResult> {
-    if (this.rateLimited(c.ip)) return this.fail(c.ip, 'rate-limited')
+    const r = await this.check(c)
+    // security holes 2 and 8: a client id another principal holds is refused (the holder is not disconnected)
+    if (r.ok && !this.clientIds.claim(c.clientId, r.principal)) return this.fail(c, 'client-id-taken')
+    return r
+  }
+
+  private async check(c: Credentials): Promise<AuthResult> {
+    const { limiter, key } = this.limiterKey(c)
+    if (limiter.blocked(key)) return this.fail(c, 'rate-limited')
     const password = c.password === undefined ? undefined : c.password.toString()
     if (c.username === undefined || c.username === '') {
       if (c.certCN) return this.byCertificate(c)
       if (this.opts.allowAnonymous) return { ok: true, principal: { kind: 'anonymous', username: '', clientId: c.clientId, attrs: {} } }
-      return this.fail(c.ip, 'not-authorized')
+      return this.fail(c, 'not-authorized')
     }
     const svc = this.services.get(c.username)
     if (svc) {
       if (password !== undefined && sameSecret(password, svc.password)) return { ok: true, principal: this.servicePrincipal(svc, c.clientId) }
-      return this.fail(c.ip, 'bad-credentials')
+      return this.fail(c, 'bad-credentials')
     }
     for (const a of this.candidates(c.username)) {
       const p = await a.authenticate({ ...c, password })
       if (p === undefined) continue
-      if (p === null) return this.fail(c.ip, 'bad-credentials')
+      if (p === null) return this.fail(c, 'bad-credentials')
       return { ok: true, principal: { ...p, clientId: c.clientId } }
     }
-    return this.fail(c.ip, 'bad-credentials')
+    return this.fail(c, 'bad-credentials')
   }
 
   private async byCertificate(c: Credentials): Promise<AuthResult> {
@@ -142,18 +160,26 @@ export class AccessControl {
     return { kind: svc.kind, username: svc.username, clientId, superuser: true, attrs: {} }
   }
 
-  /** Remember a principal an external broker authenticated, for its later ACL questions by username. */
-  rememberExternal(p: Principal): void {
-    const key = p.username + '\u0000' + (p.clientId ?? '')
+  /**
+   * Remember a principal an external broker authenticated, for its later ACL questions by login name and client
+   * id. `loginName` is what the broker will ask about (`JWT` for every chat21 client): a name an authenticator
+   * claims stands for many principals, so it is remembered only with its client id, which authenticate() claimed.
+   */
+  rememberExternal(loginName: string, p: Principal): void {
+    if (this.claimant(loginName) && !p.clientId) return
+    const key = loginName + '\u0000' + (p.clientId ?? '')
+    this.external.delete(key)
     this.external.set(key, { principal: p, at: Date.now() })
-    if (this.external.size > 100_000) this.external.clear()
+    if (this.external.size > 100_000) this.external.delete(this.external.keys().next().value!)
   }
 
   /** The principal behind a username, as the external-broker ACL hooks need it (no password at hand). */
   async lookup(username: string, clientId?: string): Promise<Principal | null> {
     const svc = this.services.get(username)
     if (svc) return this.servicePrincipal(svc, clientId)
-    const remembered = this.external.get(username + '\u0000' + (clientId ?? '')) ?? this.external.get(username + '\u0000')
+    const shared = this.claimant(username) !== undefined
+    const remembered = this.external.get(username + '\u0000' + (clientId ?? ''))
+      ?? (shared ? undefined : this.external.get(username + '\u0000'))
     if (remembered && Date.now() - remembered.at < EXTERNAL_TTL_MS) return remembered.principal
     for (const a of this.candidates(username)) {
       if (!a.lookup) continue

@@ -25,11 +25,17 @@ export function parseAcl(text: string, source = 'acl'): Rule[] {
     let access: Access = 'readwrite'
     let topic = rest.trim()
     if (parts && ACCESS.has(parts[1])) { access = parts[1] as Access; topic = parts[2].trim() }
-    if (word === 'pattern') rules.push({ topic, access })
-    else if (user === undefined) rules.push({ topic, access, anonymous: true })
-    else rules.push({ topic, access, username: user })
+    // security hole 5: a file's rules are for Herald's own accounts, not a dialect account of the same name
+    if (word === 'pattern') rules.push({ topic, access, heraldOnly: true })
+    else if (user === undefined) rules.push({ topic, access, anonymous: true, heraldOnly: true })
+    else rules.push({ topic, access, username: user, heraldOnly: true })
   })
   return rules
+}
+
+/** The user names an ACL file's `user` sections name (reserved at dialect signups). */
+export function aclUsernames(rules: Rule[]): string[] {
+  return [...new Set(rules.flatMap((r) => (r.username === undefined ? [] : [r.username])))]
 }
 
 export function loadAclFile(path: string): Rule[] {

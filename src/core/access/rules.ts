@@ -3,6 +3,8 @@ import { filterCovered, topicMatches } from './topics.ts'
 import type { Action, Principal, Rule } from './types.ts'
 
 const UNSAFE = /[/+#]/
+/** principal kinds that are Herald's own (ACL-file rules apply to these only) */
+export const HERALD_KINDS = new Set(['user', 'service', 'certificate', 'anonymous'])
 
 /** Substitute placeholders; `null` when a value is missing or could widen the pattern (`/`, `+`, `#`). */
 export function expand(rule: Rule, p: Principal): string | null {
@@ -34,6 +36,7 @@ function appliesTo(rule: Rule, p: Principal): boolean {
   if (rule.kind !== undefined && rule.kind !== p.kind) return false
   if (rule.username !== undefined && rule.username !== p.username) return false
   if (rule.anonymous && p.kind !== 'anonymous') return false
+  if (rule.heraldOnly && !HERALD_KINDS.has(p.kind)) return false
   return true
 }
 

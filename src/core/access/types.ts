@@ -28,6 +28,9 @@ export interface Rule {
   username?: string
   /** only for anonymous clients (ACL file lines before the first `user`) */
   anonymous?: boolean
+  /** only for Herald's own principals (its users, the service account, certificates, anonymous), never a dialect
+   *  account that happens to share a name: every ACL-file rule (security hole 5) */
+  heraldOnly?: boolean
   /** `mqtt` (default): MQTT wildcards; `glob`: `*` matches any characters (RabbitMQ OAuth2 scope patterns) */
   syntax?: 'mqtt' | 'glob'
 }
@@ -40,6 +43,8 @@ export interface Credentials {
   ip?: string
   /** CN of a verified client certificate */
   certCN?: string
+  /** `hook`: an external broker asks; its address is the broker's, so failed logins count per username */
+  via?: 'broker' | 'hook'
 }
 
 export interface Authenticator {
@@ -54,4 +59,4 @@ export interface Authenticator {
 
 export type AuthResult =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' }
+  | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken' }

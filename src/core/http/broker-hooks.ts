@@ -1,9 +1,11 @@
 // External-broker hook endpoints. Both contracts ask the same access layer as the embedded broker.
 // - mosquitto-go-auth HTTP backend (heartsms §6): POST /api/v1/mqtt/login | acl | superuser, JSON or form.
 // - RabbitMQ rabbitmq_auth_backend_http (chat21 §15): /api/v1/rabbitmq/user | vhost | resource | topic.
+import { BlockList, isIP } from 'node:net'
 import formbody from '@fastify/formbody'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessControl } from '../access/access.ts'
+import { sameSecret } from '../access/passwords.ts'
 import type { Action, Principal } from '../access/types.ts'
 import type { Metrics } from './metrics.ts'
 
@@ -35,9 +37,63 @@ export function routingKeyToTopic(key: string): string {
   return key.replace(/[./*]/g, (c) => (c === '.' ? '/' : c === '/' ? '.' : '+'))
 }
 
-export function registerBrokerHooks(app: FastifyInstance, access: AccessControl, metrics: Metrics): void {
+export interface HookOptions {
+  /** every call must carry it (Basic password, `X-Herald-Hooks-Secret`, or `?secret=`) when set */
+  secret?: string
+  /** addresses / CIDR ranges that may call; empty: loopback only, or anyone with the secret */
+  allow?: string[]
+}
+
+export class HookConfigError extends Error {}
+
+/** The addresses that may call the hooks, as a BlockList (IPv4-mapped IPv6 callers are judged by their IPv4). */
+export function hookCallers(allow: string[] | undefined, secret: string | undefined): BlockList | null {
+  const list = new BlockList()
+  const entries = allow && allow.length > 0 ? allow : secret ? [] : ['127.0.0.0/8', '::1']
+  if (entries.length === 0) return null
+  for (const e of entries) {
+    const [addr, bits] = e.split('/')
+    const family = isIP(addr)
+    if (family === 0 || (bits !== undefined && !/^\d+$/.test(bits))) throw new HookConfigError(`hooks.allow: not an address or CIDR range: ${e}`)
+    const type = family === 6 ? 'ipv6' : 'ipv4'
+    if (bits === undefined) list.addAddress(addr, type)
+    else list.addSubnet(addr, Number(bits), type)
+  }
+  return list
+}
+
+function callerAllowed(list: BlockList | null, ip: string): boolean {
+  if (!list) return true
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
+  if (mapped) return list.check(mapped[1], 'ipv4')
+  return list.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')
+}
+
+/** The secret a hook call carries, in whichever form its broker can send. */
+function carriedSecret(req: FastifyRequest): string | undefined {
+  const header = req.headers['x-herald-hooks-secret']
+  if (typeof header === 'string') return header
+  const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')
+  if (basic) {
+    const text = Buffer.from(basic[1], 'base64').toString('utf8')
+    return text.slice(text.indexOf(':') + 1)
+  }
+  const q = (req.query as Params | undefined)?.secret
+  return typeof q === 'string' ? q : undefined
+}
+
+export function registerBrokerHooks(app: FastifyInstance, access: AccessControl, metrics: Metrics, o: HookOptions = {}): void {
+  const callers = hookCallers(o.allow, o.secret)
   app.register(async (scope) => {
     await scope.register(formbody)
+    // security hole 3: the hooks answer the broker only, never a password guesser on the public port
+    scope.addHook('onRequest', async (req, reply) => {
+      if (!callerAllowed(callers, req.ip)) return reply.code(403).send({ error: 'hook caller not allowed' })
+      if (o.secret) {
+        const got = carriedSecret(req)
+        if (got === undefined || !sameSecret(got, o.secret)) return reply.code(401).send({ error: 'hook secret missing or wrong' })
+      }
+    })
     // heartsms §2: a body that cannot be read (malformed JSON 400, too large 413) answers `unexpected error`
     scope.setErrorHandler((err: FastifyError, req, reply) => {
       const status = err.statusCode === 400 || err.statusCode === 413 ? err.statusCode : 500
@@ -57,8 +113,9 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const p = params(req)
       if (!requireFields(reply, p, ['username', 'password'])) return reply
       const clientId = present(p.clientid) ? String(p.clientid) : undefined
-      const r = await access.authenticate({ username: String(p.username), password: String(p.password), clientId: clientId ?? '' })
-      if (r.ok) access.rememberExternal({ ...r.principal, clientId })
+      const username = String(p.username)
+      const r = await access.authenticate({ username, password: String(p.password), clientId: clientId ?? '', via: 'hook' })
+      if (r.ok) access.rememberExternal(username, { ...r.principal, clientId })
       else metrics.authFailures.inc({ reason: r.reason })
       return goAuth(reply, r.ok)
     })
@@ -73,7 +130,9 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
     scope.post('/api/v1/mqtt/acl', async (req, reply) => {
       const p = params(req)
       if (!requireFields(reply, p, ['username', 'topic'])) return reply
-      const principal = await access.lookup(String(p.username), present(p.clientid) ? String(p.clientid) : undefined)
+      const clientId = present(p.clientid) ? String(p.clientid) : undefined
+      const principal = await access.lookup(String(p.username), clientId)
+      if (principal) access.clientIds.touch(clientId, principal)
       const topic = String(p.topic)
       return goAuth(reply, principal !== null && accActions(p.acc).every((a) => access.authorize(principal, a, topic)))
     })
@@ -81,9 +140,12 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
     // RabbitMQ: answer 200 with `allow` / `deny` (plain text); anything else counts as an error.
     const rabbit = (reply: FastifyReply, ok: boolean, tags = '') =>
       reply.code(200).type('text/plain').send(ok ? `allow${tags}` : 'deny')
-    const rabbitPrincipal = (p: Params): Promise<Principal | null> => {
-      const clientId = p['variable_map.client_id'] ?? p.client_id
-      return access.lookup(String(p.username ?? ''), present(clientId) ? String(clientId) : undefined)
+    const rabbitPrincipal = async (p: Params): Promise<Principal | null> => {
+      const raw = p['variable_map.client_id'] ?? p.client_id
+      const clientId = present(raw) ? String(raw) : undefined
+      const principal = await access.lookup(String(p.username ?? ''), clientId)
+      if (principal) access.clientIds.touch(clientId, principal)
+      return principal
     }
     const both = ['GET', 'POST'] as const
 
@@ -91,9 +153,10 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const p = params(req)
       if (!present(p.username)) return rabbit(reply, false)
       const clientId = present(p.client_id) ? String(p.client_id) : undefined
-      const r = await access.authenticate({ username: String(p.username), password: String(p.password ?? ''), clientId: clientId ?? '' })
+      const username = String(p.username)
+      const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook' })
       if (!r.ok) { metrics.authFailures.inc({ reason: r.reason }); return rabbit(reply, false) }
-      access.rememberExternal({ ...r.principal, clientId })
+      access.rememberExternal(username, { ...r.principal, clientId })
       return rabbit(reply, true, r.principal.superuser ? ' administrator' : '')
     } })
 

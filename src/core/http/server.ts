@@ -3,14 +3,17 @@ import http, { type RequestListener } from 'node:http'
 import cors from '@fastify/cors'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { sameSecret } from '../access/passwords.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface HttpOptions {
   bodyLimit: number
   metrics: Metrics
   log: Logger
-  /** health endpoints (/healthz, /readyz, /metrics) on this instance */
+  /** health endpoints (/healthz, /readyz) on this instance */
   health?: { ready: () => boolean }
+  /** /metrics on this instance: open (the metrics listener), or for a bearer token only (the public port) */
+  serveMetrics?: { token?: string }
 }
 
 export interface HttpApp {
@@ -66,7 +69,15 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
     const { ready } = o.health
     app.get('/healthz', async () => ({ status: 'ok' }))
     app.get('/readyz', async (_req, reply) => (ready() ? { status: 'ready' } : reply.code(503).send({ error: 'not ready' })))
-    app.get('/metrics', async (_req, reply) => {
+  }
+  if (o.serveMetrics) {
+    const { token } = o.serveMetrics
+    // security hole 7: metrics show who talks to whom; on a public port only with the operator's token
+    app.get('/metrics', async (req, reply) => {
+      if (token !== undefined) {
+        const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
+        if (!m || !sameSecret(m[1], token)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'metrics need a bearer token' })
+      }
       reply.header('content-type', o.metrics.registry.contentType)
       return o.metrics.registry.metrics()
     })

@@ -58,37 +58,30 @@ export function scopesToRules(scopes: unknown): Rule[] {
 }
 
 export async function principalFromToken(tokens: Tokens, token: string): Promise<Principal | null> {
+  // Tokens.verify checks signature, expiry and audience for the REST API too (§13.3, §13.4)
   const claims = await tokens.verify(token)
   if (!claims || !validId(claims.sub)) return null
-  const aud = claims.aud === undefined ? ['rabbitmq'] : Array.isArray(claims.aud) ? claims.aud : [claims.aud]
-  if (!aud.includes('rabbitmq')) return null
   const attrs: Record<string, string> = {}
   if (typeof claims.app_id === 'string') attrs.app_id = claims.app_id
   if (typeof claims.tiledesk_api_roles === 'string') attrs.roles = claims.tiledesk_api_roles
   return { kind: 'chat21', username: claims.sub, attrs, grants: scopesToRules(claims.scope) }
 }
 
-const REMEMBERED = 100_000
-
-/** Accepts username `JWT` (any case); other usernames are left to the next authenticator. */
+/**
+ * Accepts username `JWT` (any case); other usernames are left to the next authenticator. An external broker's later
+ * questions about `JWT` + client id (§15) are answered by the access layer, which remembers the principal its hook
+ * login authenticated for that client id and never lets another principal take that id over (security hole 8).
+ */
 export function jwtAuthenticator(tokens: Tokens): Authenticator {
-  // an external broker asks later about `JWT` + client id (§15): remember who that client is
-  const byClient = new Map<string, Principal>()
   return {
     name: 'chat21-jwt',
     claims: ['JWT'],
     async authenticate(c) {
       if (c.username?.toUpperCase() !== 'JWT') return undefined
-      const p = await principalFromToken(tokens, String(c.password ?? ''))
-      if (p && c.clientId) {
-        if (byClient.size >= REMEMBERED) byClient.clear()
-        byClient.set(c.clientId, p)
-      }
-      return p
+      return principalFromToken(tokens, String(c.password ?? ''))
     },
-    async lookup(username, clientId) {
-      if (username.toUpperCase() !== 'JWT') return undefined
-      return (clientId && byClient.get(clientId)) || null
+    async lookup(username) {
+      return username.toUpperCase() === 'JWT' ? null : undefined
     },
   }
 }

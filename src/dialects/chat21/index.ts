@@ -59,7 +59,8 @@ export function createChat21(): Chat21 {
       }, store, log)
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
         presence: bool(cfg, 'chat21.presence'), historyLimit: num(cfg, 'chat21.historyLimit'),
-      }, new Chat21Metrics(ctx.metrics.registry))
+        json: { maxDepth: num(cfg, 'chat21.json.maxDepth'), maxBytes: num(cfg, 'chat21.json.maxBytes') },
+      }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: bool(cfg, 'chat21.metrics.originalLabels') }))
       Object.assign(d, { flow, tokens, webhooks })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
 

@@ -9,17 +9,28 @@ export interface Chat21Claims extends JWTPayload {
   tiledesk_api_roles?: string
 }
 
+/** The resource server id RabbitMQ's OAuth2 backend requires in `aud` (§13.3). */
+export const RESOURCE_SERVER_ID = 'rabbitmq'
+
+/** §13.3: an `aud` claim, when present, must name the resource server; a token without one is taken (as before). */
+export function audienceAllowed(aud: unknown): boolean {
+  if (aud === undefined) return true
+  if (typeof aud === 'string') return aud === RESOURCE_SERVER_ID
+  return Array.isArray(aud) && aud.includes(RESOURCE_SERVER_ID)
+}
+
 export class Tokens {
   private key: Uint8Array
   constructor(secret: string, private appId: string, private expirySeconds: number) {
     this.key = new TextEncoder().encode(secret)
   }
 
-  /** The verified claims, or null (bad signature, expired, no subject). */
+  /** The verified claims, or null (bad signature, expired, no subject, not for `rabbitmq`); MQTT and REST alike. */
   async verify(token: string): Promise<Chat21Claims | null> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] })
       if (typeof payload.sub !== 'string' || payload.sub === '') return null
+      if (!audienceAllowed(payload.aud)) return null
       return payload as Chat21Claims
     } catch {
       return null

@@ -1,6 +1,7 @@
-// chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, webhooks,
-// the push webhook forwarder.
+// chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, input limits,
+// metrics labels, webhooks, the push webhook forwarder.
 import type { Setting } from '../../config.ts'
+import { MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json.ts'
 
 export const WEBHOOK_EVENTS = [
   'message-sent', 'message-delivered', 'message-return-receipt', 'conversation-archived',
@@ -17,6 +18,9 @@ export const chat21Settings: Setting[] = [
   { key: 'chat21.ws.path', env: ['HERALD_CHAT21_WS_PATH'], type: 'string', default: '/ws', description: 'path of the chat21 MQTT-over-WebSocket listener' },
   { key: 'chat21.presence', env: ['HERALD_CHAT21_PRESENCE_ENABLED'], type: 'bool', default: false, description: 'process presence topics (presence-change webhooks), as PRESENCE_ENABLED' },
   { key: 'chat21.historyLimit', env: ['HERALD_CHAT21_HISTORY_LIMIT'], type: 'int', default: 200, description: 'group messages replayed to a joining member (the newest ones)' },
+  { key: 'chat21.json.maxDepth', env: ['HERALD_CHAT21_JSON_MAX_DEPTH'], type: 'int', default: MAX_JSON_DEPTH, description: 'deepest nesting of objects and arrays in a client\'s JSON (MQTT payload or REST body); deeper: dropped (MQTT) or 400 (REST)' },
+  { key: 'chat21.json.maxBytes', env: ['HERALD_CHAT21_JSON_MAX_BYTES'], type: 'int', default: MAX_JSON_BYTES, description: 'largest client JSON in bytes (MQTT payload or REST body, within HERALD_HTTP_BODY_LIMIT); larger: dropped (MQTT) or 413 (REST)' },
+  { key: 'chat21.metrics.originalLabels', env: ['HERALD_CHAT21_METRICS_ORIGINAL_LABELS'], type: 'bool', default: false, description: 'the original\'s §11.1 labels: user ids in chat21_messages_per_topic_total{topic} and the per-IP counters; off: ids replaced by :sender/:recipient/:group, no per-IP counters' },
   { key: 'chat21.webhooks.enabled', env: ['HERALD_CHAT21_WEBHOOK_ENABLED'], type: 'bool', default: true, description: 'deliver webhooks (§8)' },
   { key: 'chat21.webhooks.endpoints', env: ['HERALD_CHAT21_WEBHOOK_ENDPOINTS'], type: 'list', default: [], description: 'comma list of webhook URLs' },
   { key: 'chat21.webhooks.events', env: ['HERALD_CHAT21_WEBHOOK_EVENTS'], type: 'list', default: WEBHOOK_EVENTS, description: 'message and conversation webhook events to deliver (presence-change follows chat21.presence alone, as the original)' },

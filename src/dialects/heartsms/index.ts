@@ -4,8 +4,9 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { bool, num, str, type Setting } from '../../config.ts'
 import type { Dialect, DialectContext } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
-import { ArticleFetcher } from './article.ts'
-import { accountRoutes } from './routes/accounts.ts'
+import { ArticleFetcher, type ArticleOptions } from './article.ts'
+import { LoginLimits, type Derive } from './limits.ts'
+import { accountRoutes, hashPassword } from './routes/accounts.ts'
 import { autoReplyRoutes } from './routes/auto_replies.ts'
 import { blacklistRoutes } from './routes/blacklists.ts'
 import { register, type HeartContext } from './routes/common.ts'
@@ -28,6 +29,11 @@ export const settings: Setting[] = [
   { key: 'heartsms.article.fetch', env: ['HERALD_HEARTSMS_ARTICLE_FETCH'], type: 'bool', default: true, description: 'GET /api/v1/article fetches the page for its preview; false: only domain and web_url' },
   { key: 'heartsms.article.allowPrivate', env: ['HERALD_HEARTSMS_ARTICLE_ALLOW_PRIVATE'], type: 'bool', default: false, description: 'GET /api/v1/article may fetch loopback, private and link-local addresses (refused by default)' },
   { key: 'heartsms.article.timeoutMs', env: ['HERALD_HEARTSMS_ARTICLE_TIMEOUT_MS'], type: 'int', default: 8000, description: 'GET /api/v1/article: deadline of one page fetch, redirects included' },
+  { key: 'heartsms.login.failLimit', env: ['HERALD_HEARTSMS_LOGIN_FAIL_LIMIT'], type: 'int', default: 10, description: 'POST /api/v1/accounts/login: failed logins per username within the window before it answers 429 (0: no limit)' },
+  { key: 'heartsms.login.failLimitPerAddress', env: ['HERALD_HEARTSMS_LOGIN_FAIL_LIMIT_PER_ADDRESS'], type: 'int', default: 100, description: 'POST /api/v1/accounts/login: failed logins per client address (IPv6: per /64) within the window before it answers 429 (0: no limit)' },
+  { key: 'heartsms.login.failWindowMs', env: ['HERALD_HEARTSMS_LOGIN_FAIL_WINDOW_MS'], type: 'int', default: 900_000, description: 'window of the HeartSMS failed-login limits, in milliseconds' },
+  { key: 'heartsms.kdf.concurrency', env: ['HERALD_HEARTSMS_KDF_CONCURRENCY'], type: 'int', default: 2, description: 'HeartSMS login and signup: PBKDF2 derivations (100 000 rounds each) run at once' },
+  { key: 'heartsms.kdf.queue', env: ['HERALD_HEARTSMS_KDF_QUEUE'], type: 'int', default: 64, description: 'HeartSMS login and signup: derivations waiting for their turn; beyond, 503 at once' },
   { key: 'heartsms.servicePassword', env: ['HERALD_HEARTSMS_SERVICE_PASSWORD'], type: 'string', default: '', description: 'password of heart-sms-backend outside NODE_ENV dev/test; empty: random at every start, printed once', secret: true },
 ]
 
@@ -53,7 +59,13 @@ function bodyParsing(scope: FastifyInstance): void {
   })
 }
 
-export function createHeartsms(): Dialect {
+/** Seams for tests: the key derivation (to watch how many run at once) and the article fetcher's network. */
+export interface HeartsmsHooks {
+  derive?: Derive
+  article?: Pick<ArticleOptions, 'lookup' | 'connector'>
+}
+
+export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
   let stream: Stream | undefined
   let article: ArticleFetcher | undefined
   return {
@@ -67,8 +79,16 @@ export function createHeartsms(): Dialect {
         fetch: bool(ctx.config, 'heartsms.article.fetch'),
         allowPrivate: bool(ctx.config, 'heartsms.article.allowPrivate'),
         timeoutMs: num(ctx.config, 'heartsms.article.timeoutMs'),
+        ...hooks.article,
       })
-      const h: HeartContext = { store, stream, article, access: ctx.access, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
+      const limits = new LoginLimits({
+        failLimit: num(ctx.config, 'heartsms.login.failLimit'),
+        failLimitPerAddress: num(ctx.config, 'heartsms.login.failLimitPerAddress'),
+        failWindowMs: num(ctx.config, 'heartsms.login.failWindowMs'),
+        kdfConcurrency: num(ctx.config, 'heartsms.kdf.concurrency'),
+        kdfQueue: num(ctx.config, 'heartsms.kdf.queue'),
+      }, hooks.derive ?? hashPassword)
+      const h: HeartContext = { store, stream, article, access: ctx.access, limits, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
       ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(str(ctx.config, 'heartsms.nodeEnv'), str(ctx.config, 'heartsms.servicePassword'), ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)

@@ -2,13 +2,19 @@
 // commit every inbox copy (messages, conversations, webhooks) in one transaction, then publish the copies.
 import type { Logger } from 'pino'
 import type { Bus } from '../../../core/bus/types.ts'
+import type { JsonLimits } from '../json.ts'
 import type { Chat21Metrics } from '../metrics.ts'
 import type { Chat21Store, Copy, Doc, WebhookJob } from '../store.ts'
 import { rk, Topics } from '../topics.ts'
 import type { Webhooks } from '../webhooks.ts'
 import { Turns } from './serial.ts'
 
-export interface FlowOptions { presence: boolean; historyLimit: number }
+export interface FlowOptions {
+  presence: boolean
+  historyLimit: number
+  /** bounds of the JSON clients send, over MQTT and REST */
+  json: JsonLimits
+}
 
 export class Flow {
   readonly topics: Topics
@@ -54,14 +60,5 @@ export class Flow {
     // AMQP routing keys longer than 255 bytes cannot exist (§2.1, §7)
     if (Buffer.byteLength(topic) > 255) { this.log.warn({ topic }, 'chat21 topic too long, not published'); return }
     await this.bus().publish(topic, JSON.stringify(body), { qos: 1 })
-  }
-}
-
-export function parseJson(payload: Buffer): Doc | null {
-  try {
-    const v = JSON.parse(payload.toString('utf8'))
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : null
-  } catch {
-    return null
   }
 }

@@ -1,6 +1,8 @@
 // Group messages (§5.2) and group change notifications (§4.7). Fixes (§17.2, §17.3): a sender must be a member
-// of a stored group it writes to; `hiddenFor` skips that one member instead of ending the fan-out.
+// of a stored group it writes to, whatever inline group it sends; `hiddenFor` skips one member instead of ending
+// the fan-out.
 import type { Copy, Doc } from '../store.ts'
+import { validId } from '../topics.ts'
 import type { Flow } from './context.ts'
 import type { SendOptions } from './direct.ts'
 
@@ -8,18 +10,25 @@ import type { SendOptions } from './direct.ts'
 async function members(flow: Flow, msg: Doc, o: SendOptions): Promise<string[] | null> {
   const gid: string = msg.recipient
   const sender: string = msg.sender
-  if (msg.group !== null && typeof msg.group === 'object') {
-    // inline ("volatile") group: the payload names the members, as in the original
-    const m = msg.group.members
+  const inline = msg.group
+  const stored = await flow.store.group(gid)
+  if (stored) {
+    // a stored group always wins (§17.3): its membership decides, and no copy carries a member list of the sender's
+    delete msg.group
+    const list = Object.keys(stored.members ?? {})
+    if (!o.trusted && !list.includes(sender)) return null
+    return list.includes(gid) ? list : [...list, gid]
+  }
+  if (inline !== null && typeof inline === 'object') {
+    // inline ("volatile") group, only where no group is stored (§5.2): the payload names the members, as the original
+    const m = inline.members
     if (m === null || typeof m !== 'object' || Array.isArray(m)) return null
-    msg.group = { ...msg.group, uid: gid, members: { ...m, [gid]: 1, [sender]: 1 } }
+    // a member id becomes a topic level: ids that would widen or break it are left out (§2.2)
+    const named = Object.fromEntries(Object.keys(m).filter(validId).map((k) => [k, m[k]]))
+    msg.group = { ...inline, uid: gid, members: { ...named, [gid]: 1, [sender]: 1 } }
     return Object.keys(msg.group.members)
   }
-  const stored = await flow.store.group(gid)
-  if (!stored) return [sender, gid] // transient group: the sender and the group timeline
-  const list = Object.keys(stored.members ?? {})
-  if (!o.trusted && !list.includes(sender)) return null
-  return list.includes(gid) ? list : [...list, gid]
+  return [sender, gid] // transient group: the sender and the group timeline
 }
 
 /** The copies of a group message, one per member and one for the group timeline; null when the sender may not write. */

@@ -3,9 +3,11 @@
 // commit in arrival order (Flow.senders) and copies are published in commit order. Other commands of one user are
 // handled one after the other.
 import type { BusMessage } from '../../../core/bus/types.ts'
+import { parseObject } from '../json.ts'
+import type { Doc } from '../store.ts'
 import { validId } from '../topics.ts'
 import { archiveConversation } from './archive.ts'
-import { type Flow, parseJson } from './context.ts'
+import type { Flow } from './context.ts'
 import { updateConversation } from './conversations.ts'
 import { sendMessage } from './direct.ts'
 import { presence } from './presence.ts'
@@ -47,10 +49,13 @@ export class Observer {
 
   async start(): Promise<void> {
     const t = this.flow.topics
-    const json = (msg: BusMessage) => {
-      const v = parseJson(msg.payload)
-      if (!v) this.flow.log.debug({ topic: msg.topic }, 'chat21: payload is not a JSON object, ignored')
-      return v
+    // handled before the broker acknowledges (beforeAck): a refused payload is dropped and counted before its PUBACK
+    const json = (msg: BusMessage): Doc | null => {
+      const r = parseObject(msg.payload, this.flow.opts.json)
+      if (r.ok) return r.value as Doc
+      this.flow.metrics.dropped(r.reason)
+      this.flow.log.debug({ topic: msg.topic, reason: r.reason }, 'chat21: payload is not an acceptable JSON object, dropped')
+      return null
     }
     const subs = await Promise.all([
       this.on(t.outgoingFilter(), null, async (p, msg) => {
@@ -69,7 +74,10 @@ export class Observer {
         if (validId(p[3]) && validId(p[5])) await archiveConversation(this.flow, p[3], p[5])
       }),
       this.on(t.presenceFilter(), (p) => p[3], async (p, msg) => {
-        if (validId(p[3])) await presence(this.flow, p[3], parseJson(msg.payload))
+        if (!validId(p[3])) return
+        // §4.6: a payload without a truthy `connected` (whatever it is) means offline
+        const r = parseObject(msg.payload, this.flow.opts.json)
+        await presence(this.flow, p[3], r.ok ? r.value as Doc : null)
       }),
     ])
     this.unsubscribe.push(...subs)

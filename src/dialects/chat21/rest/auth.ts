@@ -19,6 +19,7 @@ export function tokenOf(req: FastifyRequest): string | undefined {
 export function authHook(tokens: Tokens) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const token = tokenOf(req)
+    // the MQTT login's own check (signature, expiry, `aud` §13.3), so a token works on both paths or on neither
     const claims = token ? await tokens.verify(token) : null
     if (!claims || !validId(claims.sub)) return reply.code(403).send({ success: false, msg: 'Unauthorized.' })
     users.set(req, { uid: claims.sub, appId: String(claims.app_id ?? ''), admin: claims.tiledesk_api_roles === 'admin' })

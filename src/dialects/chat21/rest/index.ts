@@ -1,6 +1,8 @@
 // The chat21-http-server API (§12) under its prefix, on the main HTTP port or on a port of its own.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance } from 'fastify'
 import type { AccessControl } from '../../../core/access/access.ts'
+import { errorBody } from '../../../core/http/server.ts'
+import { type JsonLimits, parseBounded } from '../json.ts'
 import type { Tokens } from '../jwt.ts'
 import type { Flow } from '../observer/context.ts'
 import { authHook, tokenOf } from './auth.ts'
@@ -19,20 +21,35 @@ export interface RestOptions { syncTimeoutMs: number; pushWebhook: PushWebhookOp
 /**
  * chat21-http-server parses JSON with Express's body-parser: an empty body is `{}` (chat21client.js sends DELETEs
  * with a JSON content type and no body); a body of another type is left unparsed instead of refused with 415.
+ * A body too large or nested too deep for the store is refused here, before any route sees it.
  */
-function bodyParsing(app: FastifyInstance): void {
+function bodyParsing(app: FastifyInstance, limits: JsonLimits): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = (body as string).trim()
     if (text === '') return done(null, {})
-    try { done(null, JSON.parse(text)) } catch { done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined) }
+    const r = parseBounded(text, limits)
+    if (r.ok) return done(null, r.value)
+    const why = r.reason === 'too_deep' ? `body is nested deeper than ${limits.maxDepth} levels`
+      : r.reason === 'too_large' ? `body is larger than ${limits.maxBytes} bytes` : 'body is not valid JSON'
+    done(Object.assign(new Error(why), { statusCode: r.reason === 'too_large' ? 413 : 400 }), undefined)
   })
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined))
 }
 
+/** Errors a route does not answer itself, in the API's own shape `{success:false, err}` (§12.2); 5xx say nothing more. */
+function errors(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const { status, body } = errorBody(err)
+    if (status >= 500) req.log.error({ err }, 'chat21 request failed')
+    reply.code(status).send({ success: false, err: body.error })
+  })
+}
+
 export function restApi(flow: Flow, tokens: Tokens, access: AccessControl, o: RestOptions) {
   return async (app: FastifyInstance) => {
-    bodyParsing(app)
+    bodyParsing(app, flow.opts.json)
+    errors(app)
     tokenRoutes(app, access, tokens)
     // no JWT on the push webhook path (§12.1): its path token is checked instead
     pushWebhookRoutes(app, o.pushWebhook, flow.log)

@@ -1,7 +1,8 @@
 // heartsms §3 and §4.1: signup, login, account removal and cleaning, counts, settings, and the stubs.
 import { pbkdf2, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { BUSY, busy } from '../limits.ts'
 import { DbError } from '../store.ts'
-import { ok, shape, type HeartContext, type Result, type RouteDef } from './common.ts'
+import { ok, shape, type Client, type HeartContext, type Result, type RouteDef } from './common.ts'
 
 const LOGIN_SETTINGS = [
   'subscription_type', 'subscription_expiration', 'base_theme', 'rounder_bubbles', 'global_color_theme', 'color',
@@ -42,7 +43,10 @@ async function signup(p: Record<string, any>, h: HeartContext): Promise<Result> 
     phone_number: p.phone_number as string,
     password_hash: '',
   }
-  account.password_hash = await hashPassword(p.password, account.salt1)
+  // heartsms §13 fix: derivations run a few at a time (limits.ts), so signups cannot starve the server
+  const hash = await h.limits.derive(p.password, account.salt1)
+  if (hash === BUSY) return busy()
+  account.password_hash = hash
   try {
     await h.store.createAccount(account)
   } catch (err) {
@@ -52,13 +56,22 @@ async function signup(p: Record<string, any>, h: HeartContext): Promise<Result> 
   return { body: { account_id: account.session_id, salt1: account.salt1, salt2: account.salt2 } }
 }
 
-async function login(p: Record<string, any>, h: HeartContext): Promise<Result> {
-  const a = await h.store.findAccount(p.username)
-  const incorrect = denied(401, 'username or password incorrect')
-  if (!a) return incorrect
-  const hash = Buffer.from(await hashPassword(p.password, a.salt1))
-  const stored = Buffer.from(a.password_hash)
-  if (hash.length !== stored.length || !timingSafeEqual(hash, stored)) return incorrect
+async function login(p: Record<string, any>, h: HeartContext, client: Client): Promise<Result> {
+  const username = p.username as string
+  // heartsms §13 fix: failed logins are limited per username and per address (limits.ts); refused before any work
+  const refused = h.limits.refused(username, client.ip)
+  if (refused) return refused
+  const a = await h.store.findAccount(username)
+  // an unknown username costs one derivation too, so that the time taken does not tell which names exist
+  const derived = await h.limits.derive(p.password, a ? a.salt1 : h.limits.dummySalt)
+  if (derived === BUSY) return busy()
+  const hash = Buffer.from(derived)
+  const stored = Buffer.from(a ? a.password_hash : '')
+  if (!a || hash.length !== stored.length || !timingSafeEqual(hash, stored)) {
+    h.limits.failed(username, client.ip)
+    return denied(401, 'username or password incorrect')
+  }
+  h.limits.succeeded(username)
   const s = await h.store.settings(a.id, LOGIN_SETTINGS)
   return {
     body: {
@@ -84,7 +97,7 @@ function settingCast(type: string, value: unknown): string | number | boolean | 
 
 export const accountRoutes: RouteDef[] = [
   { method: 'GET', url: '/accounts', noAccount: true, handler: async () => denied(501, 'not implemented') },
-  { method: 'POST', url: '/accounts/login', noAccount: true, params: { req: ['username', 'password'] }, handler: (p, _i, h) => login(p, h) },
+  { method: 'POST', url: '/accounts/login', noAccount: true, params: { req: ['username', 'password'] }, handler: (p, _i, h, client) => login(p, h, client) },
   {
     method: 'POST', url: '/accounts/signup', noAccount: true, params: { req: ['name', 'password', 'phone_number', 'real_name'] },
     handler: (p, _i, h) => signup(p, h),

@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessControl } from '../../../core/access/access.ts'
 import type { ArticleFetcher } from '../article.ts'
+import type { LoginLimits } from '../limits.ts'
 import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
 import { DbError, type HeartStore, type Order, type Row } from '../store.ts'
 import type { Table } from '../schema.ts'
@@ -13,6 +14,8 @@ export interface HeartContext {
   stream: Stream
   article: ArticleFetcher
   access: AccessControl
+  /** failed-login limits and the key-derivation gate (limits.ts) */
+  limits: LoginLimits
   /** HEART_ALLOWED_USERS as the original reads it */
   allowedUsers: string | undefined
 }
@@ -26,9 +29,14 @@ export interface Result {
   events?: Event[]
   /** publish before answering (remove_account, clean_account, dismissed_notification, forward_to_phone) */
   first?: boolean
+  /** extra response headers (Retry-After) */
+  headers?: Record<string, string>
 }
 
-export type Handler = (p: Values, items: Values[], h: HeartContext) => Promise<Result>
+/** Who is asking: Fastify's req.ip (the socket's peer; no proxy header is trusted) */
+export interface Client { ip: string }
+
+export type Handler = (p: Values, items: Values[], h: HeartContext, client: Client) => Promise<Result>
 
 export interface RouteDef {
   method: 'GET' | 'POST'
@@ -65,10 +73,11 @@ export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef
         if (Object.values(req.params as Values).some((v) => v === '')) return reply.callNotFound()
         const c = check(s, merge(req.query, req.body, req.params))
         if (!c.ok) return reply.code(400).send({ error: c.error })
-        const r = await d.handler(c.values, c.items, h)
+        const r = await d.handler(c.values, c.items, h, { ip: req.ip })
         const events = r.events ?? []
         const topicId = String(c.values.account_id)
         if (r.first) for (const [op, content] of events) h.stream.publish(topicId, op, content)
+        if (r.headers) reply.headers(r.headers)
         reply.code(r.status ?? 200).send(r.body)
         if (!r.first) for (const [op, content] of events) h.stream.publish(topicId, op, content)
         return reply
