@@ -53,6 +53,11 @@ export const coreSettings: Setting[] = [
   { key: 'mqtt.maxSubscriptions', env: ['HERALD_MQTT_MAX_SUBSCRIPTIONS'], type: 'int', default: 10_000, description: 'subscriptions one client may hold; more are refused (SUBACK 0x80)' },
   { key: 'mqtt.maxConnectionsPerPrincipal', env: ['HERALD_MQTT_MAX_CONNECTIONS_PER_PRINCIPAL'], type: 'int', default: 100, description: 'MQTT connections one account may have open at once; more are refused (CONNACK 3); superusers are not limited' },
 
+  { key: 'auth.grantOwned', env: ['HERALD_AUTH_GRANT_OWNED'], type: 'list', default: [], description: "topic filters inside a dialect's own topic space (heartsms/#, apps/#, …) that ACL-file rules and open anonymous access may grant all the same; by default they grant nothing there" },
+  { key: 'mqtt.dialects', env: ['HERALD_MQTT_DIALECTS'], type: 'list', default: ['*'], description: 'dialects whose accounts may log in on the MQTT port (* for all)' },
+  { key: 'mqtts.dialects', env: ['HERALD_MQTTS_DIALECTS'], type: 'list', default: ['*'], description: 'dialects whose accounts (and client certificates) log in on the MQTTS port (* for all)' },
+  { key: 'http.wsDialects', env: ['HERALD_WS_DIALECTS'], type: 'list', default: ['*'], description: 'dialects whose accounts may log in over MQTT-over-WebSocket on the HTTP(S) ports (* for all)' },
+  { key: 'hooks.dialects', env: ['HERALD_HOOKS_DIALECTS'], type: 'list', default: ['*'], description: "dialects whose accounts an external broker's hook calls may log in (* for all)" },
   { key: 'hooks.secret', env: ['HERALD_HOOKS_SECRET'], type: 'string', default: '', description: 'when set, every broker hook call must carry it (HTTP Basic password, X-Herald-Hooks-Secret header or secret query parameter)', secret: true },
   { key: 'hooks.allow', env: ['HERALD_HOOKS_ALLOW'], type: 'list', default: [], description: 'addresses or CIDR ranges that may call the broker hook endpoints; empty: loopback only, or any address when hooks.secret is set' },
 

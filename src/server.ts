@@ -66,7 +66,14 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     failLimit: num(cfg, 'auth.failLimit'),
     failWindowMs: num(cfg, 'auth.failWindowMs'),
     clientIdHoldMs: num(cfg, 'auth.clientIdHoldMs'),
+    grantOwned: list(cfg, 'auth.grantOwned'),
   })
+  // issue 9 §3: only the dialects bound to a listener answer its logins
+  access.bindListener('mqtt', list(cfg, 'mqtt.dialects'))
+  access.bindListener('mqtts', list(cfg, 'mqtts.dialects'))
+  access.bindListener('ws', list(cfg, 'http.wsDialects'))
+  access.bindListener('wss', list(cfg, 'http.wsDialects'))
+  access.bindListener('hook', list(cfg, 'hooks.dialects'))
   if (str(cfg, 'auth.aclFile')) access.addRules(loadAclFile(str(cfg, 'auth.aclFile')), true)
 
   const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
@@ -136,7 +143,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
 
     const ctx: DialectContext = {
-      config: cfg, log, store, access, presence, metrics, development,
+      config: cfg, log, store, access: access.registry('core'), presence, metrics, development,
       http: main.app,
       get bus(): Bus {
         if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
@@ -163,8 +170,10 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         await app.app.ready()
       },
     }
+    // each dialect sees its own part of the access layer (what it adds is tagged with its name), the rest shared
+    const contexts = new Map(o.dialects.map((d) => [d, Object.create(ctx, { access: { value: access.registry(d.name) } }) as DialectContext]))
     for (const d of o.dialects) {
-      if (d.setup) await d.setup(ctx)
+      if (d.setup) await d.setup(contexts.get(d)!)
     }
     await main.app.ready()
     for (const l of pendingListens) await l()
@@ -208,7 +217,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
 
     for (const d of o.dialects) {
-      await d.start?.(ctx)
+      await d.start?.(contexts.get(d)!)
       started.push(d)
     }
     ready = true

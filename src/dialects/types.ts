@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Migration } from 'kysely'
 import type { Logger } from 'pino'
 import type { Config, Setting } from '../config.ts'
-import type { AccessControl } from '../core/access/access.ts'
+import type { AccessRegistry } from '../core/access/access.ts'
 import type { Bus } from '../core/bus/types.ts'
 import type { HttpApp } from '../core/http/server.ts'
 import type { Metrics } from '../core/http/metrics.ts'
@@ -15,7 +15,8 @@ export interface DialectContext {
   log: Logger
   bus: Bus
   store: Store
-  access: AccessControl
+  /** this dialect's part of the access layer: its authenticators, rules, service accounts and owned topics */
+  access: AccessRegistry
   /** the main HTTP API (also served over HTTPS when enabled); register routes with `http.register(plugin)` */
   http: FastifyInstance
   presence: Presence

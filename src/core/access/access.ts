@@ -5,6 +5,7 @@ import { ClientIds } from './client-ids.ts'
 import { FailureLimiter } from './limiter.ts'
 import { sameSecret } from './passwords.ts'
 import { decide } from './rules.ts'
+import { filterCovered, topicMatches } from './topics.ts'
 import type { Action, AuthResult, Authenticator, Credentials, Principal, Rule } from './types.ts'
 
 export interface AccessOptions {
@@ -14,7 +15,23 @@ export interface AccessOptions {
   failWindowMs?: number
   /** how long a client id stays held by its principal after its last connection (security hole 2) */
   clientIdHoldMs?: number
+  /** filters inside dialect-owned spaces that ACL-file rules and open anonymous access may still grant (the
+   *  operator's explicit word); by default they grant nothing there */
+  grantOwned?: string[]
   onFailure?: (reason: string) => void
+}
+
+/** What a dialect sees of the access layer: it contributes, it does not rule (issue 9 §3). */
+export interface AccessRegistry {
+  /** answers for this dialect's accounts, on the listeners bound to the dialect */
+  addAuthenticator(a: Authenticator): void
+  addRules(rules: Rule[]): void
+  addServiceAccount(username: string, password: string, kind?: string): void
+  /** topic filters this dialect owns: nothing but its own rules (and superusers) grants inside them */
+  ownTopics(filters: string[]): void
+  isReserved(username: string): boolean
+  /** a login over this dialect's HTTP API (e.g. chat21's admin Basic auth) */
+  authenticate(c: Credentials): Promise<AuthResult>
 }
 
 interface ServiceAccount { username: string; password: string; kind: string }
@@ -56,6 +73,9 @@ export class AccessControl {
   private external = new Map<string, { principal: Principal; at: number }>()
   /** which principal holds which client id, embedded and on the hook endpoints alike */
   readonly clientIds: ClientIds
+  /** listener → the dialects bound to it (absent: every dialect) */
+  private bindings = new Map<string, Set<string>>()
+  private owned: { dialect: string; filter: string }[] = []
 
   constructor(private opts: AccessOptions = {}) {
     const limits = { limit: opts.failLimit ?? 10, windowMs: opts.failWindowMs ?? 60_000 }
@@ -78,15 +98,49 @@ export class AccessControl {
     this.authenticators.push(a)
   }
 
+  /** Only these dialects' authenticators answer on this listener (`*` or no binding: all of them). */
+  bindListener(listener: string, dialects: string[]): void {
+    if (dialects.includes('*')) this.bindings.delete(listener)
+    else this.bindings.set(listener, new Set(dialects))
+  }
+
+  private serves(listener: string | undefined, a: Authenticator): boolean {
+    if (a.dialect === undefined || listener === undefined) return true
+    const bound = this.bindings.get(listener)
+    return !bound || bound.has(a.dialect)
+  }
+
+  /** The dialect that owns a topic (or, for `subscribe`, a whole filter), unless the operator opened it. */
+  private isOwned = (action: Action, topic: string): boolean => {
+    if (this.owned.length === 0) return false
+    const inside = (f: string) => (action === 'subscribe' ? filterCovered(f, topic) : topicMatches(f, topic))
+    return this.owned.some((o) => inside(o.filter)) && !(this.opts.grantOwned ?? []).some(inside)
+  }
+
+  /** The registry a dialect gets: what it adds is tagged with its name. */
+  registry(dialect: string): AccessRegistry {
+    return {
+      addAuthenticator: (a) => this.addAuthenticator({ ...a, dialect }),
+      addRules: (rules) => this.addRules(rules),
+      addServiceAccount: (u, pw, kind) => this.addServiceAccount(u, pw, kind),
+      ownTopics: (filters) => { for (const filter of filters) this.owned.push({ dialect, filter }) },
+      isReserved: (u) => this.isReserved(u),
+      authenticate: (c) => this.authenticate({ listener: `http:${dialect}`, ...c }),
+    }
+  }
+
   private claimant(username: string): Authenticator | undefined {
     const u = username.toLowerCase()
     return this.authenticators.find((a) => a.claims?.some((c) => c.toLowerCase() === u))
   }
 
-  /** The authenticators to ask about a username: only its claimant, if it has one (no account can shadow it). */
-  private candidates(username: string): Authenticator[] {
+  /**
+   * The authenticators to ask about a username on a listener: only its claimant, if it has one (no account can
+   * shadow it), and only those of the dialects bound to the listener.
+   */
+  private candidates(username: string, listener?: string): Authenticator[] {
     const owner = this.claimant(username)
-    return owner ? [owner] : this.authenticators
+    return (owner ? [owner] : this.authenticators).filter((a) => this.serves(listener, a))
   }
 
   /** Rules contributed by dialects (with `kind`) or loaded from an ACL file (`fromFile`). */
@@ -104,8 +158,9 @@ export class AccessControl {
   }
 
   authorize(p: Principal, action: Action, topic: string): boolean {
-    if (p.kind === 'anonymous' && this.staticRules === 0) return true
-    return decide(this.rules, p, action, topic)
+    // open anonymous access (no ACL file, Mosquitto's behaviour) stops at the dialects' owned spaces
+    if (p.kind === 'anonymous' && this.staticRules === 0) return !this.isOwned(action, topic)
+    return decide(this.rules, p, action, topic, this.isOwned)
   }
 
   private limiterKey(c: Credentials): { limiter: FailureLimiter; key: string | undefined } {
@@ -142,7 +197,7 @@ export class AccessControl {
       if (password !== undefined && sameSecret(password, svc.password)) return { ok: true, principal: this.servicePrincipal(svc, c.clientId) }
       return this.fail(c, 'bad-credentials')
     }
-    for (const a of this.candidates(c.username)) {
+    for (const a of this.candidates(c.username, c.listener)) {
       const p = await a.authenticate({ ...c, password })
       if (p === undefined) continue
       if (p === null) return this.fail(c, 'bad-credentials')
@@ -151,9 +206,17 @@ export class AccessControl {
     return this.fail(c, 'bad-credentials')
   }
 
+  /**
+   * A verified certificate's CN belongs to the dialects bound to its listener that know certificates; else it is
+   * Herald's own certificate principal (ACL-file rules). A CN is never looked up as some dialect's username.
+   */
   private async byCertificate(c: Credentials): Promise<AuthResult> {
-    const p = await this.lookup(c.certCN!, c.clientId)
-    return { ok: true, principal: p ?? { kind: 'certificate', username: c.certCN!, clientId: c.clientId, attrs: {} } }
+    for (const a of this.authenticators) {
+      if (!a.certificate || !this.serves(c.listener, a)) continue
+      const p = await a.certificate(c.certCN!, c.clientId)
+      if (p) return { ok: true, principal: { ...p, clientId: c.clientId } }
+    }
+    return { ok: true, principal: { kind: 'certificate', username: c.certCN!, clientId: c.clientId, attrs: {} } }
   }
 
   private servicePrincipal(svc: ServiceAccount, clientId?: string): Principal {
@@ -174,14 +237,14 @@ export class AccessControl {
   }
 
   /** The principal behind a username, as the external-broker ACL hooks need it (no password at hand). */
-  async lookup(username: string, clientId?: string): Promise<Principal | null> {
+  async lookup(username: string, clientId?: string, listener = 'hook'): Promise<Principal | null> {
     const svc = this.services.get(username)
     if (svc) return this.servicePrincipal(svc, clientId)
     const shared = this.claimant(username) !== undefined
     const remembered = this.external.get(username + '\u0000' + (clientId ?? ''))
       ?? (shared ? undefined : this.external.get(username + '\u0000'))
     if (remembered && Date.now() - remembered.at < EXTERNAL_TTL_MS) return remembered.principal
-    for (const a of this.candidates(username)) {
+    for (const a of this.candidates(username, listener)) {
       if (!a.lookup) continue
       const p = await a.lookup(username, clientId)
       if (p === undefined) continue

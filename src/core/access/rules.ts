@@ -50,16 +50,21 @@ function topicFits(pattern: string, rule: Rule, action: Action, topic: string): 
   return action === 'subscribe' ? filterCovered(pattern, topic) : topicMatches(pattern, topic)
 }
 
+/** Is this topic (or, for `subscribe`, this filter) inside a space a dialect owns? */
+export type OwnedCheck = (action: Action, topic: string) => boolean
+
 /**
  * Decide: a superuser may do anything; otherwise a matching `deny` rule refuses, a matching grant allows,
- * and anything not granted is refused.
+ * and anything not granted is refused. ACL-file rules (`heraldOnly`) never grant inside a dialect's owned space.
  */
-export function decide(rules: readonly Rule[], p: Principal, action: Action, topic: string): boolean {
+export function decide(rules: readonly Rule[], p: Principal, action: Action, topic: string, owned?: OwnedCheck): boolean {
   if (p.superuser) return true
   let allowed = false
   const all = p.grants ? [...p.grants, ...rules] : rules
+  let inOwned: boolean | undefined
   for (const rule of all) {
     if (!appliesTo(rule, p) || !grantsAction(rule, action)) continue
+    if (rule.heraldOnly && rule.access !== 'deny' && owned && (inOwned ??= owned(action, topic))) continue
     const pattern = expand(rule, p)
     if (pattern === null || !topicFits(pattern, rule, action, topic)) continue
     if (rule.access === 'deny') return false

@@ -45,16 +45,23 @@ export interface Credentials {
   certCN?: string
   /** `hook`: an external broker asks; its address is the broker's, so failed logins count per username */
   via?: 'broker' | 'hook'
+  /** the listener the client came in on (`mqtt`, `mqtts`, `ws`, `wss`, an extra listener, `hook`, `http`): only the
+   *  dialects bound to it answer */
+  listener?: string
 }
 
 export interface Authenticator {
   name: string
+  /** the dialect it belongs to (set by the dialect's registry); none: Herald's own, answers on every listener */
+  dialect?: string
   /** usernames this authenticator alone answers for (any letter case), e.g. chat21's `JWT`; reserved for everyone else */
   claims?: string[]
   /** `undefined`: not mine, ask the next one; `null`: refused; a principal: accepted */
   authenticate(c: Credentials): Promise<Principal | null | undefined>
   /** The principal a username stands for, without its password (ACL checks from external brokers). */
   lookup?(username: string, clientId?: string): Promise<Principal | null | undefined>
+  /** The principal a verified client certificate's CN stands for, on a listener bound to this dialect. */
+  certificate?(cn: string, clientId?: string): Promise<Principal | undefined>
 }
 
 export type AuthResult =

@@ -114,7 +114,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       if (!requireFields(reply, p, ['username', 'password'])) return reply
       const clientId = present(p.clientid) ? String(p.clientid) : undefined
       const username = String(p.username)
-      const r = await access.authenticate({ username, password: String(p.password), clientId: clientId ?? '', via: 'hook' })
+      const r = await access.authenticate({ username, password: String(p.password), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
       if (r.ok) access.rememberExternal(username, { ...r.principal, clientId })
       else metrics.authFailures.inc({ reason: r.reason })
       return goAuth(reply, r.ok)
@@ -154,7 +154,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       if (!present(p.username)) return rabbit(reply, false)
       const clientId = present(p.client_id) ? String(p.client_id) : undefined
       const username = String(p.username)
-      const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook' })
+      const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
       if (!r.ok) { metrics.authFailures.inc({ reason: r.reason }); return rabbit(reply, false) }
       access.rememberExternal(username, { ...r.principal, clientId })
       return rabbit(reply, true, r.principal.superuser ? ' administrator' : '')

@@ -63,6 +63,8 @@ export function createChat21(): Chat21 {
       }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: bool(cfg, 'chat21.metrics.originalLabels') }))
       Object.assign(d, { flow, tokens, webhooks })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
+      // issue 9 §3: chat21's topics (`apps/<app>/…`) are its own; an ACL-file or anonymous grant does not reach them
+      ctx.access.ownTopics(['apps/#'])
 
       const prefix = str(cfg, 'chat21.http.prefix').replace(/\/+$/, '')
       const httpPort = port(cfg, 'chat21.http.port')

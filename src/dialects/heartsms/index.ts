@@ -17,9 +17,9 @@ import { draftRoutes } from './routes/drafts.ts'
 import { folderRoutes } from './routes/folders.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { messageRoutes } from './routes/messages.ts'
+import { migrations } from './migrations.ts'
 import { scheduledRoutes } from './routes/scheduled_messages.ts'
 import { templateRoutes } from './routes/templates.ts'
-import { migrations } from './schema.ts'
 import { DbError, HeartStore } from './store.ts'
 import { Stream } from './stream.ts'
 
@@ -92,6 +92,8 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
       ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(str(ctx.config, 'heartsms.nodeEnv'), str(ctx.config, 'heartsms.servicePassword'), ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)
+      // issue 9 §3: the stream's topic space is heartsms's; an ACL-file or anonymous grant does not reach it
+      ctx.access.ownTopics(['heartsms/#'])
       await ctx.http.register(async (scope) => {
         bodyParsing(scope)
         scope.setErrorHandler((err: FastifyError, req, reply) => {

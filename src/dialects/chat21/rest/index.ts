@@ -1,6 +1,6 @@
 // The chat21-http-server API (§12) under its prefix, on the main HTTP port or on a port of its own.
 import type { FastifyError, FastifyInstance } from 'fastify'
-import type { AccessControl } from '../../../core/access/access.ts'
+import type { AccessRegistry } from '../../../core/access/access.ts'
 import { errorBody } from '../../../core/http/server.ts'
 import { type JsonLimits, parseBounded } from '../json.ts'
 import type { Tokens } from '../jwt.ts'
@@ -46,7 +46,7 @@ function errors(app: FastifyInstance): void {
   })
 }
 
-export function restApi(flow: Flow, tokens: Tokens, access: AccessControl, o: RestOptions) {
+export function restApi(flow: Flow, tokens: Tokens, access: AccessRegistry, o: RestOptions) {
   return async (app: FastifyInstance) => {
     bodyParsing(app, flow.opts.json)
     errors(app)

@@ -1,12 +1,12 @@
 // Token issuance (§13.1, issue item 4): a Herald superuser account (HTTP Basic) or a chat21 admin token asks for a
 // user's chat21 token, as Tiledesk's `createCustomToken` answers it: `{userid, fullname, firstname, lastname, token}`.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AccessControl } from '../../../core/access/access.ts'
+import type { AccessRegistry } from '../../../core/access/access.ts'
 import type { Tokens } from '../jwt.ts'
 import { validId } from '../topics.ts'
 import { tokenOf } from './auth.ts'
 
-async function allowed(req: FastifyRequest, access: AccessControl, tokens: Tokens): Promise<boolean> {
+async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Tokens): Promise<boolean> {
   const h = req.headers.authorization ?? ''
   const basic = /^Basic\s+(.+)$/i.exec(h)
   if (basic) {
@@ -21,7 +21,7 @@ async function allowed(req: FastifyRequest, access: AccessControl, tokens: Token
   return claims?.tiledesk_api_roles === 'admin'
 }
 
-export function tokenRoutes(app: FastifyInstance, access: AccessControl, tokens: Tokens): void {
+export function tokenRoutes(app: FastifyInstance, access: AccessRegistry, tokens: Tokens): void {
   app.post('/auth/createCustomToken', async (req, reply) => {
     if (!(await allowed(req, access, tokens))) return reply.code(401).send({ success: false, msg: 'Unauthorized.' })
     const b = (req.body ?? {}) as Record<string, unknown>

@@ -1,7 +1,7 @@
 // heartsms §2: how every route runs: merge and check parameters, run, answer, then publish (or publish first
 // where §4.4 says so). Row shapes with exact key order (§4.2) live here too.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { AccessControl } from '../../../core/access/access.ts'
+import type { AccessRegistry } from '../../../core/access/access.ts'
 import type { ArticleFetcher } from '../article.ts'
 import type { LoginLimits } from '../limits.ts'
 import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
@@ -13,7 +13,7 @@ export interface HeartContext {
   store: HeartStore
   stream: Stream
   article: ArticleFetcher
-  access: AccessControl
+  access: AccessRegistry
   /** failed-login limits and the key-derivation gate (limits.ts) */
   limits: LoginLimits
   /** HEART_ALLOWED_USERS as the original reads it */
