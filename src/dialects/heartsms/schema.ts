@@ -1,7 +1,6 @@
-// heartsms §8: the data tables, one declaration used by the migration, the inserts and the row reads.
+// heartsms §8: the data tables, one declaration used by the inserts and the row reads; migrations.ts creates them
+// (test/heartsms/migrations pins that the two agree).
 // Booleans are stored as 0/1 integers on both databases; updated_at is epoch microseconds set by Herald.
-import type { Migration } from 'kysely'
-
 /** `n` number (BIGINT), `b` boolean, `s` text; `!` NOT NULL; `=x` default */
 export type ColumnDecl = string
 
@@ -61,61 +60,3 @@ export function columnInfo(decl: ColumnDecl): ColumnInfo {
 }
 
 export const boolColumns = (cols: Record<string, ColumnDecl>) => Object.keys(cols).filter((c) => cols[c].startsWith('b'))
-
-function sqlType(kind: ColumnInfo['kind']): 'bigint' | 'integer' | 'text' {
-  return kind === 'n' ? 'bigint' : kind === 's' ? 'text' : 'integer'
-}
-
-function defaultValue(i: ColumnInfo): string | number | undefined {
-  if (i.def === undefined) return undefined
-  return i.kind === 's' ? i.def : Number(i.def)
-}
-
-export const migrations: Record<string, Migration> = {
-  '001_heartsms': {
-    async up(db) {
-      const pgsql = db.getExecutor().adapter.constructor.name.startsWith('Postgres')
-      const idType = pgsql ? 'bigserial' : 'integer'
-      await db.schema.createTable('heartsms_accounts')
-        .addColumn('id', idType, (c) => (pgsql ? c.primaryKey() : c.primaryKey().autoIncrement()))
-        .addColumn('session_id', 'varchar(64)', (c) => c.notNull().unique())
-        .addColumn('username', 'varchar(64)', (c) => c.notNull().unique())
-        .addColumn('password_hash', 'text', (c) => c.notNull())
-        .addColumn('real_name', 'text')
-        .addColumn('salt1', 'text', (c) => c.notNull())
-        .addColumn('salt2', 'text', (c) => c.notNull())
-        .addColumn('phone_number', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .execute()
-      let settings = db.schema.createTable('heartsms_settings').addColumn('account_id', 'bigint', (c) => c.primaryKey())
-      for (const [name, decl] of Object.entries(SETTINGS)) {
-        const i = columnInfo(decl)
-        const d = defaultValue(i)
-        settings = settings.addColumn(name, sqlType(i.kind), (c) => (d === undefined ? c : c.defaultTo(d)))
-      }
-      await settings.execute()
-      for (const [table, cols] of Object.entries(TABLES)) {
-        let t = db.schema.createTable(`heartsms_${table}`)
-          .addColumn('id', idType, (c) => (pgsql ? c.primaryKey() : c.primaryKey().autoIncrement()))
-          .addColumn('account_id', 'bigint', (c) => c.notNull())
-          .addColumn('updated_at', 'bigint', (c) => c.notNull())
-        for (const [name, decl] of Object.entries(cols)) {
-          const i = columnInfo(decl)
-          const d = defaultValue(i)
-          t = t.addColumn(name, sqlType(i.kind), (c) => {
-            let col = i.notNull ? c.notNull() : c
-            if (d !== undefined) col = col.defaultTo(d)
-            return col
-          })
-        }
-        await t.execute()
-        const key = table === 'media' ? 'message_id' : 'device_id'
-        await db.schema.createIndex(`heartsms_${table}_account`).on(`heartsms_${table}`).columns(['account_id', key]).execute()
-      }
-      await db.schema.createIndex('heartsms_messages_conversation').on('heartsms_messages').columns(['account_id', 'device_conversation_id']).execute()
-      await db.schema.createIndex('heartsms_drafts_conversation').on('heartsms_drafts').columns(['account_id', 'device_conversation_id']).execute()
-      await db.schema.createIndex('heartsms_messages_ts').on('heartsms_messages').columns(['account_id', 'timestamp desc', 'id']).execute()
-      await db.schema.createIndex('heartsms_conversations_ts').on('heartsms_conversations').columns(['account_id', 'timestamp desc', 'id']).execute()
-    },
-  },
-}
