@@ -1,10 +1,10 @@
 // The access layer: who a client is (authenticate / lookup) and what it may do (authorize).
 // The embedded broker's hooks and every external-broker hook endpoint go through this one object.
 import { aclUsernames } from './acl-file.ts'
-import { ClientIds } from './client-ids.ts'
-import { FailureLimiter } from './limiter.ts'
+import { ClientIds, ownerOf } from './client-ids.ts'
 import { sameSecret } from './passwords.ts'
 import { decide } from './rules.ts'
+import { MemoryAccessState, type AccessState } from './state.ts'
 import { filterCovered, topicMatches } from './topics.ts'
 import type { Action, AuthResult, Authenticator, Credentials, Principal, Rule } from './types.ts'
 
@@ -19,6 +19,10 @@ export interface AccessOptions {
    *  operator's explicit word); by default they grant nothing there */
   grantOwned?: string[]
   onFailure?: (reason: string) => void
+  /** the shared state could not be updated (a database error): logged, the connection goes on */
+  onStateError?: (err: unknown, what: string) => void
+  /** where failed logins, client-id holders and hook logins are kept: memory (one node) or the store (several) */
+  state?: AccessState
 }
 
 /** What a dialect sees of the access layer: it contributes, it does not rule (issue 9 §3). */
@@ -66,22 +70,48 @@ export class AccessControl {
   private authenticators: Authenticator[] = []
   private services = new Map<string, ServiceAccount>()
   private aclUsers = new Set<string>()
-  /** failed logins per client address (MQTT) and per username (hook calls, whose address is the broker's) */
-  private perAddress: FailureLimiter
-  private perUsername: FailureLimiter
-  /** principals authenticated for an external broker, keyed by username + client id (RabbitMQ asks later by name) */
-  private external = new Map<string, { principal: Principal; at: number }>()
-  /** which principal holds which client id, embedded and on the hook endpoints alike */
-  readonly clientIds: ClientIds
+  /** failed logins (per address on MQTT, per username on hook calls, whose address is the broker's), client-id
+   *  holders (embedded and hook logins alike), principals hook logins vouched for */
+  private state: AccessState
+  /** this node's own connections by client id (live counts are per node; who holds an id is in `state`) */
+  private local: ClientIds
+  /** what the embedded broker tells and asks about its connections */
+  readonly clientIds: {
+    isLive(clientId: string, p: Principal): boolean
+    ownerOfClient(clientId: string): string | undefined
+    connected(clientId: string, p: Principal): void
+    disconnected(clientId: string, p: Principal, clean: boolean): void
+    touch(clientId: string | undefined, p: Principal): void
+  }
   /** listener → the dialects bound to it (absent: every dialect) */
   private bindings = new Map<string, Set<string>>()
   private owned: { dialect: string; filter: string }[] = []
 
   constructor(private opts: AccessOptions = {}) {
-    const limits = { limit: opts.failLimit ?? 10, windowMs: opts.failWindowMs ?? 60_000 }
-    this.perAddress = new FailureLimiter(limits)
-    this.perUsername = new FailureLimiter(limits)
-    this.clientIds = new ClientIds({ holdMs: opts.clientIdHoldMs ?? EXTERNAL_TTL_MS })
+    this.state = opts.state ?? new MemoryAccessState({
+      failLimit: opts.failLimit ?? 10, failWindowMs: opts.failWindowMs ?? 60_000,
+      clientIdHoldMs: opts.clientIdHoldMs ?? EXTERNAL_TTL_MS, rememberMs: EXTERNAL_TTL_MS,
+    })
+    this.local = new ClientIds({ holdMs: opts.clientIdHoldMs ?? EXTERNAL_TTL_MS })
+    const shared = (what: string, work: Promise<void>) => work.catch((err) => this.opts.onStateError?.(err, what))
+    this.clientIds = {
+      isLive: (clientId, p) => this.local.isLive(clientId, ownerOf(p)),
+      ownerOfClient: (clientId) => this.local.ownerOfClient(clientId),
+      connected: (clientId, p) => {
+        this.local.connected(clientId, ownerOf(p))
+        void shared('client connected', this.state.connected(clientId, ownerOf(p)))
+      },
+      disconnected: (clientId, p, clean) => {
+        this.local.disconnected(clientId, ownerOf(p), clean)
+        void shared('client disconnected', this.state.disconnected(clientId, ownerOf(p), clean))
+      },
+      touch: (clientId, p) => { void shared('client touched', this.touchClient(clientId, p)) },
+    }
+  }
+
+  /** A hook call about a client by its holder keeps the client id held. */
+  touchClient(clientId: string | undefined, p: Principal): Promise<void> {
+    return clientId ? this.state.touch(clientId, ownerOf(p)) : Promise.resolve()
   }
 
   /** A superuser account that Herald (or a dialect's backend) uses to publish. */
@@ -163,29 +193,31 @@ export class AccessControl {
     return decide(this.rules, p, action, topic, this.isOwned)
   }
 
-  private limiterKey(c: Credentials): { limiter: FailureLimiter; key: string | undefined } {
-    return c.via === 'hook' ? { limiter: this.perUsername, key: c.username || undefined } : { limiter: this.perAddress, key: c.ip }
+  /** the failed-login window a login counts in: its username on hook calls, else its address */
+  private limitKey(c: Credentials): string | undefined {
+    if (c.via === 'hook') return c.username ? 'u:' + c.username : undefined
+    return c.ip ? 'a:' + c.ip : undefined
   }
 
-  private fail(c: Credentials, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken'): AuthResult {
+  private async fail(c: Credentials, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken'): Promise<AuthResult> {
     this.opts.onFailure?.(reason)
-    if (reason === 'bad-credentials' || reason === 'not-authorized') {
-      const { limiter, key } = this.limiterKey(c)
-      limiter.fail(key)
-    }
+    const key = this.limitKey(c)
+    if (key && (reason === 'bad-credentials' || reason === 'not-authorized')) await this.state.fail(key)
     return { ok: false, reason }
   }
 
   async authenticate(c: Credentials): Promise<AuthResult> {
     const r = await this.check(c)
     // security holes 2 and 8: a client id another principal holds is refused (the holder is not disconnected)
-    if (r.ok && !this.clientIds.claim(c.clientId, r.principal)) return this.fail(c, 'client-id-taken')
+    if (r.ok && c.clientId && !(await this.state.claim(c.clientId, ownerOf(r.principal), Boolean(r.principal.superuser)))) {
+      return this.fail(c, 'client-id-taken')
+    }
     return r
   }
 
   private async check(c: Credentials): Promise<AuthResult> {
-    const { limiter, key } = this.limiterKey(c)
-    if (limiter.blocked(key)) return this.fail(c, 'rate-limited')
+    const key = this.limitKey(c)
+    if (key && (await this.state.blocked(key))) return this.fail(c, 'rate-limited')
     const password = c.password === undefined ? undefined : c.password.toString()
     if (c.username === undefined || c.username === '') {
       if (c.certCN) return this.byCertificate(c)
@@ -228,12 +260,9 @@ export class AccessControl {
    * id. `loginName` is what the broker will ask about (`JWT` for every chat21 client): a name an authenticator
    * claims stands for many principals, so it is remembered only with its client id, which authenticate() claimed.
    */
-  rememberExternal(loginName: string, p: Principal): void {
+  async rememberExternal(loginName: string, p: Principal): Promise<void> {
     if (this.claimant(loginName) && !p.clientId) return
-    const key = loginName + '\u0000' + (p.clientId ?? '')
-    this.external.delete(key)
-    this.external.set(key, { principal: p, at: Date.now() })
-    if (this.external.size > 100_000) this.external.delete(this.external.keys().next().value!)
+    await this.state.remember(loginName + '\u0000' + (p.clientId ?? ''), p)
   }
 
   /** The principal behind a username, as the external-broker ACL hooks need it (no password at hand). */
@@ -241,9 +270,9 @@ export class AccessControl {
     const svc = this.services.get(username)
     if (svc) return this.servicePrincipal(svc, clientId)
     const shared = this.claimant(username) !== undefined
-    const remembered = this.external.get(username + '\u0000' + (clientId ?? ''))
-      ?? (shared ? undefined : this.external.get(username + '\u0000'))
-    if (remembered && Date.now() - remembered.at < EXTERNAL_TTL_MS) return remembered.principal
+    const remembered = (await this.state.recall(username + '\u0000' + (clientId ?? '')))
+      ?? (shared || !clientId ? undefined : await this.state.recall(username + '\u0000'))
+    if (remembered) return remembered
     for (const a of this.candidates(username, listener)) {
       if (!a.lookup) continue
       const p = await a.lookup(username, clientId)

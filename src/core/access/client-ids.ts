@@ -41,14 +41,13 @@ export class ClientIds {
   }
 
   /**
-   * May `p` use `clientId`? If so it now holds it. A superuser (the service account) may take any id over;
+   * May `owner` use `clientId`? If so it now holds it. A superuser (the service account) may take any id over;
    * an empty client id (MQTT 3.1.1 lets the broker pick one) is never held.
    */
-  claim(clientId: string | undefined, p: Principal): boolean {
+  claim(clientId: string | undefined, owner: string, superuser = false): boolean {
     if (!clientId) return true
-    const owner = ownerOf(p)
     const h = this.holder(clientId)
-    if (h && h.owner !== owner && !p.superuser) return false
+    if (h && h.owner !== owner && !superuser) return false
     if (h && h.owner === owner) { h.at = this.now(); return true }
     if (!h && this.held.size >= (this.o.maxEntries ?? 1_000_000)) {
       // forget the stalest entry not connected: the map is in insertion order, refreshed entries move to the end
@@ -60,31 +59,31 @@ export class ClientIds {
   }
 
   /** Is this client id connected now for this principal (a reconnect then replaces a connection, adds none)? */
-  isLive(clientId: string, p: Principal): boolean {
+  isLive(clientId: string, owner: string): boolean {
     const h = this.held.get(clientId)
-    return h !== undefined && h.live > 0 && h.owner === ownerOf(p)
+    return h !== undefined && h.live > 0 && h.owner === owner
   }
 
   /** A hook call about this client by its holder keeps the id held. */
-  touch(clientId: string | undefined, p: Principal): void {
+  touch(clientId: string | undefined, owner: string): void {
     if (!clientId) return
     const h = this.holder(clientId)
-    if (h && h.owner === ownerOf(p)) {
+    if (h && h.owner === owner) {
       h.at = this.now()
       this.held.delete(clientId)
       this.held.set(clientId, h)
     }
   }
 
-  connected(clientId: string, p: Principal): void {
+  connected(clientId: string, owner: string): void {
     const h = this.holder(clientId)
-    if (h && h.owner === ownerOf(p)) { h.live++; h.at = this.now() } else this.held.set(clientId, { owner: ownerOf(p), live: 1, at: this.now() })
+    if (h && h.owner === owner) { h.live++; h.at = this.now() } else this.held.set(clientId, { owner, live: 1, at: this.now() })
   }
 
   /** A connection ended: a clean session lets the id go once no connection holds it; a persistent one keeps it held. */
-  disconnected(clientId: string, p: Principal, clean: boolean): void {
+  disconnected(clientId: string, owner: string, clean: boolean): void {
     const h = this.held.get(clientId)
-    if (!h || h.owner !== ownerOf(p)) return
+    if (!h || h.owner !== owner) return
     h.live = Math.max(0, h.live - 1)
     h.at = this.now()
     if (h.live === 0 && clean) this.held.delete(clientId)

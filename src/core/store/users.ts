@@ -2,6 +2,8 @@
 import type { Migration } from 'kysely'
 import { hashPassword, verifyPassword } from '../access/passwords.ts'
 import type { Authenticator, Principal } from '../access/types.ts'
+import { accessStateMigration } from './access-state.ts'
+import { outboxMigration } from '../queue/migrations.ts'
 import type { Db } from './db.ts'
 
 export const coreMigrations: Record<string, Migration> = {
@@ -15,6 +17,8 @@ export const coreMigrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '002_access_state': accessStateMigration,
+  '003_outbox': outboxMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }
