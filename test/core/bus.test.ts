@@ -1,21 +1,30 @@
-// Issue 2 §5: one bus suite against the embedded bus (in-process Aedes), the machine's Mosquitto (external bus,
-// anonymous, $share) and RabbitMQ's MQTT listener (external bus, no $share in 3.10, QoS 2 served as QoS 1).
+// Issue 2 §5, issue 9 §6: the bus contract (test/contracts/bus.ts) on the embedded bus (in-process Aedes), the
+// machine's Mosquitto (external bus, anonymous, $share) and RabbitMQ's MQTT listener (external bus, no $share in
+// 3.10, QoS 2 served as QoS 1), the latter also with shared subscriptions on AMQP queues; then what only one
+// implementation does.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
+import { promisify } from 'node:util'
+import amqp from 'amqplib'
 import type { MqttClient } from 'mqtt'
-import { ExternalBus } from '../../src/core/bus/external.ts'
-import type { Bus, BusMessage, QoS } from '../../src/core/bus/types.ts'
+import { ExternalBus, type ExternalBusOptions } from '../../src/core/bus/external.ts'
+import type { BusMessage, QoS } from '../../src/core/bus/types.ts'
+import { busContract, sleep, until, type OpenBus } from '../contracts/bus.ts'
 import { connect, requireService, startTestHerald, type TestHerald } from '../helpers.ts'
 import { connectPacket, packet, raw } from './raw.ts'
 import { RABBIT_GUEST, RABBIT_MQTT_URL, rabbitMqttAvailable } from '../rabbitmq.ts'
 
 const MOSQUITTO_URL = process.env.HERALD_TEST_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883'
+const AMQP_URL = process.env.HERALD_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+const run = promisify(execFile)
 
-function portOpen(port: number): Promise<boolean> {
+function portOpen(url: string): Promise<boolean> {
+  const u = new URL(url)
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port })
+    const s = net.connect({ host: u.hostname, port: Number(u.port) })
     const done = (ok: boolean) => { clearTimeout(t); s.destroy(); resolve(ok) }
     const t = setTimeout(() => done(false), 3000)
     s.once('connect', () => done(true))
@@ -23,223 +32,63 @@ function portOpen(port: number): Promise<boolean> {
   })
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** RabbitMQ's queues whose names start with one of `prefixes`, with their unacknowledged counts. */
+async function rabbitQueues(prefixes: string[]): Promise<{ name: string; unacked: number }[]> {
+  const { stdout } = await run('rabbitmqctl', ['-q', 'list_queues', '--no-table-headers', 'name', 'messages_unacknowledged'], { timeout: 30_000 })
+  return stdout.trim().split('\n').map((l) => l.split('\t')).filter(([name]) => prefixes.some((p) => name.startsWith(p)))
+    .map(([name, n]) => ({ name, unacked: Number(n) }))
+}
 
-/** Wait until `pred` holds (bounded in time), then return what `value` says. */
-async function until<T>(pred: () => boolean, value: () => T, ms = 5000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
+/** An external bus to RabbitMQ (guest); with `amqp`, shared subscriptions consume AMQP queues of a test group. */
+function rabbitBus(amqpGroup?: string): () => Promise<OpenBus> {
+  return async () => {
+    const clientId = `herald-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+    const o: ExternalBusOptions = { url: RABBIT_MQTT_URL, ...RABBIT_GUEST, clientId, sharedSubscriptions: false }
+    const bus = await ExternalBus.connect(amqpGroup ? { ...o, amqpUrl: AMQP_URL, sharedGroup: amqpGroup } : o)
+    // the MQTT plugin's queue of each subscription is mqtt-subscription-<client id>qos1
+    const prefixes = [`mqtt-subscription-${clientId}`, ...(amqpGroup ? [`herald.${amqpGroup}.`] : [])]
+    return {
+      bus,
+      close: () => bus.close(),
+      unacked: async () => (await rabbitQueues(prefixes)).reduce((sum, q) => sum + q.unacked, 0),
+    }
   }
-  return value()
 }
-
-interface Target {
-  name: string
-  available: () => Promise<boolean>
-  /** a connected bus; `close` disposes of anything behind it */
-  open(): Promise<{ bus: Bus; close(): Promise<void> }>
-  /** the highest QoS the broker delivers with */
-  maxQos: QoS
-}
-
-let herald: TestHerald | undefined
-const targets: Target[] = [
-  {
-    name: 'embedded (Aedes, in-process)',
-    available: async () => true,
-    maxQos: 2,
-    async open() {
-      herald = herald ?? await startTestHerald()
-      return { bus: herald.bus, close: async () => {} }
-    },
-  },
-  {
-    name: `Mosquitto (${MOSQUITTO_URL}, external)`,
-    available: () => portOpen(Number(new URL(MOSQUITTO_URL).port || 1883)),
-    maxQos: 2,
-    async open() {
-      const bus = await ExternalBus.connect({ url: MOSQUITTO_URL, sharedGroup: `herald-test-${process.pid}` })
-      return { bus, close: () => bus.close() }
-    },
-  },
-  {
-    name: `RabbitMQ (${RABBIT_MQTT_URL}, external, no $share)`,
-    available: rabbitMqttAvailable,
-    maxQos: 1,
-    async open() {
-      const bus = await ExternalBus.connect({ url: RABBIT_MQTT_URL, ...RABBIT_GUEST, sharedSubscriptions: false })
-      return { bus, close: () => bus.close() }
-    },
-  },
-]
-
-after(async () => { await herald?.close() })
 
 // checked before any Herald starts: generating its development certificate blocks the event loop for a while
-const availability = await Promise.all(targets.map((t) => t.available()))
+const [mosquittoUp, rabbitUp, amqpUp] = await Promise.all([portOpen(MOSQUITTO_URL), rabbitMqttAvailable(), portOpen(AMQP_URL)])
 
-for (const [i, target] of targets.entries()) {
-  describe(`bus: ${target.name}`, () => {
-    const opts = requireService(availability[i], target.name)
-    let bus: Bus
-    let close: () => Promise<void> = async () => {}
-    const root = `herald-test/${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-    let n = 0
-    const fresh = () => `${root}/${++n}`
+busContract('embedded (Aedes, in-process)', async () => {
+  const h = await startTestHerald()
+  return { bus: h.bus, close: () => h.close() }
+}, { maxQos: 2, sharedSubscriptions: null, orderedPerSubscription: true, orderedShared: true, ackAfterHandler: 'publisher', retain: false })
 
-    before(async () => {
-      if (opts.skip) return
-      ;({ bus, close } = await target.open())
-    })
-    after(async () => { await close() })
+busContract(`Mosquitto (${MOSQUITTO_URL}, external)`, async () => {
+  const bus = await ExternalBus.connect({ url: MOSQUITTO_URL, sharedGroup: `herald-test-${process.pid}` })
+  return { bus, close: () => bus.close() }
+}, { maxQos: 2, sharedSubscriptions: 'split', orderedPerSubscription: true, orderedShared: true, ackAfterHandler: 'broker', retain: true },
+requireService(mosquittoUp, `Mosquitto at ${MOSQUITTO_URL}`))
 
-    test('publish and subscribe at QoS 0, 1 and 2: delivered at min(publish, subscription, broker) QoS', opts, async () => {
-      const base = fresh()
-      const got: BusMessage[] = []
-      const unsubs = await Promise.all(([0, 1, 2] as const).map((q) =>
-        bus.subscribe(`${base}/sub${q}`, (m) => { got.push(m) }, { qos: q })))
-      for (const sq of [0, 1, 2] as const) {
-        for (const pq of [0, 1, 2] as const) await bus.publish(`${base}/sub${sq}`, `p${pq}`, { qos: pq })
-      }
-      const msgs = await until(() => got.length >= 9, () => got, 5000, '9 messages')
-      const seen = msgs.map((m) => `${m.topic.slice(base.length + 1)}:${m.payload}:${m.qos}`).sort()
-      const expected = ([0, 1, 2] as const).flatMap((sq) => ([0, 1, 2] as const).map((pq) =>
-        `sub${sq}:p${pq}:${Math.min(sq, pq, target.maxQos)}`)).sort()
-      assert.deepEqual(seen, expected)
-      for (const u of unsubs) await u()
-    })
+busContract(`RabbitMQ (${RABBIT_MQTT_URL}, external, no $share)`, rabbitBus(),
+  { maxQos: 1, sharedSubscriptions: 'every', orderedPerSubscription: true, orderedShared: true, ackAfterHandler: 'broker', retain: true },
+  requireService(rabbitUp, `RabbitMQ MQTT at ${RABBIT_MQTT_URL}`))
 
-    test('wildcard filters: + matches one level, # any number; others are not delivered', opts, async () => {
-      const base = fresh()
-      const plus: string[] = []
-      const hash: string[] = []
-      const u1 = await bus.subscribe(`${base}/+/status`, (m) => { plus.push(m.topic.slice(base.length)) }, { qos: 1 })
-      const u2 = await bus.subscribe(`${base}/devices/#`, (m) => { hash.push(m.topic.slice(base.length)) }, { qos: 1 })
-      for (const t of ['/a/status', '/a/b/status', '/devices/x', '/devices/x/y/z', '/other']) await bus.publish(base + t, 'x', { qos: 1 })
-      await bus.publish(`${base}/done/status`, 'end', { qos: 1 })
-      await until(() => plus.includes('/done/status'), () => null, 5000, 'the end marker')
-      assert.deepEqual(plus, ['/a/status', '/done/status'])
-      assert.deepEqual(hash, ['/devices/x', '/devices/x/y/z'])
-      await u1()
-      await u2()
-    })
+const amqpGroup = `bt${process.pid}${Math.random().toString(36).slice(2, 6)}`
+busContract(`RabbitMQ (${RABBIT_MQTT_URL}, external, shared subscriptions on AMQP queues)`, rabbitBus(amqpGroup),
+  { maxQos: 1, sharedSubscriptions: 'split', orderedPerSubscription: true, orderedShared: false, ackAfterHandler: 'broker', retain: true },
+  requireService(rabbitUp && amqpUp, `RabbitMQ MQTT at ${RABBIT_MQTT_URL} and AMQP at ${AMQP_URL}`))
 
-    test('a handler is awaited before the next message is handed over, in order', opts, async () => {
-      const t = fresh()
-      let active = 0
-      let maxActive = 0
-      const order: number[] = []
-      const unsub = await bus.subscribe(t, async (m) => {
-        active++
-        maxActive = Math.max(maxActive, active)
-        await sleep(15)
-        order.push(Number(m.payload.toString()))
-        active--
-      }, { qos: 1 })
-      for (let i = 0; i < 10; i++) await bus.publish(t, String(i), { qos: 1 })
-      await until(() => order.length >= 10, () => null, 5000, '10 handled messages')
-      assert.equal(maxActive, 1)
-      assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-      await unsub()
-    })
-
-    test('a throwing handler does not stop the subscription', opts, async () => {
-      const t = fresh()
-      const got: string[] = []
-      const unsub = await bus.subscribe(t, (m) => {
-        if (m.payload.toString() === 'boom') throw new Error('handler failure (expected in this test)')
-        got.push(m.payload.toString())
-      }, { qos: 1 })
-      await bus.publish(t, 'boom', { qos: 1 })
-      await bus.publish(t, 'after', { qos: 1 })
-      assert.deepEqual(await until(() => got.length >= 1, () => got), ['after'])
-      await unsub()
-    })
-
-    test('overlapping subscriptions: each handler runs once per message', opts, async () => {
-      const t = fresh()
-      let wide = 0
-      let exact = 0
-      const u1 = await bus.subscribe(`${t}/#`, () => { wide++ }, { qos: 1 })
-      const u2 = await bus.subscribe(`${t}/y`, () => { exact++ }, { qos: 1 })
-      await bus.publish(`${t}/y`, 'once', { qos: 1 })
-      await bus.publish(`${t}/z`, 'marker', { qos: 1 })
-      await until(() => wide >= 2, () => null)
-      await sleep(100)
-      assert.deepEqual([wide, exact], [2, 1])
-      await u1()
-      await u2()
-    })
-
-    test('unsubscribe stops delivery to that handler only', opts, async () => {
-      const t = fresh()
-      const a: string[] = []
-      const b: string[] = []
-      const ua = await bus.subscribe(t, (m) => { a.push(m.payload.toString()) }, { qos: 1 })
-      const ub = await bus.subscribe(t, (m) => { b.push(m.payload.toString()) }, { qos: 1 })
-      await bus.publish(t, 'one', { qos: 1 })
-      await until(() => a.length >= 1 && b.length >= 1, () => null)
-      await ua()
-      await bus.publish(t, 'two', { qos: 1 })
-      await until(() => b.includes('two'), () => null)
-      await sleep(100)
-      assert.deepEqual(a, ['one'])
-      await ub()
-      await bus.publish(t, 'three', { qos: 1 })
-      await sleep(200)
-      assert.deepEqual(b, ['one', 'two'])
-    })
-
-    // mqtt.js holds the incoming stream until a handler is done: the external bus publishes over a second
-    // connection so that the PUBACK a handler's publish awaits can still arrive.
-    test('handlers that publish and await it do not deadlock under a burst', opts, async () => {
-      const t = fresh()
-      let relayed = 0
-      const u1 = await bus.subscribe(`${t}/in/#`, async (m) => { await bus.publish(`${t}/out`, m.payload, { qos: 1 }) }, { qos: 1 })
-      const u2 = await bus.subscribe(`${t}/out`, () => { relayed++ }, { qos: 1 })
-      await Promise.all(Array.from({ length: 300 }, (_, i) => bus.publish(`${t}/in/${i}`, String(i), { qos: 1 })))
-      await until(() => relayed >= 300, () => null, 10_000, '300 relayed messages')
-      await u1()
-      await u2()
-    })
-
-    if (target.name.startsWith('Mosquitto')) {
-      test('a burst of 100 QoS 2 publishes (above max_inflight_messages) all arrive, once each', opts, async () => {
-        const t = fresh()
-        const got = new Map<string, number>()
-        const unsub = await bus.subscribe(t, (m) => { got.set(m.payload.toString(), (got.get(m.payload.toString()) ?? 0) + 1) }, { qos: 2 })
-        await Promise.all(Array.from({ length: 100 }, (_, i) => bus.publish(t, String(i), { qos: 2 })))
-        await until(() => got.size >= 100, () => null, 15_000, '100 messages')
-        await sleep(100)
-        assert.equal(got.size, 100)
-        assert.ok([...got.values()].every((c) => c === 1))
-        await unsub()
-      })
-
-      test('two buses with shared subscriptions split the messages: each handled exactly once', opts, async () => {
-        const t = fresh()
-        const second = await target.open()
-        try {
-          const handled: string[][] = [[], []]
-          const u0 = await bus.subscribe(t, (m) => { handled[0].push(m.payload.toString()) }, { qos: 1, shared: true })
-          const u1 = await second.bus.subscribe(t, (m) => { handled[1].push(m.payload.toString()) }, { qos: 1, shared: true })
-          for (let i = 0; i < 40; i++) await bus.publish(t, String(i), { qos: 1 })
-          await until(() => handled[0].length + handled[1].length >= 40, () => null, 10_000, '40 messages')
-          await sleep(200)
-          const all = [...handled[0], ...handled[1]].map(Number).sort((x, y) => x - y)
-          assert.deepEqual(all, Array.from({ length: 40 }, (_, i) => i))
-          assert.ok(handled[0].length > 0 && handled[1].length > 0, `split ${handled[0].length}/${handled[1].length}`)
-          await u0()
-          await u1()
-        } finally {
-          await second.close()
-        }
-      })
-    }
-  })
-}
+// the AMQP mode's queues are durable: remove this run's
+after(async () => {
+  if (!(rabbitUp && amqpUp)) return
+  const conn = await amqp.connect(AMQP_URL)
+  try {
+    const ch = await conn.createChannel()
+    for (const q of await rabbitQueues([`herald.${amqpGroup}.`])) await ch.deleteQueue(q.name)
+  } finally {
+    await conn.close()
+  }
+})
 
 describe('external bus against a broker that refuses a subscription', () => {
   test('subscribe rejects, and the refused handler never sees messages of another subscription', async () => {

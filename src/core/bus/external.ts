@@ -1,8 +1,8 @@
 // External bus: an mqtt.js client to an existing broker (Mosquitto, RabbitMQ, EMQX).
-// Shared subscriptions split work between Herald nodes; QoS 1/2 publishes are flow-controlled so that a
-// broker's inflight limit (Mosquitto's max_inflight_messages 20) never drops them.
+// Shared subscriptions split work between Herald nodes; each subscription is handled on its own connection (in
+// order, concurrently with the others); QoS 1/2 publishes are flow-controlled so that a broker's inflight limit
+// (Mosquitto's max_inflight_messages 20) never drops them.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { topicMatches } from '../access/topics.ts'
 import { AmqpShared } from './amqp-shared.ts'
 import type { Bus, BusHandler, PublishOptions, QoS, SubscribeOptions } from './types.ts'
 
@@ -21,46 +21,38 @@ export interface ExternalBusOptions {
   mqtt?: IClientOptions
 }
 
-interface Sub { filter: string; handler: BusHandler }
-
 export class ExternalBus implements Bus {
   readonly kind = 'external' as const
-  private client!: MqttClient
   private pub!: MqttClient
-  private subs: Sub[] = []
+  /** one connection per subscription (see subscribe) */
+  private conns = new Set<MqttClient>()
+  private seq = 0
+  private clientId: string
   private inflight = 0
   private waiting: (() => void)[] = []
   private amqp?: AmqpShared
 
-  private constructor(private o: ExternalBusOptions) {}
+  private constructor(private o: ExternalBusOptions) {
+    this.clientId = o.clientId ?? `herald-${process.pid}-${Math.random().toString(16).slice(2, 10)}`
+  }
+
+  private options(id: string): IClientOptions {
+    const o = this.o
+    return { clientId: id, username: o.username, password: o.password, clean: true, reconnectPeriod: 1000, connectTimeout: 10_000, ...o.mqtt }
+  }
 
   static async connect(o: ExternalBusOptions): Promise<ExternalBus> {
     const bus = new ExternalBus(o)
-    const clientId = o.clientId ?? `herald-${process.pid}-${Math.random().toString(16).slice(2, 10)}`
-    const options = (id: string): IClientOptions => ({
-      clientId: id, username: o.username, password: o.password,
-      clean: true, reconnectPeriod: 1000, connectTimeout: 10_000, ...o.mqtt,
-    })
     // Publishing has its own connection: mqtt.js holds every incoming packet (PUBACK/PUBCOMP included) until
     // handleMessage's callback runs, so a handler awaiting its own QoS 1/2 publish on one connection would deadlock.
-    bus.client = await mqtt.connectAsync(o.url, options(clientId))
-    bus.pub = await mqtt.connectAsync(o.url, options(`${clientId}-pub`)).catch(async (err) => {
-      await bus.client.endAsync(true)
-      throw err
-    })
-    bus.pub.on('error', () => {})
-    bus.client.on('error', () => {}) // reconnects on its own; errors surface on publish
-    // mqtt.js waits for this callback before acknowledging the message and taking the next one
-    bus.client.handleMessage = (packet, done) => {
-      const topic = packet.topic
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
-      const msg = { topic, payload, qos: packet.qos as QoS, retain: packet.retain }
-      const runs = bus.subs.filter((s) => topicMatches(s.filter, topic)).map(async (s) => {
-        try { await s.handler(msg) } catch (err) { bus.o.onError?.(err, topic) }
+    bus.pub = await mqtt.connectAsync(o.url, bus.options(`${bus.clientId}-pub`))
+    bus.pub.on('error', () => {}) // reconnects on its own; errors surface on publish
+    if (o.amqpUrl) {
+      bus.amqp = await AmqpShared.connect({ url: o.amqpUrl, group: o.sharedGroup ?? 'herald', onError: o.onError }).catch(async (err) => {
+        await bus.pub.endAsync(true)
+        throw err
       })
-      Promise.all(runs).then(() => done(), () => done())
     }
-    if (o.amqpUrl) bus.amqp = await AmqpShared.connect({ url: o.amqpUrl, group: o.sharedGroup ?? 'herald', onError: o.onError })
     return bus
   }
 
@@ -89,25 +81,42 @@ export class ExternalBus implements Bus {
     }
   }
 
+  /**
+   * Each subscription has its own connection, hence its own queue: mqtt.js hands a connection's next packet over
+   * only once handleMessage's callback has run, and sends the PUBACK/PUBREC from that callback, so the broker is
+   * acknowledged after the handler settled, in arrival order (MQTT 3.1.1 §4.6), and a slow handler holds back
+   * its own subscription only.
+   */
   async subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
     if (opts.shared && this.amqp) return this.amqp.subscribe(filter, handler)
-    const sub = { filter, handler }
-    this.subs.push(sub)
     const wire = opts.shared && this.o.sharedSubscriptions !== false ? `$share/${this.o.sharedGroup ?? 'herald'}/${filter}` : filter
-    // mqtt.js rejects a SUBACK with 0x80 itself; either way the handler must not stay registered
-    const granted = await this.client.subscribeAsync(wire, { qos: opts.qos ?? 1 }).catch(() => [{ qos: 128 }])
+    const client = await mqtt.connectAsync(this.o.url, this.options(`${this.clientId}-s${++this.seq}`))
+    client.on('error', () => {}) // reconnects (and subscribes again) on its own
+    client.handleMessage = (packet, done) => {
+      const topic = packet.topic
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+      Promise.resolve()
+        .then(() => handler({ topic, payload, qos: packet.qos as QoS, retain: packet.retain }))
+        .catch((err) => this.o.onError?.(err, topic))
+        .finally(() => done())
+    }
+    // mqtt.js rejects a SUBACK with 0x80 itself
+    const granted = await client.subscribeAsync(wire, { qos: opts.qos ?? 1 }).catch(() => [{ qos: 128 }])
     if (granted.some((g) => g.qos === 128)) {
-      this.subs = this.subs.filter((s) => s !== sub)
+      await client.endAsync(true)
       throw new Error(`broker refused subscription to ${wire}`)
     }
+    this.conns.add(client)
     return async () => {
-      this.subs = this.subs.filter((s) => s !== sub)
-      if (!this.subs.some((s) => s.filter === filter)) await this.client.unsubscribeAsync(wire)
+      if (!this.conns.delete(client)) return
+      await client.endAsync()
     }
   }
 
   async close(): Promise<void> {
     await this.amqp?.close()
-    await Promise.all([this.client.endAsync(), this.pub.endAsync()])
+    const all = [...this.conns, this.pub]
+    this.conns.clear()
+    await Promise.all(all.map((c) => c.endAsync()))
   }
 }
