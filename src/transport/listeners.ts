@@ -4,7 +4,7 @@ import https from 'node:https'
 import net, { type AddressInfo } from 'node:net'
 import tls from 'node:tls'
 import { WebSocketServer, createWebSocketStream } from 'ws'
-import type { EmbeddedBroker } from './broker.ts'
+import type { EmbeddedBroker } from './types.ts'
 import type { TlsMaterial } from './devcert.ts'
 
 export class ListenError extends Error {}
@@ -34,7 +34,7 @@ export function closeServer(server: net.Server | undefined): Promise<void> {
 }
 
 export function mqttServer(broker: EmbeddedBroker): net.Server {
-  return net.createServer((socket) => broker.handle(socket))
+  return net.createServer((socket) => broker.handle(socket, { listener: 'mqtt' }))
 }
 
 export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClientCert: boolean): tls.Server {
@@ -42,7 +42,7 @@ export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClien
     cert: t.cert, key: t.key, ca: t.ca,
     requestCert: Boolean(t.ca),
     rejectUnauthorized: Boolean(t.ca) && requireClientCert,
-  }, (socket) => broker.handle(socket))
+  }, (socket) => broker.handle(socket, { listener: 'mqtts' }))
   server.on('tlsClientError', () => {}) // a failed handshake only ends that connection
   return server
 }
@@ -51,8 +51,11 @@ export function httpsServer(handler: http.RequestListener, t: TlsMaterial): http
   return https.createServer({ cert: t.cert, key: t.key }, handler)
 }
 
-/** Accept MQTT over WebSocket (subprotocol `mqtt` or `mqttv3.1`) on the given paths of an HTTP(S) server. */
-export function attachWebSocket(server: http.Server | https.Server, broker: EmbeddedBroker, paths: string[]): WebSocketServer {
+/**
+ * Accept MQTT over WebSocket (subprotocol `mqtt` or `mqttv3.1`) on the given paths of an HTTP(S) server; `listener`
+ * names it for sessions and authentication (`ws`, `wss`, or an extra listener's name).
+ */
+export function attachWebSocket(server: http.Server | https.Server, broker: EmbeddedBroker, paths: string[], listener: string): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 16 * 1024 * 1024,
@@ -67,7 +70,7 @@ export function attachWebSocket(server: http.Server | https.Server, broker: Embe
     wss.handleUpgrade(req, socket, head, (ws) => {
       const stream = createWebSocketStream(ws)
       stream.on('error', () => ws.terminate())
-      broker.handle(stream, req)
+      broker.handle(stream, { listener, req })
     })
   })
   return wss

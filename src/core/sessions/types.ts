@@ -47,6 +47,7 @@ export interface Sessions {
 
 /** A dialect asked for a capability the configured broker does not offer: refuse to start, naming both. */
 export class SessionCapabilityError extends Error {
+  override name = 'SessionCapabilityError'
   constructor(dialect: string, capability: keyof SessionCapabilities, broker: string) {
     super(`dialect ${dialect} needs ${capability === 'subscriptions' ? 'server-side subscriptions' : capability === 'events' ? 'connect/disconnect events' : 'disconnecting clients'}, which the ${broker} broker does not offer here`)
   }
