@@ -64,6 +64,11 @@ export const coreSettings: Setting[] = [
   { key: 'metrics.port', env: ['HERALD_METRICS_PORT'], type: 'port', default: 9464, description: 'port of the Prometheus /metrics listener (off to disable)' },
   { key: 'metrics.host', env: ['HERALD_METRICS_HOST'], type: 'string', default: '127.0.0.1', description: 'address the /metrics listener binds to' },
   { key: 'metrics.token', env: ['HERALD_METRICS_TOKEN'], type: 'string', default: '', description: 'when set, /metrics is also served on the main HTTP port to requests with Authorization: Bearer <token>', secret: true },
+
+  { key: 'presence.redisUrl', env: ['HERALD_PRESENCE_REDIS_URL'], type: 'string', default: '', description: 'redis://… to share presence between nodes; empty keeps it in this process', secret: true },
+  { key: 'presence.redisPrefix', env: ['HERALD_PRESENCE_REDIS_PREFIX'], type: 'string', default: 'herald:presence:', description: 'prefix of the presence keys and channel in Redis' },
+  { key: 'presence.nodeTtlMs', env: ['HERALD_PRESENCE_NODE_TTL_MS'], type: 'int', default: 15_000, description: "a node not heard from for this long is dead and its clients' presence entries go (Redis)" },
+  { key: 'presence.hookTtlMs', env: ['HERALD_PRESENCE_HOOK_TTL_MS'], type: 'int', default: 300_000, description: "how long a client logged in through a broker hook stays online without a hook ACL call for its client id (the hooks get no disconnect)" },
 ]
 
 export type Config = Record<string, unknown>

@@ -4,6 +4,7 @@ import type http from 'node:http'
 import type net from 'node:net'
 import type { Logger } from 'pino'
 import { bool, list, num, port, str, type Config, settingHint } from './config.ts'
+import { systemClock, type Clock } from './core/clock.ts'
 import { AccessControl } from './core/access/access.ts'
 import { loadAclFile } from './core/access/acl-file.ts'
 import { EmbeddedBus } from './core/bus/embedded.ts'
@@ -12,7 +13,9 @@ import type { Bus } from './core/bus/types.ts'
 import { registerBrokerHooks } from './core/http/broker-hooks.ts'
 import { createMetrics, type Metrics } from './core/http/metrics.ts'
 import { createHttp, type HttpApp } from './core/http/server.ts'
-import { Presence } from './core/presence/presence.ts'
+import { createPresence } from './core/presence/create.ts'
+import { feedFromSessions, HookPresenceFeed } from './core/presence/feed.ts'
+import type { Presence } from './core/presence/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
@@ -25,6 +28,8 @@ export interface HeraldOptions {
   config: Config
   dialects: Dialect[]
   log?: Logger
+  /** time for presence expiry (tests pass a ManualClock) */
+  clock?: Clock
 }
 
 export interface Herald {
@@ -60,7 +65,6 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const log = o.log ?? createLogger(str(cfg, 'logLevel'))
   const development = cfg.mode === 'development'
   const metrics = createMetrics()
-  const presence = new Presence()
   const access = new AccessControl({
     allowAnonymous: bool(cfg, 'auth.allowAnonymous'),
     failLimit: num(cfg, 'auth.failLimit'),
@@ -80,6 +84,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const servers: net.Server[] = []
   const extraApps: HttpApp[] = []
   let broker: EmbeddedBroker | undefined
+  let presence: Presence | undefined
   let bus: Bus | undefined
   let main: HttpApp | undefined
   let ready = false
@@ -92,11 +97,19 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
     await broker?.close()
     await bus?.close().catch(() => {})
+    await presence?.close().catch((err: unknown) => log.error({ err }, 'presence close failed'))
     await Promise.all(servers.map(closeServer))
     await store.close()
   }
 
   try {
+    const clock = o.clock ?? systemClock
+    const presenceError = (err: unknown, clientId?: string) => log.warn({ err, clientId }, 'presence update failed')
+    presence = await createPresence({
+      redisUrl: str(cfg, 'presence.redisUrl'), redisPrefix: str(cfg, 'presence.redisPrefix'),
+      nodeTtlMs: num(cfg, 'presence.nodeTtlMs'), clock, onError: presenceError,
+    })
+    const present = presence
     await migrate(store.db, 'core', coreMigrations)
     for (const d of o.dialects) if (d.migrations) await migrate(store.db, d.name, d.migrations)
     const users = new UserStore(store.db)
@@ -117,11 +130,12 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     if (!external) {
       broker = await createEmbeddedBroker({
-        access, metrics, presence, log,
+        access, metrics, log,
         maxPacketSize: num(cfg, 'mqtt.maxPacketSize'),
         maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
       })
+      feedFromSessions(present, broker.sessions, presenceError)
       const embedded = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
       broker.setBeforeAck((packet) => embedded.beforeAck(packet))
       bus = embedded
@@ -132,7 +146,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready },
       serveMetrics: metricsToken ? { token: metricsToken } : undefined,
     })
-    registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow') })
+    registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow'),
+      presence: new HookPresenceFeed(present, { clock, ttlMs: num(cfg, 'presence.hookTtlMs'), onError: presenceError }),
+    })
     const metricsPort = port(cfg, 'metrics.port')
     if (metricsPort !== null) {
       const m = await createHttp({ bodyLimit: 1024, metrics, log: log.child({ listener: 'metrics' }), serveMetrics: {} })
@@ -143,7 +159,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
 
     const ctx: DialectContext = {
-      config: cfg, log, store, access: access.registry('core'), presence, metrics, development,
+      config: cfg, log, store, access: access.registry('core'), presence: present, metrics, development,
       http: main.app,
       get bus(): Bus {
         if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
@@ -222,7 +238,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
-    return { config: cfg, log, access, store, bus: bus!, metrics, presence, broker, users, ports, servicePassword: svcPassword, stop }
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, broker, users, ports, servicePassword: svcPassword, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import pg from 'pg'
 import { coreSettings, loadConfig, type Setting } from '../src/config.ts'
+import type { Clock } from '../src/core/clock.ts'
 import type { Dialect } from '../src/dialects/types.ts'
 import { startHerald, type Herald } from '../src/server.ts'
 
@@ -27,6 +28,7 @@ export async function startTestHerald(o: {
   settings?: Setting[]
   env?: NodeJS.ProcessEnv
   db?: 'sqlite' | 'postgres'
+  clock?: Clock
 } = {}): Promise<TestHerald> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-test-'))
   let schema: string | undefined
@@ -44,7 +46,7 @@ export async function startTestHerald(o: {
       ...o.overrides,
     },
   })
-  const h = await startHerald({ config, dialects: o.dialects ?? [] })
+  const h = await startHerald({ config, dialects: o.dialects ?? [], clock: o.clock })
   return Object.assign(h, {
     dataDir,
     mqttUrl: `mqtt://127.0.0.1:${h.ports.mqtt}`,

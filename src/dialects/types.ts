@@ -7,7 +7,7 @@ import type { AccessRegistry } from '../core/access/access.ts'
 import type { Bus } from '../core/bus/types.ts'
 import type { HttpApp } from '../core/http/server.ts'
 import type { Metrics } from '../core/http/metrics.ts'
-import type { Presence } from '../core/presence/presence.ts'
+import type { Presence } from '../core/presence/types.ts'
 import type { Store } from '../core/store/db.ts'
 
 export interface DialectContext {

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { AccessControl } from '../access/access.ts'
 import { sameSecret } from '../access/passwords.ts'
 import type { Action, Principal } from '../access/types.ts'
+import type { HookPresenceFeed } from '../presence/feed.ts'
 import type { Metrics } from './metrics.ts'
 
 type Params = Record<string, unknown>
@@ -42,6 +43,8 @@ export interface HookOptions {
   secret?: string
   /** addresses / CIDR ranges that may call; empty: loopback only, or anyone with the secret */
   allow?: string[]
+  /** hook logins and ACL calls with a client id keep it online (the hooks hear of no disconnect) */
+  presence?: Pick<HookPresenceFeed, 'login' | 'acl'>
 }
 
 export class HookConfigError extends Error {}
@@ -117,6 +120,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const r = await access.authenticate({ username, password: String(p.password), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
       if (r.ok) access.rememberExternal(username, { ...r.principal, clientId })
       else metrics.authFailures.inc({ reason: r.reason })
+      if (r.ok && clientId) await o.presence?.login(r.principal, clientId)
       return goAuth(reply, r.ok)
     })
 
@@ -133,6 +137,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const clientId = present(p.clientid) ? String(p.clientid) : undefined
       const principal = await access.lookup(String(p.username), clientId)
       if (principal) access.clientIds.touch(clientId, principal)
+      if (principal && clientId) await o.presence?.acl(principal, clientId)
       const topic = String(p.topic)
       return goAuth(reply, principal !== null && accActions(p.acc).every((a) => access.authorize(principal, a, topic)))
     })
@@ -145,6 +150,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const clientId = present(raw) ? String(raw) : undefined
       const principal = await access.lookup(String(p.username ?? ''), clientId)
       if (principal) access.clientIds.touch(clientId, principal)
+      if (principal && clientId) await o.presence?.acl(principal, clientId)
       return principal
     }
     const both = ['GET', 'POST'] as const
@@ -157,6 +163,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
       if (!r.ok) { metrics.authFailures.inc({ reason: r.reason }); return rabbit(reply, false) }
       access.rememberExternal(username, { ...r.principal, clientId })
+      if (clientId) await o.presence?.login(r.principal, clientId)
       return rabbit(reply, true, r.principal.superuser ? ' administrator' : '')
     } })
 
