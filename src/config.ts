@@ -7,7 +7,7 @@ export interface Setting {
   /** dotted key used in the config file and in code, e.g. `mqtt.port` */
   key: string
   /** environment variable names, first wins; the first one is the documented one */
-  env: string[]
+  env: readonly string[]
   type: SettingType
   default: unknown
   description: string
@@ -15,7 +15,7 @@ export interface Setting {
 }
 
 /** Ports accept `off` (or `-1`) to disable the listener; `0` picks a free port (tests). */
-export const coreSettings: Setting[] = [
+export const coreSettings = defineSettings([
   { key: 'mode', env: ['HERALD_MODE'], type: 'string', default: 'production', description: 'production or development (development: fixed service password, verbose logs)' },
   { key: 'dataDir', env: ['HERALD_DATA_DIR'], type: 'string', default: './data', description: 'directory for the SQLite file and generated TLS certificates' },
   { key: 'databaseUrl', env: ['HERALD_DATABASE_URL'], type: 'string', default: '', description: 'postgres://… for PostgreSQL; empty means SQLite in the data directory', secret: true },
@@ -69,7 +69,7 @@ export const coreSettings: Setting[] = [
   { key: 'presence.redisPrefix', env: ['HERALD_PRESENCE_REDIS_PREFIX'], type: 'string', default: 'herald:presence:', description: 'prefix of the presence keys and channel in Redis' },
   { key: 'presence.nodeTtlMs', env: ['HERALD_PRESENCE_NODE_TTL_MS'], type: 'int', default: 15_000, description: "a node not heard from for this long is dead and its clients' presence entries go (Redis)" },
   { key: 'presence.hookTtlMs', env: ['HERALD_PRESENCE_HOOK_TTL_MS'], type: 'int', default: 300_000, description: "how long a client logged in through a broker hook stays online without a hook ACL call for its client id (the hooks get no disconnect)" },
-]
+])
 
 export type Config = Record<string, unknown>
 
@@ -109,18 +109,31 @@ export function flagName(key: string): string {
   return '--' + key.replace(/\./g, '-').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
 }
 
-function fromFile(file: Record<string, unknown>, key: string): unknown {
-  if (key in file) return file[key]
-  let cur: unknown = file
-  for (const part of key.split('.')) {
-    if (cur === null || typeof cur !== 'object' || !(part in cur)) return undefined
-    cur = (cur as Record<string, unknown>)[part]
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * The config file's values by setting key, whether written dotted (`"http.port"`), nested (`http: {port}`) or
+ * both (`heartsms: {"article.fetch": …}`). A key that names no setting stops the start: a typo must not leave a
+ * default silently in force. Known keys are those of every dialect Herald has, loaded or not.
+ */
+function fileValues(node: Record<string, unknown>, known: ReadonlySet<string>, file: string, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  for (const [k, v] of Object.entries(node)) {
+    const key = prefix + k
+    if (prefix === '' && k === '$schema') continue
+    if (known.has(key)) {
+      if (out.has(key)) throw new ConfigError(`${key} is set twice in config file ${file}`)
+      out.set(key, v)
+    } else if (isObject(v) && [...known].some((x) => x.startsWith(key + '.'))) {
+      fileValues(v, known, file, key + '.', out)
+    } else {
+      throw new ConfigError(`unknown setting ${key} in config file ${file}`)
+    }
   }
-  return cur
+  return out
 }
 
 export interface LoadOptions {
-  settings?: Setting[]
+  settings?: readonly Setting[]
   env?: NodeJS.ProcessEnv
   file?: string
   flags?: Record<string, unknown>
@@ -132,19 +145,21 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const settings = opts.settings ?? coreSettings
   const env = opts.env ?? process.env
   const fileName = opts.file ?? env.HERALD_CONFIG
-  let file: Record<string, unknown> = {}
+  let file: unknown = {}
   if (fileName) {
     try {
       file = JSON.parse(readFileSync(fileName, 'utf8'))
     } catch (e) {
       throw new ConfigError(`cannot read config file ${fileName}: ${(e as Error).message}`)
     }
+    if (!isObject(file)) throw new ConfigError(`config file ${fileName}: expected a JSON object of settings`)
   }
   const known = new Set(settings.map((s) => s.key))
+  const fromFile = fileValues(file as Record<string, unknown>, known, fileName ?? '')
   const cfg: Config = {}
   for (const s of settings) {
     let value = s.default
-    const f = fromFile(file, s.key)
+    const f = fromFile.get(s.key)
     if (f !== undefined) value = parseValue(s, f, `config file ${fileName}`)
     const envName = s.env.find((n) => env[n] !== undefined && env[n] !== '')
     if (envName) value = parseValue(s, env[envName], envName)
@@ -164,7 +179,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 }
 
 /** The effective configuration as `herald config` prints it: secrets masked. */
-export function describeConfig(cfg: Config, settings: Setting[] = coreSettings): Record<string, unknown> {
+export function describeConfig(cfg: Config, settings: readonly Setting[] = coreSettings): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const s of settings) {
     const v = cfg[s.key]
@@ -186,7 +201,32 @@ export function bool(cfg: Config, key: string): boolean { return cfg[key] as boo
 export function list(cfg: Config, key: string): string[] { return cfg[key] as string[] }
 
 /** The setting documented for a key, for error messages that name what to change. */
-export function settingHint(key: string, settings: Setting[] = coreSettings): string {
+export function settingHint(key: string, settings: readonly Setting[] = coreSettings): string {
   const s = settings.find((x) => x.key === key)
   return s ? `${s.env[0]} or ${flagName(key)}` : key
+}
+
+type ValueOf<S extends Setting> = { string: string; int: number; port: number | null; bool: boolean; list: string[] }[S['type']]
+type Nest<K extends string, V> = K extends `${infer H}.${infer R}` ? { [P in H]: Nest<R, V> } : { [P in K]: V }
+type Strip<K extends string, P extends string> = P extends '' ? K : K extends `${P}.${infer R}` ? R : K
+type Merge<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never
+
+/** The typed view of a settings schema: `chat21.http.port` (type port) read with prefix `chat21` is `s.http.port: number | null`. */
+export type SettingsOf<T extends readonly Setting[], P extends string = ''> =
+  Merge<{ [I in keyof T]: T[I] extends Setting ? Nest<Strip<T[I]['key'], P>, ValueOf<T[I]>> : never }[number]>
+
+/** Declare a settings schema keeping each key and type literal, for `settingsOf`. */
+export function defineSettings<const T extends readonly Setting[]>(schema: T): T { return schema }
+
+/** Read a schema's settings from the loaded configuration as one typed object, nested at the dots of the keys. */
+export function settingsOf<const T extends readonly Setting[], P extends string = ''>(cfg: Config, schema: T, prefix?: P): SettingsOf<T, P> {
+  const out: Record<string, unknown> = {}
+  for (const s of schema) {
+    if (!(s.key in cfg)) throw new Error(`setting ${s.key} is not in the loaded configuration schema`)
+    const parts = (prefix && s.key.startsWith(prefix + '.') ? s.key.slice(prefix.length + 1) : s.key).split('.')
+    let node = out
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>
+    node[parts.at(-1)!] = cfg[s.key]
+  }
+  return out as SettingsOf<T, P>
 }

@@ -25,7 +25,7 @@ export interface TestHerald extends Herald {
 export async function startTestHerald(o: {
   overrides?: Record<string, unknown>
   dialects?: Dialect[]
-  settings?: Setting[]
+  settings?: readonly Setting[]
   env?: NodeJS.ProcessEnv
   db?: 'sqlite' | 'postgres'
   clock?: Clock

@@ -32,7 +32,7 @@ export interface DialectContext {
 export interface Dialect {
   name: string
   /** settings this dialect reads (merged into the one configuration schema) */
-  settings?: Setting[]
+  settings?: readonly Setting[]
   /** run in name order at start; tables are prefixed with the dialect name */
   migrations?: Record<string, Migration>
   /** before any listener opens: register rules, authenticators, service accounts, HTTP routes (no bus yet) */

@@ -2,7 +2,7 @@
 // (chat21-http-server), JWT login and issuance, webhooks.
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import { bool, list, num, port, str } from '../../config.ts'
+import { bool, list, num, settingsOf } from '../../config.ts'
 import type { Dialect, DialectContext } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
 import { Tokens } from './jwt.ts'
@@ -20,8 +20,7 @@ import { Webhooks } from './webhooks.ts'
 /** The secret of the original's development issuer (§13.1); accepted only in development mode. */
 const DEV_TOKEN_KEY = 'tokenKey'
 
-function jwtSecret(ctx: DialectContext, log: Logger): string {
-  const configured = str(ctx.config, 'chat21.jwtSecret')
+function jwtSecret(ctx: DialectContext, configured: string, log: Logger): string {
   if (configured) return configured
   if (ctx.development) return DEV_TOKEN_KEY
   log.warn('HERALD_CHAT21_JWT_SECRET is not set: chat21 tokens from other issuers will be refused (random secret for this run)')
@@ -44,10 +43,11 @@ export function createChat21(): Chat21 {
 
     async setup(ctx) {
       const cfg = ctx.config
+      const s = settingsOf(cfg, chat21Settings, 'chat21')
       const log = ctx.log.child({ dialect: 'chat21' })
-      const app = str(cfg, 'chat21.appId')
+      const app = s.appId
       if (!validId(app)) throw new Error(`chat21.appId (HERALD_CHAT21_APP_ID) must not contain . / + # *: ${app}`)
-      const tokens = new Tokens(jwtSecret(ctx, log), app, num(cfg, 'chat21.jwtExpiry'))
+      const tokens = new Tokens(jwtSecret(ctx, s.jwtSecret, log), app, s.jwtExpiry)
       const store = new Chat21Store(ctx.store.db)
       const webhooks = new Webhooks({
         enabled: bool(cfg, 'chat21.webhooks.enabled'),
@@ -58,27 +58,22 @@ export function createChat21(): Chat21 {
         timeoutMs: num(cfg, 'chat21.webhooks.timeoutMs'),
       }, store, log)
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
-        presence: bool(cfg, 'chat21.presence'), historyLimit: num(cfg, 'chat21.historyLimit'),
-        json: { maxDepth: num(cfg, 'chat21.json.maxDepth'), maxBytes: num(cfg, 'chat21.json.maxBytes') },
-      }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: bool(cfg, 'chat21.metrics.originalLabels') }))
+        presence: s.presence, historyLimit: s.historyLimit, json: s.json,
+      }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: s.metrics.originalLabels }))
       Object.assign(d, { flow, tokens, webhooks })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
       // issue 9 §3: chat21's topics (`apps/<app>/…`) are its own; an ACL-file or anonymous grant does not reach them
       ctx.access.ownTopics(['apps/#'])
 
-      const prefix = str(cfg, 'chat21.http.prefix').replace(/\/+$/, '')
-      const httpPort = port(cfg, 'chat21.http.port')
+      const prefix = s.http.prefix.replace(/\/+$/, '')
+      const httpPort = s.http.port
       const target = httpPort === null ? ctx.http : (await ctx.extraHttp('chat21', httpPort)).app
-      const pushWebhook = {
-        token: str(cfg, 'chat21.pushWebhook.token'), adminToken: str(cfg, 'chat21.pushWebhook.adminToken'),
-        notifyUrl: str(cfg, 'chat21.pushWebhook.notifyUrl'), timeoutMs: num(cfg, 'chat21.pushWebhook.timeoutMs'),
-      }
+      const pushWebhook = s.pushWebhook
       checkPushWebhook(pushWebhook)
-      await target.register(restApi(flow, tokens, ctx.access, { syncTimeoutMs: num(cfg, 'chat21.http.syncTimeoutMs'), pushWebhook }), { prefix })
+      await target.register(restApi(flow, tokens, ctx.access, { syncTimeoutMs: s.http.syncTimeoutMs, pushWebhook }), { prefix })
       if (httpPort !== null) await target.register(rootRoutes(tokens))
 
-      const wsPort = port(cfg, 'chat21.ws.port')
-      if (wsPort !== null) await ctx.extraWebSocket(wsPort, [str(cfg, 'chat21.ws.path')])
+      if (s.ws.port !== null) await ctx.extraWebSocket(s.ws.port, [s.ws.path])
     },
 
     async start() {

@@ -1,13 +1,13 @@
 // chat21 settings (§10, issue items 6 and 8): app id, JWT, endpoints as the original deploys them, input limits,
 // metrics labels, webhooks, the push webhook forwarder.
-import type { Setting } from '../../config.ts'
+import { defineSettings } from '../../config.ts'
 import { MAX_JSON_BYTES, MAX_JSON_DEPTH } from './json.ts'
 
 export const WEBHOOK_EVENTS = [
   'message-sent', 'message-delivered', 'message-return-receipt', 'conversation-archived',
 ]
 
-export const chat21Settings: Setting[] = [
+export const chat21Settings = defineSettings([
   { key: 'chat21.appId', env: ['HERALD_CHAT21_APP_ID'], type: 'string', default: 'tilechat', description: 'chat21 app id used in every topic (§2.2)' },
   { key: 'chat21.jwtSecret', env: ['HERALD_CHAT21_JWT_SECRET'], type: 'string', default: '', description: 'HS256 secret of chat21 tokens; empty: "tokenKey" in development mode, a random one per start otherwise', secret: true },
   { key: 'chat21.jwtExpiry', env: ['HERALD_CHAT21_JWT_EXPIRY'], type: 'int', default: 30 * 24 * 3600, description: 'lifetime in seconds of tokens Herald issues (§13.1)' },
@@ -32,4 +32,4 @@ export const chat21Settings: Setting[] = [
   { key: 'chat21.pushWebhook.adminToken', env: ['HERALD_CHAT21_PUSH_WH_CHAT21_API_ADMIN_TOKEN'], type: 'string', default: '', description: 'Authorization header sent with each forwarded message-delivered event (an admin token of the notify API)', secret: true },
   { key: 'chat21.pushWebhook.notifyUrl', env: ['HERALD_CHAT21_PUSH_WH_NOTIFY_URL'], type: 'string', default: '', description: 'where message-delivered events are forwarded (http or https URL); required with the webhook token' },
   { key: 'chat21.pushWebhook.timeoutMs', env: ['HERALD_CHAT21_PUSH_WH_TIMEOUT_MS'], type: 'int', default: 10_000, description: 'push webhook forward request timeout' },
-]
+])

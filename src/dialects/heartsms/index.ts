@@ -1,7 +1,7 @@
 // The HeartSMS dialect (heartsms spec): the REST API under /api/v1, the account-sync stream on
 // heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { bool, num, str, type Setting } from '../../config.ts'
+import { defineSettings, settingsOf } from '../../config.ts'
 import type { Dialect, DialectContext } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
 import { ArticleFetcher, type ArticleOptions } from './article.ts'
@@ -23,7 +23,7 @@ import { templateRoutes } from './routes/templates.ts'
 import { DbError, HeartStore } from './store.ts'
 import { Stream } from './stream.ts'
 
-export const settings: Setting[] = [
+export const settings = defineSettings([
   { key: 'heartsms.nodeEnv', env: ['NODE_ENV'], type: 'string', default: 'production', description: 'HeartSMS: dev or test fixes the heart-sms-backend password to testpassword' },
   { key: 'heartsms.allowedUsers', env: ['HEART_ALLOWED_USERS'], type: 'string', default: '', description: 'HeartSMS signup allow-list: * (everyone) or a comma list of usernames; empty: nobody' },
   { key: 'heartsms.article.fetch', env: ['HERALD_HEARTSMS_ARTICLE_FETCH'], type: 'bool', default: true, description: 'GET /api/v1/article fetches the page for its preview; false: only domain and web_url' },
@@ -35,7 +35,7 @@ export const settings: Setting[] = [
   { key: 'heartsms.kdf.concurrency', env: ['HERALD_HEARTSMS_KDF_CONCURRENCY'], type: 'int', default: 2, description: 'HeartSMS login and signup: PBKDF2 derivations (100 000 rounds each) run at once' },
   { key: 'heartsms.kdf.queue', env: ['HERALD_HEARTSMS_KDF_QUEUE'], type: 'int', default: 64, description: 'HeartSMS login and signup: derivations waiting for their turn; beyond, 503 at once' },
   { key: 'heartsms.servicePassword', env: ['HERALD_HEARTSMS_SERVICE_PASSWORD'], type: 'string', default: '', description: 'password of heart-sms-backend outside NODE_ENV dev/test; empty: random at every start, printed once', secret: true },
-]
+])
 
 export const routes = [
   ...accountRoutes, ...autoReplyRoutes, ...blacklistRoutes, ...contactRoutes, ...conversationRoutes, ...deviceRoutes,
@@ -73,23 +73,15 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
     settings,
     migrations,
     async setup(ctx: DialectContext) {
+      const s = settingsOf(ctx.config, settings, 'heartsms')
       const store = new HeartStore(ctx.store)
       stream = new Stream(ctx.log.child({ dialect: 'heartsms' }))
-      article = new ArticleFetcher({
-        fetch: bool(ctx.config, 'heartsms.article.fetch'),
-        allowPrivate: bool(ctx.config, 'heartsms.article.allowPrivate'),
-        timeoutMs: num(ctx.config, 'heartsms.article.timeoutMs'),
-        ...hooks.article,
-      })
+      article = new ArticleFetcher({ ...s.article, ...hooks.article })
       const limits = new LoginLimits({
-        failLimit: num(ctx.config, 'heartsms.login.failLimit'),
-        failLimitPerAddress: num(ctx.config, 'heartsms.login.failLimitPerAddress'),
-        failWindowMs: num(ctx.config, 'heartsms.login.failWindowMs'),
-        kdfConcurrency: num(ctx.config, 'heartsms.kdf.concurrency'),
-        kdfQueue: num(ctx.config, 'heartsms.kdf.queue'),
+        ...s.login, kdfConcurrency: s.kdf.concurrency, kdfQueue: s.kdf.queue,
       }, hooks.derive ?? hashPassword)
-      const h: HeartContext = { store, stream, article, access: ctx.access, limits, allowedUsers: str(ctx.config, 'heartsms.allowedUsers') }
-      ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(str(ctx.config, 'heartsms.nodeEnv'), str(ctx.config, 'heartsms.servicePassword'), ctx.log), 'heartsms-backend')
+      const h: HeartContext = { store, stream, article, access: ctx.access, limits, allowedUsers: s.allowedUsers }
+      ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(s.nodeEnv, s.servicePassword, ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)
       // issue 9 §3: the stream's topic space is heartsms's; an ACL-file or anonymous grant does not reach it
