@@ -120,9 +120,14 @@ export async function migrate(db: Db, owner: string, migrations: Record<string, 
     migrationLockTableName: `herald_${owner}_migrations_lock`,
     ...(schema ? { migrationTableSchema: schema } : {}),
   })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest()
+    if (!error) return
     const failed = results?.find((r) => r.status === 'Error')
+    // Kysely looks for its tables by introspecting every schema of the database; a schema or table another client
+    // drops meanwhile fails that query (42P01, 3F000) before any migration ran, so it is safe to look again
+    const code = (error as { code?: string }).code
+    if (!failed && (code === '42P01' || code === '3F000') && attempt < 5) continue
     throw new Error(`migration ${owner}/${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`)
   }
 }
