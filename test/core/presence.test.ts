@@ -1,5 +1,7 @@
 // Issue 9 §2/§6: the presence contract on both implementations: this process's memory, and Redis shared by nodes
 // (the machine's Redis; a key prefix of its own per run, removed afterwards).
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import { MemoryPresence } from '../../src/core/presence/memory.ts'
 import { RedisPresence } from '../../src/core/presence/redis.ts'
@@ -56,3 +58,8 @@ presenceContract('redis', async () => {
     },
   }
 }, requireService(available, 'Redis at ' + REDIS_URL))
+
+test('an unreachable presence Redis stops the start with a message naming it, without its password', async () => {
+  await assert.rejects(RedisPresence.create({ url: 'redis://:sekret@127.0.0.1:1', prefix: 'herald-test:none:' }),
+    (err: Error) => err.message.startsWith('presence: cannot connect to Redis at redis://:***@127.0.0.1:1') && !err.message.includes('sekret'))
+})

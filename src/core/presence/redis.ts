@@ -10,7 +10,7 @@ import type { Presence, PresenceChange, PresenceEntry } from './types.ts'
 
 export interface RedisPresenceOptions {
   url: string
-  /** every key and the channel start with it; a `{tag}` in it keeps them in one Redis Cluster slot */
+  /** every key and the channel start with it (one Redis server or a primary with replicas; not Redis Cluster) */
   prefix: string
   clock?: Clock
   node?: string
