@@ -16,6 +16,8 @@ import { createHttp, type HttpApp } from './core/http/server.ts'
 import { createPresence } from './core/presence/create.ts'
 import { feedFromSessions, HookPresenceFeed } from './core/presence/feed.ts'
 import type { Presence } from './core/presence/types.ts'
+import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './core/sessions/external.ts'
+import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
@@ -40,6 +42,8 @@ export interface Herald {
   bus: Bus
   metrics: Metrics
   presence: Presence
+  /** the clients' sessions (embedded broker; an external one where it allows it) */
+  sessions: Sessions
   broker?: EmbeddedBroker
   users: UserStore
   /** actual ports (0 in the configuration picks a free one) */
@@ -136,10 +140,11 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
       })
       feedFromSessions(present, broker.sessions, presenceError)
-      const embedded = new EmbeddedBus(broker.aedes, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
-      broker.setBeforeAck((packet) => embedded.beforeAck(packet))
-      bus = embedded
+      bus = new EmbeddedBus(broker, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
     }
+    const sessions: Sessions = broker ? broker.sessions : new UnsupportedSessions(externalBrokerName(external))
+    // a dialect that needs what this broker's sessions cannot do is refused here, naming both
+    checkSessionNeeds(o.dialects, sessions)
 
     const metricsToken = str(cfg, 'metrics.token')
     main = await createHttp({
@@ -159,7 +164,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
 
     const ctx: DialectContext = {
-      config: cfg, log, store, access: access.registry('core'), presence: present, metrics, development,
+      config: cfg, log, store, access: access.registry('core'), presence: present, sessions, metrics, development,
       http: main.app,
       get bus(): Bus {
         if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
@@ -180,7 +185,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         if (!broker) throw new Error('an extra WebSocket listener needs the embedded broker')
         const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log })
         extraApps.push(app)
-        attachWebSocket(app.server, broker, paths)
+        attachWebSocket(app.server, broker, paths, `ws:${paths[0]}`)
         ports[`ws:${paths[0]}`] = await listen(app.server, p, host, 'the WebSocket port setting')
         servers.push(app.server)
         await app.app.ready()
@@ -208,8 +213,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
     if (broker) {
       const wsPaths = list(cfg, 'http.wsPaths')
-      if (httpPort !== null) attachWebSocket(main.server, broker, wsPaths)
-      if (secure) attachWebSocket(secure, broker, wsPaths)
+      if (httpPort !== null) attachWebSocket(main.server, broker, wsPaths, 'ws')
+      if (secure) attachWebSocket(secure, broker, wsPaths, 'wss')
       const mqttPort = port(cfg, 'mqtt.port')
       if (mqttPort !== null) {
         const s = mqttServer(broker)
@@ -238,7 +243,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
-    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, broker, users, ports, servicePassword: svcPassword, stop }
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

@@ -8,6 +8,7 @@ import type { Bus } from '../core/bus/types.ts'
 import type { HttpApp } from '../core/http/server.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import type { Presence } from '../core/presence/types.ts'
+import type { SessionCapabilities, Sessions } from '../core/sessions/types.ts'
 import type { Store } from '../core/store/db.ts'
 
 export interface DialectContext {
@@ -20,6 +21,8 @@ export interface DialectContext {
   /** the main HTTP API (also served over HTTPS when enabled); register routes with `http.register(plugin)` */
   http: FastifyInstance
   presence: Presence
+  /** the clients' sessions: connect/disconnect events, server-side subscriptions, disconnect, list (see `needs`) */
+  sessions: Sessions
   metrics: Metrics
   /** a Fastify app on a port of its own (e.g. chat21's REST API on 8010); started and stopped with Herald */
   extraHttp(name: string, port: number): Promise<HttpApp>
@@ -31,6 +34,8 @@ export interface DialectContext {
 
 export interface Dialect {
   name: string
+  /** what it needs of the broker's sessions: Herald refuses to start (SessionCapabilityError) on a broker without it */
+  needs?: (keyof SessionCapabilities)[]
   /** settings this dialect reads (merged into the one configuration schema) */
   settings?: readonly Setting[]
   /** run in name order at start; tables are prefixed with the dialect name */
