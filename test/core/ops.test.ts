@@ -191,7 +191,7 @@ describe('the herald command', () => {
   const serveEnv = async (dataDir: string) => ({
     HERALD_DATA_DIR: dataDir, HERALD_HOST: '127.0.0.1', HERALD_DIALECTS: ',',
     HERALD_HTTP_PORT: String(await freePort()), HERALD_MQTT_PORT: String(await freePort()),
-    HERALD_HTTPS_PORT: 'off', HERALD_MQTTS_PORT: 'off',
+    HERALD_HTTPS_PORT: 'off', HERALD_MQTTS_PORT: 'off', HERALD_METRICS_PORT: String(await freePort()),
   })
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -272,7 +272,7 @@ describe('the herald command', () => {
 
     // the account works against a server on the same data directory
     const ports = { http: await freePort(), mqtt: await freePort() }
-    const serve = herald(['serve'], { ...env, HERALD_HOST: '127.0.0.1', HERALD_DIALECTS: ',', HERALD_HTTPS_PORT: 'off', HERALD_MQTTS_PORT: 'off',
+    const serve = herald(['serve'], { ...env, HERALD_HOST: '127.0.0.1', HERALD_DIALECTS: ',', HERALD_HTTPS_PORT: 'off', HERALD_MQTTS_PORT: 'off', HERALD_METRICS_PORT: 'off',
       HERALD_HTTP_PORT: String(ports.http), HERALD_MQTT_PORT: String(ports.mqtt), HERALD_SERVICE_PASSWORD: 'configured-svc-pw' })
     try {
       assert.ok(await waitReady(ports.http), 'herald serve became ready')
