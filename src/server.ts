@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
 import type net from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { bool, list, num, port, str, type Config, settingHint } from './config.ts'
 import { systemClock, type Clock } from './core/clock.ts'
@@ -62,6 +63,21 @@ function servicePassword(cfg: Config, log: Logger): string {
   // printed once, by design: the operator needs it and it changes at every start
   log.warn(`service account ${str(cfg, 'service.username')} password for this run: ${pw}`)
   return pw
+}
+
+/** Each dialect's routes, registered under its prefix on the main app or on the dialect's own port. */
+async function mountRoutes(dialects: Dialect[], main: FastifyInstance, extraHttp: DialectContext['extraHttp']): Promise<void> {
+  for (const d of dialects) {
+    const own = new Map<number, FastifyInstance>()
+    for (const r of d.routes?.() ?? []) {
+      let target = main
+      if (r.port !== undefined) {
+        if (!own.has(r.port)) own.set(r.port, (await extraHttp(d.name, r.port)).app)
+        target = own.get(r.port)!
+      }
+      await target.register(r.plugin, { prefix: r.prefix })
+    }
+  }
 }
 
 export async function startHerald(o: HeraldOptions): Promise<Herald> {
@@ -196,6 +212,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const d of o.dialects) {
       if (d.setup) await d.setup(contexts.get(d)!)
     }
+    await mountRoutes(o.dialects, main.app, ctx.extraHttp)
     await main.app.ready()
     for (const l of pendingListens) await l()
 

@@ -1,5 +1,5 @@
 // What a dialect plugin sees of Herald: core interfaces only. A dialect never imports another dialect.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Migration } from 'kysely'
 import type { Logger } from 'pino'
 import type { Config, Setting } from '../config.ts'
@@ -32,6 +32,14 @@ export interface DialectContext {
   development: boolean
 }
 
+/** A dialect's HTTP API: an encapsulated Fastify plugin (its own body parsers, error and 404 handlers) the root registers under `prefix`. */
+export interface DialectRoutes {
+  prefix: string
+  plugin: FastifyPluginAsync
+  /** served on a port of its own (e.g. chat21's 8010) instead of the main HTTP port */
+  port?: number
+}
+
 export interface Dialect {
   name: string
   /** what it needs of the broker's sessions: Herald refuses to start (SessionCapabilityError) on a broker without it */
@@ -40,8 +48,10 @@ export interface Dialect {
   settings?: readonly Setting[]
   /** run in name order at start; tables are prefixed with the dialect name */
   migrations?: Record<string, Migration>
-  /** before any listener opens: register rules, authenticators, service accounts, HTTP routes (no bus yet) */
+  /** before any listener opens: register rules, authenticators, service accounts (no bus yet) */
   setup?(ctx: DialectContext): Promise<void>
+  /** after setup: the HTTP plugins the root registers, each under its prefix */
+  routes?(): DialectRoutes[]
   /** once the bus is connected: subscribe to what the dialect routes */
   start?(ctx: DialectContext): Promise<void>
   /** stop taking work and finish what is in flight */

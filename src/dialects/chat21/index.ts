@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { bool, list, num, settingsOf } from '../../config.ts'
-import type { Dialect, DialectContext } from '../types.ts'
+import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
 import { Tokens } from './jwt.ts'
 import { Chat21Metrics } from './metrics.ts'
@@ -36,6 +36,7 @@ export interface Chat21 extends Dialect {
 
 export function createChat21(): Chat21 {
   let observer: Observer | undefined
+  let mounts: DialectRoutes[] = []
   const d: Chat21 = {
     name: 'chat21',
     settings: chat21Settings,
@@ -65,16 +66,17 @@ export function createChat21(): Chat21 {
       // issue 9 §3: chat21's topics (`apps/<app>/…`) are its own; an ACL-file or anonymous grant does not reach them
       ctx.access.ownTopics(['apps/#'])
 
+      checkPushWebhook(s.pushWebhook)
+      const rest = restApi(flow, tokens, ctx.access, { syncTimeoutMs: s.http.syncTimeoutMs, pushWebhook: s.pushWebhook })
       const prefix = s.http.prefix.replace(/\/+$/, '')
-      const httpPort = s.http.port
-      const target = httpPort === null ? ctx.http : (await ctx.extraHttp('chat21', httpPort)).app
-      const pushWebhook = s.pushWebhook
-      checkPushWebhook(pushWebhook)
-      await target.register(restApi(flow, tokens, ctx.access, { syncTimeoutMs: s.http.syncTimeoutMs, pushWebhook }), { prefix })
-      if (httpPort !== null) await target.register(rootRoutes(tokens))
+      // §12: under its prefix on the main port, or on a port of its own together with the routes outside the API base
+      mounts = s.http.port === null ? [{ prefix, plugin: rest }]
+        : [{ prefix, plugin: rest, port: s.http.port }, { prefix: '', plugin: rootRoutes(tokens), port: s.http.port }]
 
       if (s.ws.port !== null) await ctx.extraWebSocket(s.ws.port, [s.ws.path])
     },
+
+    routes: () => mounts,
 
     async start() {
       observer = new Observer(d.flow!)

@@ -2,7 +2,7 @@
 // heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { defineSettings, settingsOf } from '../../config.ts'
-import type { Dialect, DialectContext } from '../types.ts'
+import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
 import { ArticleFetcher, type ArticleOptions } from './article.ts'
 import { LoginLimits, type Derive } from './limits.ts'
@@ -68,6 +68,7 @@ export interface HeartsmsHooks {
 export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
   let stream: Stream | undefined
   let article: ArticleFetcher | undefined
+  let h: HeartContext | undefined
   return {
     name: 'heartsms',
     settings,
@@ -80,13 +81,16 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
       const limits = new LoginLimits({
         ...s.login, kdfConcurrency: s.kdf.concurrency, kdfQueue: s.kdf.queue,
       }, hooks.derive ?? hashPassword)
-      const h: HeartContext = { store, stream, article, access: ctx.access, limits, allowedUsers: s.allowedUsers }
+      h = { store, stream, article, access: ctx.access, limits, allowedUsers: s.allowedUsers }
       ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(s.nodeEnv, s.servicePassword, ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)
       // issue 9 §3: the stream's topic space is heartsms's; an ACL-file or anonymous grant does not reach it
       ctx.access.ownTopics(['heartsms/#'])
-      await ctx.http.register(async (scope) => {
+    },
+    routes(): DialectRoutes[] {
+      const heart = h!
+      return [{ prefix: '/api/v1', plugin: async (scope) => {
         bodyParsing(scope)
         scope.setErrorHandler((err: FastifyError, req, reply) => {
           if (err instanceof DbError) {
@@ -97,8 +101,10 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
           if (status === 500) req.log.error({ err }, 'heartsms request failed')
           return reply.code(status).send({ error: 'unexpected error' })
         })
-        register(scope, h, routes)
-      }, { prefix: '/api/v1' })
+        // heartsms §2: a wrong method or unknown path, with the body parsed as for any route (Express parses first)
+        scope.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `unhandled path in request: ${req.url.split('?')[0]}` }))
+        register(scope, heart, routes)
+      } }]
     },
     async start(ctx: DialectContext) {
       stream!.attach(ctx.bus)

@@ -44,6 +44,8 @@ function errors(app: FastifyInstance): void {
     if (status >= 500) req.log.error({ err }, 'chat21 request failed')
     reply.code(status).send({ success: false, err: body.error })
   })
+  // unknown paths under the prefix answer as Herald's other 404s always have
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `unhandled path in request: ${req.url.split('?')[0]}` }))
 }
 
 export function restApi(flow: Flow, tokens: Tokens, access: AccessRegistry, o: RestOptions) {
