@@ -17,6 +17,7 @@ import { createHttp, type HttpApp } from './core/http/server.ts'
 import { createPresence } from './core/presence/create.ts'
 import { feedFromSessions, HookPresenceFeed } from './core/presence/feed.ts'
 import type { Presence } from './core/presence/types.ts'
+import { Outbox } from './core/queue/outbox.ts'
 import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './core/sessions/external.ts'
 import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
@@ -40,6 +41,8 @@ export interface Herald {
   log: Logger
   access: AccessControl
   store: Store
+  /** the durable job queue (src/core/queue) */
+  outbox: Outbox
   bus: Bus
   metrics: Metrics
   presence: Presence
@@ -101,6 +104,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   if (str(cfg, 'auth.aclFile')) access.addRules(loadAclFile(str(cfg, 'auth.aclFile')), true)
 
   const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
+  const outbox = new Outbox({ db: store.db, kind: store.kind, clock: o.clock, registry: metrics.registry, log: log.child({ part: 'outbox' }) })
   const servers: net.Server[] = []
   const extraApps: HttpApp[] = []
   let broker: EmbeddedBroker | undefined
@@ -115,6 +119,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const s of servers) s.close()
     await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])
     for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
+    await outbox.stop()
     await broker?.close()
     await bus?.close().catch(() => {})
     await presence?.close().catch((err: unknown) => log.error({ err }, 'presence close failed'))
@@ -182,6 +187,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const ctx: DialectContext = {
       config: cfg, log, store, access: access.registry('core'), presence: present, sessions, metrics, development,
       http: main.app,
+      outbox,
       get bus(): Bus {
         if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
         return bus
@@ -260,7 +266,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
-    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, stop }
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, outbox, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

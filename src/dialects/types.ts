@@ -8,6 +8,7 @@ import type { Bus } from '../core/bus/types.ts'
 import type { HttpApp } from '../core/http/server.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import type { Presence } from '../core/presence/types.ts'
+import type { Outbox } from '../core/queue/outbox.ts'
 import type { SessionCapabilities, Sessions } from '../core/sessions/types.ts'
 import type { Store } from '../core/store/db.ts'
 
@@ -21,6 +22,8 @@ export interface DialectContext {
   /** the main HTTP API (also served over HTTPS when enabled); register routes with `http.register(plugin)` */
   http: FastifyInstance
   presence: Presence
+  /** the durable job queue: enqueue in your transaction, consume with leases and retries (src/core/queue) */
+  outbox: Outbox
   /** the clients' sessions: connect/disconnect events, server-side subscriptions, disconnect, list (see `needs`) */
   sessions: Sessions
   metrics: Metrics

@@ -49,7 +49,7 @@ export function createChat21(): Chat21 {
       const app = s.appId
       if (!validId(app)) throw new Error(`chat21.appId (HERALD_CHAT21_APP_ID) must not contain . / + # *: ${app}`)
       const tokens = new Tokens(jwtSecret(ctx, s.jwtSecret, log), app, s.jwtExpiry)
-      const store = new Chat21Store(ctx.store.db)
+      const store = new Chat21Store(ctx.store.db, ctx.outbox)
       const webhooks = new Webhooks({
         enabled: bool(cfg, 'chat21.webhooks.enabled'),
         endpoints: list(cfg, 'chat21.webhooks.endpoints'),
@@ -57,7 +57,7 @@ export function createChat21(): Chat21 {
         retryBaseMs: num(cfg, 'chat21.webhooks.retryBaseMs'),
         retryMaxMs: num(cfg, 'chat21.webhooks.retryMaxMs'),
         timeoutMs: num(cfg, 'chat21.webhooks.timeoutMs'),
-      }, store, log)
+      }, ctx.outbox, log)
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
         presence: s.presence, historyLimit: s.historyLimit, json: s.json,
       }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: s.metrics.originalLabels }))

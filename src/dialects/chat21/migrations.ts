@@ -1,5 +1,6 @@
-// chat21 tables (§6): one row per inbox copy of a message, per conversation, per group; the webhook queue (§8).
-import type { Migration } from 'kysely'
+// chat21 tables (§6): one row per inbox copy of a message, per conversation, per group; the webhook queue (§8),
+// which moved to the core outbox in 004.
+import type { Kysely, Migration } from 'kysely'
 
 export const chat21Migrations: Record<string, Migration> = {
   '001_chat21': {
@@ -71,6 +72,26 @@ export const chat21Migrations: Record<string, Migration> = {
       await db.schema.dropIndex('chat21_conversations_list').execute()
       await db.schema.createIndex('chat21_conversations_list').on('chat21_conversations')
         .columns(['timeline_of', 'app_id', 'archived', 'timestamp', 'seq']).execute()
+    },
+  },
+  // webhooks run on the core outbox (herald_outbox, created by the core migrations, which run first): pending
+  // deliveries move there in their order, with their attempts and due times; then the old queue goes
+  '004_chat21_webhooks_outbox': {
+    async up(db) {
+      const move = async (trx: Kysely<any>) => {
+        const rows = await trx.selectFrom('chat21_webhooks').select(['endpoint', 'body', 'attempts', 'next_at', 'created_at'])
+          .orderBy('created_at').execute()
+        for (let i = 0; i < rows.length; i += 500) {
+          await trx.insertInto('herald_outbox').values(rows.slice(i, i + 500).map((r) => ({
+            queue: 'chat21.webhooks', payload: JSON.stringify({ endpoint: r.endpoint, body: JSON.parse(r.body) }),
+            attempts: Number(r.attempts), run_at: Number(r.next_at), created_at: Math.floor(Number(r.created_at) / 1000), dead: 0,
+          }))).execute()
+        }
+        await trx.schema.dropTable('chat21_webhooks').execute()
+      }
+      // one transaction, so that a crash cannot leave the rows in both queues (SQLite migrations run outside one)
+      if (db.isTransaction) await move(db)
+      else await db.transaction().execute(move)
     },
   },
 }

@@ -1,6 +1,6 @@
 // chat21 storage (§6) in Herald's store; the only file with chat21 SQL. Same code on SQLite and PostgreSQL.
-import { randomUUID } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
+import type { Outbox } from '../../core/queue/outbox.ts'
 import type { Db } from '../../core/store/db.ts'
 
 export type Doc = Record<string, any>
@@ -10,7 +10,8 @@ export interface Copy { inbox: string; cw: string; msg: Doc }
 
 export interface WebhookJob { endpoint: string; body: Doc }
 
-export interface QueuedWebhook { id: string; endpoint: string; body: string; attempts: number; next_at: number }
+/** the outbox queue of webhook deliveries (§8); the name is also written by migration 004 */
+export const WEBHOOK_QUEUE = 'chat21.webhooks'
 
 type Tx = Kysely<any> | Transaction<any>
 
@@ -20,7 +21,7 @@ const BATCH_COPIES = 500
 const parse = (s: string): Doc => JSON.parse(s)
 
 export class Chat21Store {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db, private outbox: Outbox) {}
 
   private lastSeq = 0
 
@@ -202,39 +203,14 @@ export class Chat21Store {
     return rows.map((r) => parse(r.doc))
   }
 
-  // webhook queue (§8, durable: nothing lost while an endpoint is down)
+  // webhooks (§8) go to the outbox in the transaction of the change they describe: nothing lost while an endpoint is down
 
   private async enqueue(trx: Tx, hooks: WebhookJob[]): Promise<void> {
-    if (hooks.length === 0) return
-    const now = Date.now()
-    await trx.insertInto('chat21_webhooks').values(hooks.map((h, i) => ({
-      id: randomUUID(), endpoint: h.endpoint, body: JSON.stringify(h.body), attempts: 0, next_at: now, created_at: now * 1000 + i,
-    }))).execute()
+    await this.outbox.enqueueMany(hooks.map((payload) => ({ queue: WEBHOOK_QUEUE, payload })), { trx })
   }
 
-  async dueWebhooks(now: number, limit: number): Promise<QueuedWebhook[]> {
-    const rows = await this.db.selectFrom('chat21_webhooks').select(['id', 'endpoint', 'body', 'attempts', 'next_at'])
-      .where('next_at', '<=', now).orderBy('created_at').limit(limit).execute()
-    return rows.map((r) => ({ ...r, attempts: Number(r.attempts), next_at: Number(r.next_at) }))
-  }
-
-  /** Take a job for `leaseUntil` unless another node took it first. */
-  async claimWebhook(w: QueuedWebhook, leaseUntil: number): Promise<boolean> {
-    const r = await this.db.updateTable('chat21_webhooks').set({ next_at: leaseUntil })
-      .where('id', '=', w.id).where('next_at', '=', w.next_at).executeTakeFirst()
-    return Number(r.numUpdatedRows) === 1
-  }
-
-  async webhookDone(id: string): Promise<void> {
-    await this.db.deleteFrom('chat21_webhooks').where('id', '=', id).execute()
-  }
-
-  async webhookRetry(id: string, attempts: number, nextAt: number): Promise<void> {
-    await this.db.updateTable('chat21_webhooks').set({ attempts, next_at: nextAt }).where('id', '=', id).execute()
-  }
-
-  async pendingWebhooks(): Promise<number> {
-    const r = await this.db.selectFrom('chat21_webhooks').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()
-    return Number(r.n)
+  /** webhook deliveries waiting or in flight */
+  pendingWebhooks(): Promise<number> {
+    return this.outbox.depth(WEBHOOK_QUEUE)
   }
 }

@@ -1,8 +1,9 @@
-// Webhooks (§8): events are queued in the store with the message they describe, then POSTed with retries and
-// exponential back-off, so an endpoint that is down loses nothing. Unlike the original, receipt and
-// conversation-archived events are delivered too (§8.4, §17.5).
+// Webhooks (§8): events are enqueued on the core outbox in the transaction of the message they describe, then
+// POSTed with retries and exponential back-off, so an endpoint that is down loses nothing. Unlike the original,
+// receipt and conversation-archived events are delivered too (§8.4, §17.5).
 import type { Logger } from 'pino'
-import type { Chat21Store, Doc, QueuedWebhook, WebhookJob } from './store.ts'
+import { exponentialBackoff, type Consumer, type Outbox } from '../../core/queue/outbox.ts'
+import { WEBHOOK_QUEUE, type Doc, type WebhookJob } from './store.ts'
 
 export interface WebhookOptions {
   enabled: boolean
@@ -13,17 +14,16 @@ export interface WebhookOptions {
   timeoutMs: number
 }
 
-const BATCH = 50
+/** deliveries at once per node */
 const PARALLEL = 8
+/** a stopping node waits this long for deliveries in flight; the rest are taken again when their lease ends */
+const STOP_WAIT_MS = 5000
 
 export class Webhooks {
-  private timer?: NodeJS.Timeout
-  private running = false
-  private again = false
-  private stopped = true
+  private consumer?: Consumer
   private events: Set<string>
 
-  constructor(private o: WebhookOptions, private store: Chat21Store, private log: Logger) {
+  constructor(private o: WebhookOptions, private outbox: Outbox, private log: Logger) {
     this.events = new Set(o.events)
   }
 
@@ -37,56 +37,42 @@ export class Webhooks {
   }
 
   start(): void {
-    if (!this.o.enabled) return
-    this.stopped = false
-    this.timer = setInterval(() => this.kick(), Math.min(this.o.retryBaseMs, 1000))
-    this.timer.unref()
-    this.kick()
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearInterval(this.timer)
-    for (let i = 0; i < 100 && this.running; i++) await new Promise((r) => setTimeout(r, 20))
-  }
-
-  /** Deliver what is due now (called after each commit and on a timer). */
-  kick(): void {
-    if (this.stopped) return
-    if (this.running) { this.again = true; return }
-    this.running = true
-    this.drain().catch((err) => this.log.error({ err }, 'chat21 webhook queue failed')).finally(() => {
-      this.running = false
-      if (this.again && !this.stopped) { this.again = false; this.kick() }
+    if (!this.o.enabled || this.consumer) return
+    this.consumer = this.outbox.consume<WebhookJob>(WEBHOOK_QUEUE, (job) => this.deliver(job.payload), {
+      concurrency: PARALLEL,
+      leaseMs: this.o.timeoutMs + 5000,
+      // as documented (HERALD_CHAT21_WEBHOOK_RETRY_*): retried until delivered, the delay doubling up to the maximum
+      maxAttempts: Infinity,
+      backoff: exponentialBackoff({ baseMs: this.o.retryBaseMs, maxMs: this.o.retryMaxMs, jitter: 0 }),
+      pollMs: Math.min(this.o.retryBaseMs, 1000),
     })
   }
 
-  private async drain(): Promise<void> {
-    for (let round = 0; round < 100 && !this.stopped; round++) {
-      const due = await this.store.dueWebhooks(Date.now(), BATCH)
-      if (due.length === 0) return
-      for (let i = 0; i < due.length; i += PARALLEL) {
-        await Promise.all(due.slice(i, i + PARALLEL).map((w) => this.deliver(w)))
-      }
-      if (due.length < BATCH) return
-    }
+  async stop(): Promise<void> {
+    await this.consumer?.stop(STOP_WAIT_MS)
+    this.consumer = undefined
   }
 
-  private async deliver(w: QueuedWebhook): Promise<void> {
-    if (!(await this.store.claimWebhook(w, Date.now() + this.o.timeoutMs + 5000))) return
-    let ok = false
+  /** Deliver what is due now (called after each commit that enqueued webhooks). */
+  kick(): void {
+    this.outbox.wake(WEBHOOK_QUEUE)
+  }
+
+  /** One POST (§8.5); any answer but 2xx, or no answer within the timeout, is a failed attempt. */
+  private async deliver(w: WebhookJob): Promise<void> {
+    let res: Response
     try {
-      const res = await fetch(w.endpoint, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: w.body, signal: AbortSignal.timeout(this.o.timeoutMs),
+      res = await fetch(w.endpoint, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(w.body), signal: AbortSignal.timeout(this.o.timeoutMs),
       })
-      ok = res.ok
-      await res.arrayBuffer().catch(() => {})
-      if (!ok) this.log.warn({ endpoint: w.endpoint, status: res.status }, 'chat21 webhook refused, will retry')
     } catch (err) {
       this.log.warn({ endpoint: w.endpoint, err: (err as Error).message }, 'chat21 webhook failed, will retry')
+      throw err
     }
-    if (ok) return this.store.webhookDone(w.id)
-    const delay = Math.min(this.o.retryBaseMs * 2 ** Math.min(w.attempts, 30), this.o.retryMaxMs)
-    await this.store.webhookRetry(w.id, w.attempts + 1, Date.now() + delay)
+    await res.arrayBuffer().catch(() => {})
+    if (!res.ok) {
+      this.log.warn({ endpoint: w.endpoint, status: res.status }, 'chat21 webhook refused, will retry')
+      throw new Error(`webhook endpoint answered ${res.status}`)
+    }
   }
 }

@@ -39,6 +39,8 @@ export function pushWebhookRoutes(app: FastifyInstance, o: PushWebhookOptions, l
     if (body === null || typeof body !== 'object' || body.event_type !== 'message-delivered') return { success: true }
     const headers: Record<string, string> = { 'content-type': 'application/json' }
     if (o.adminToken) headers.authorization = o.adminToken
+    // not on the outbox: the documented answer is the forward's result (200 once forwarded, 502 if it fails), which
+    // a queued forward could not give; a webhook sender that retries (as Herald's own, §8) gets the failure
     try {
       const res = await fetch(o.notifyUrl, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(o.timeoutMs) })
       await res.arrayBuffer().catch(() => {})
