@@ -166,6 +166,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const sessions: Sessions = broker ? broker.sessions : new UnsupportedSessions(externalBrokerName(external))
     // a dialect that needs what this broker's sessions cannot do is refused here, naming both
     checkSessionNeeds(o.dialects, sessions)
+    // an external broker's connect/disconnect events, where its Sessions has them (the hook calls feed presence too)
+    if (!broker && sessions.capabilities.events) feedFromSessions(present, sessions, presenceError)
 
     const metricsToken = str(cfg, 'metrics.token')
     main = await createHttp({
