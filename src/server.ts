@@ -53,6 +53,8 @@ export interface Herald {
   /** actual ports (0 in the configuration picks a free one) */
   ports: Record<string, number>
   servicePassword: string
+  /** the OpenAPI document of the main HTTP API, generated from every route's schema */
+  openapi(): Record<string, unknown>
   stop(): Promise<void>
 }
 
@@ -268,7 +270,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     }
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
-    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, outbox, stop }
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

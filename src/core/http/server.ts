@@ -1,6 +1,7 @@
 // The HTTP server: one Fastify instance per port group, one JSON error model `{"error": "<message>"}`.
 import http, { type RequestListener } from 'node:http'
 import cors from '@fastify/cors'
+import swagger from '@fastify/swagger'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { sameSecret } from '../access/passwords.ts'
@@ -49,6 +50,8 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
   })
   // the defaults of Express's cors middleware, which the specified backends use (heartsms §2)
   await app.register(cors, { methods: 'GET,HEAD,PUT,PATCH,POST,DELETE', strictPreflight: false })
+  // collects every route's schema as routes are added (dialects' included): app.swagger() is the OpenAPI document
+  await app.register(swagger, { openapi: { info: { title: 'Herald', version: '0.1.0' } } })
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body } = errorBody(err)

@@ -11,6 +11,7 @@ import { groupRoutes } from './groups.ts'
 import { instanceRoutes } from './instances.ts'
 import { messageRoutes } from './messages.ts'
 import { type PushWebhookOptions, pushWebhookRoutes } from './push.ts'
+import { declareSchema } from './schemas.ts'
 import { tokenRoutes } from './tokens.ts'
 
 /** What `getInfo` answers: the version of chat21-http-server Herald is compatible with (§12.2). */
@@ -52,6 +53,9 @@ export function restApi(flow: Flow, tokens: Tokens, access: AccessRegistry, o: R
   return async (app: FastifyInstance) => {
     bodyParsing(app, flow.opts.json)
     errors(app)
+    // the routes answer bad input as the original did (§12.2); the schemas document it for the OpenAPI document
+    app.setValidatorCompiler(() => () => true)
+    app.addHook('onRoute', declareSchema)
     tokenRoutes(app, access, tokens)
     // no JWT on the push webhook path (§12.1): its path token is checked instead
     pushWebhookRoutes(app, o.pushWebhook, flow.log)
@@ -69,6 +73,8 @@ export function restApi(flow: Flow, tokens: Tokens, access: AccessRegistry, o: R
 /** §12.2 routes outside the API base (`GET /`, `GET /verify`): served when the API has a port of its own. */
 export function rootRoutes(tokens: Tokens) {
   return async (app: FastifyInstance) => {
+    app.setValidatorCompiler(() => () => true)
+    app.addHook('onRoute', declareSchema)
     app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('Chat21 Http Server v. 0.1.2'))
     app.get('/verify', async (req, reply) => {
       const token = tokenOf(req)

@@ -5,6 +5,7 @@ import type { AccessRegistry } from '../../../core/access/access.ts'
 import type { ArticleFetcher } from '../article.ts'
 import type { LoginLimits } from '../limits.ts'
 import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
+import { routeSchema } from '../schemas.ts'
 import { DbError, type HeartStore, type Order, type Row } from '../store.ts'
 import type { Table } from '../schema.ts'
 import type { Content, Stream } from '../stream.ts'
@@ -65,10 +66,13 @@ export const ok = (events?: Event[], first = false): Result => ({ body: {}, even
 export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef[]): void {
   for (const d of defs) {
     const s = spec(d.params ?? {}, d.noAccount)
+    const schema = routeSchema(s, d.method, d.url)
     // heartsms §2: Express routing: a trailing slash is optional, a path parameter is never empty
     for (const url of [d.url, `${d.url}/`]) scope.route({
       method: d.method,
       url,
+      // the slash variant is the same operation: kept out of the OpenAPI document
+      schema: url === d.url ? schema : { ...schema, hide: true } as typeof schema,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         if (Object.values(req.params as Values).some((v) => v === '')) return reply.callNotFound()
         const c = check(s, merge(req.query, req.body, req.params))
