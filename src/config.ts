@@ -53,6 +53,7 @@ export const coreSettings = defineSettings([
   { key: 'mqtt.maxSubscriptions', env: ['HERALD_MQTT_MAX_SUBSCRIPTIONS'], type: 'int', default: 10_000, description: 'subscriptions one client may hold; more are refused (SUBACK 0x80)' },
   { key: 'mqtt.maxConnectionsPerPrincipal', env: ['HERALD_MQTT_MAX_CONNECTIONS_PER_PRINCIPAL'], type: 'int', default: 100, description: 'MQTT connections one account may have open at once; more are refused (CONNACK 3); superusers are not limited' },
 
+  { key: 'auth.state', env: ['HERALD_AUTH_STATE'], type: 'string', default: 'auto', description: 'where failed logins, client-id holders and hook logins are kept so that every node agrees: memory, store, or auto (the store on PostgreSQL, memory on SQLite)' },
   { key: 'auth.grantOwned', env: ['HERALD_AUTH_GRANT_OWNED'], type: 'list', default: [], description: "topic filters inside a dialect's own topic space (heartsms/#, apps/#, …) that ACL-file rules and open anonymous access may grant all the same; by default they grant nothing there" },
   { key: 'mqtt.dialects', env: ['HERALD_MQTT_DIALECTS'], type: 'list', default: ['*'], description: 'dialects whose accounts may log in on the MQTT port (* for all)' },
   { key: 'mqtts.dialects', env: ['HERALD_MQTTS_DIALECTS'], type: 'list', default: ['*'], description: 'dialects whose accounts (and client certificates) log in on the MQTTS port (* for all)' },

@@ -61,6 +61,12 @@ export async function startTestHerald(o: {
   })
 }
 
+/** The machine's PostgreSQL answers (tests that need it skip without it, except under CI=true). */
+export async function pgAvailable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
+  try { await c.connect(); await c.end(); return true } catch { return false }
+}
+
 export async function createPgSchema(): Promise<string> {
   const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
   const c = new pg.Client({ connectionString: PG_URL })

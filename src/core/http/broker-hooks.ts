@@ -118,7 +118,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const clientId = present(p.clientid) ? String(p.clientid) : undefined
       const username = String(p.username)
       const r = await access.authenticate({ username, password: String(p.password), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
-      if (r.ok) access.rememberExternal(username, { ...r.principal, clientId })
+      if (r.ok) await access.rememberExternal(username, { ...r.principal, clientId })
       else metrics.authFailures.inc({ reason: r.reason })
       if (r.ok && clientId) await o.presence?.login(r.principal, clientId)
       return goAuth(reply, r.ok)
@@ -136,7 +136,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       if (!requireFields(reply, p, ['username', 'topic'])) return reply
       const clientId = present(p.clientid) ? String(p.clientid) : undefined
       const principal = await access.lookup(String(p.username), clientId)
-      if (principal) access.clientIds.touch(clientId, principal)
+      if (principal) await access.touchClient(clientId, principal)
       if (principal && clientId) await o.presence?.acl(principal, clientId)
       const topic = String(p.topic)
       return goAuth(reply, principal !== null && accActions(p.acc).every((a) => access.authorize(principal, a, topic)))
@@ -149,7 +149,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const raw = p['variable_map.client_id'] ?? p.client_id
       const clientId = present(raw) ? String(raw) : undefined
       const principal = await access.lookup(String(p.username ?? ''), clientId)
-      if (principal) access.clientIds.touch(clientId, principal)
+      if (principal) await access.touchClient(clientId, principal)
       if (principal && clientId) await o.presence?.acl(principal, clientId)
       return principal
     }
@@ -162,7 +162,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const username = String(p.username)
       const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook', listener: 'hook' })
       if (!r.ok) { metrics.authFailures.inc({ reason: r.reason }); return rabbit(reply, false) }
-      access.rememberExternal(username, { ...r.principal, clientId })
+      await access.rememberExternal(username, { ...r.principal, clientId })
       if (clientId) await o.presence?.login(r.principal, clientId)
       return rabbit(reply, true, r.principal.superuser ? ' administrator' : '')
     } })
