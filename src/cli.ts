@@ -3,10 +3,11 @@ import { Command } from 'commander'
 import { coreSettings, describeConfig, flagName, loadConfig, type Config, type Setting } from './config.ts'
 import { migrate, openStore } from './core/store/db.ts'
 import { coreMigrations, UserStore } from './core/store/users.ts'
-import { allDialects } from './dialects/index.ts'
+import { createDialects } from './dialects/index.ts'
 import { createLogger } from './log.ts'
 import { startHerald } from './server.ts'
 
+const allDialects = createDialects()
 const settings: Setting[] = [...coreSettings, ...allDialects.flatMap((d) => d.settings ?? [])]
 
 function addSettingFlags(cmd: Command): Command {

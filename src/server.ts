@@ -1,5 +1,4 @@
 // Composition root: reads the configuration, builds every part, starts and stops them in order.
-import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
 import type net from 'node:net'
 import type { FastifyInstance } from 'fastify'
@@ -21,6 +20,7 @@ import { Outbox } from './core/queue/outbox.ts'
 import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './core/sessions/external.ts'
 import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
+import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
@@ -61,13 +61,11 @@ export interface Herald {
 const DEV_SERVICE_PASSWORD = 'herald-dev'
 
 function servicePassword(cfg: Config, log: Logger): string {
-  const configured = str(cfg, 'service.password')
-  if (configured) return configured
-  if (cfg.mode === 'development') return DEV_SERVICE_PASSWORD
-  const pw = randomBytes(24).toString('hex')
-  // printed once, by design: the operator needs it and it changes at every start
-  log.warn(`service account ${str(cfg, 'service.username')} password for this run: ${pw}`)
-  return pw
+  return secretOrRandom({
+    configured: str(cfg, 'service.password'), fixed: cfg.mode === 'development' ? DEV_SERVICE_PASSWORD : undefined, bytes: 24,
+    // printed once, by design: the operator needs it and it changes at every start
+    onRandom: (pw) => log.warn(`service account ${str(cfg, 'service.username')} password for this run: ${pw}`),
+  })
 }
 
 /** Each dialect's routes, registered under its prefix on the main app or on the dialect's own port. */

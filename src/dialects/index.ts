@@ -1,6 +1,9 @@
-// The dialects Herald knows; the composition root loads those named in HERALD_DIALECTS.
-import { heartsms } from './heartsms/index.ts'
-import { chat21 } from './chat21/index.ts'
+// The dialects Herald knows; the composition root loads those named in HERALD_DIALECTS. Each call builds fresh
+// instances (no module state): a process, or a test, gets dialects of its own.
+import { createChat21 } from './chat21/index.ts'
+import { createHeartsms } from './heartsms/index.ts'
 import type { Dialect } from './types.ts'
 
-export const allDialects: Dialect[] = [heartsms, chat21]
+export function createDialects(): Dialect[] {
+  return [createHeartsms(), createChat21()]
+}

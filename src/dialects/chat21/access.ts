@@ -2,6 +2,7 @@
 // principal's grants. Write scopes on a user's own subtree grant only the client command topics (§3.1), so a
 // client cannot publish into server topics such as `…/clientadded` or `…/groups/update` (§9, §17.8).
 import type { Authenticator, Principal, Rule } from '../../core/access/types.ts'
+import { globMatch } from '../../core/util/glob.ts'
 import type { Tokens } from './jwt.ts'
 import { validId } from './topics.ts'
 
@@ -20,10 +21,6 @@ function parseScope(s: string): Scope | null {
   const m = /^rabbitmq\.([a-z]+):([^/]*)\/([^/]*)(?:\/(.*))?$/.exec(s)
   if (!m) return null
   return { permission: m[1], resource: m[3], routingKey: m[4] ?? '*' }
-}
-
-function globMatches(pattern: string, s: string): boolean {
-  return new RegExp('^' + pattern.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$').test(s)
 }
 
 /** Client command filters a `<literal levels>/*` write pattern covers, with its literal levels filled in. */
@@ -46,7 +43,7 @@ export function scopesToRules(scopes: unknown): Rule[] {
   const rules: Rule[] = []
   for (const raw of list) {
     const s = typeof raw === 'string' ? parseScope(raw) : null
-    if (!s || !globMatches(s.resource, 'amq.topic')) continue
+    if (!s || !globMatch(s.resource, 'amq.topic')) continue
     const pattern = s.routingKey.replace(/\./g, '/')
     if (s.permission === 'read') rules.push({ topic: pattern, access: 'read', syntax: 'glob' })
     else if (s.permission === 'write') {

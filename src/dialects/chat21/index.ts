@@ -1,8 +1,8 @@
 // The chat21 dialect (specs/chat21.md): the inbox routing engine ("observer"), its REST API
 // (chat21-http-server), JWT login and issuance, webhooks.
-import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { bool, list, num, settingsOf } from '../../config.ts'
+import { secretOrRandom } from '../../core/util/secrets.ts'
 import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
 import { Tokens } from './jwt.ts'
@@ -21,10 +21,10 @@ import { Webhooks } from './webhooks.ts'
 const DEV_TOKEN_KEY = 'tokenKey'
 
 function jwtSecret(ctx: DialectContext, configured: string, log: Logger): string {
-  if (configured) return configured
-  if (ctx.development) return DEV_TOKEN_KEY
-  log.warn('HERALD_CHAT21_JWT_SECRET is not set: chat21 tokens from other issuers will be refused (random secret for this run)')
-  return randomBytes(32).toString('hex')
+  return secretOrRandom({
+    configured, fixed: ctx.development ? DEV_TOKEN_KEY : undefined, bytes: 32,
+    onRandom: () => log.warn('HERALD_CHAT21_JWT_SECRET is not set: chat21 tokens from other issuers will be refused (random secret for this run)'),
+  })
 }
 
 export interface Chat21 extends Dialect {
@@ -91,5 +91,3 @@ export function createChat21(): Chat21 {
   }
   return d
 }
-
-export const chat21: Dialect = createChat21()

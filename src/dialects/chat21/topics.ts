@@ -5,9 +5,7 @@ export function validId(s: unknown): s is string {
   return typeof s === 'string' && s.length > 0 && s.length <= 200 && !/[./+#*\s]/.test(s) && !s.includes('\u0000')
 }
 
-export function rk(topic: string): string {
-  return topic.replace(/\//g, '.')
-}
+export { topicToRoutingKey as rk } from '../../core/util/routing-keys.ts'
 
 export class Topics {
   constructor(readonly app: string) {}

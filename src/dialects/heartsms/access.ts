@@ -1,9 +1,9 @@
 // heartsms §3 and §6: broker credentials are username + account_id; a user may only subscribe to (and receive)
 // `heartsms/<own account_id>`, never publish to it (§13.6 fix); `heart-sms-backend` may do everything.
-import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { sameSecret } from '../../core/access/passwords.ts'
 import type { Authenticator, Principal, Rule } from '../../core/access/types.ts'
+import { secretOrRandom } from '../../core/util/secrets.ts'
 import type { HeartStore } from './store.ts'
 
 export const SERVICE_USERNAME = 'heart-sms-backend'
@@ -30,8 +30,5 @@ export function authenticator(store: HeartStore): Authenticator {
 /** heartsms §6.4: `testpassword` when NODE_ENV is dev or test; else configured; else random, printed once. */
 export function servicePassword(nodeEnv: string, configured: string, log: Logger): string {
   if (nodeEnv === 'dev' || nodeEnv === 'test') return 'testpassword'
-  if (configured) return configured
-  const pw = randomBytes(64).toString('hex')
-  log.warn(`heartsms: service account ${SERVICE_USERNAME} password for this run: ${pw}`)
-  return pw
+  return secretOrRandom({ configured, bytes: 64, onRandom: (pw) => log.warn(`heartsms: service account ${SERVICE_USERNAME} password for this run: ${pw}`) })
 }

@@ -10,6 +10,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { Parser } from 'htmlparser2'
 import { Agent, request, type buildConnector, type Dispatcher } from 'undici'
+import { BoundedMap } from '../../core/util/bounded-map.ts'
 
 export interface Article {
   title: string | null
@@ -229,7 +230,7 @@ function charsetOf(contentType: string): string {
 
 export class ArticleFetcher {
   private agent: Dispatcher
-  private cache = new Map<string, { at: number; ttl: number; value: Promise<Article> }>()
+  private cache = new BoundedMap<string, { at: number; ttl: number; value: Promise<Article> }>(CACHE_LIMIT)
   private inflight = 0
 
   constructor(private o: ArticleOptions) {
@@ -251,7 +252,6 @@ export class ArticleFetcher {
     if (this.inflight >= MAX_INFLIGHT) return this.fetch(url, false)
     this.inflight++
     const value = this.fetch(url, this.o.fetch).finally(() => { this.inflight-- })
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear()
     const entry = { at: now, ttl: CACHE_MS, value }
     this.cache.set(url, entry)
     void value.then((a) => { if (a.title === null && a.description === null && a.image_url === null) entry.ttl = CACHE_FAILED_MS })

@@ -2,6 +2,7 @@
 // heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { defineSettings, settingsOf } from '../../config.ts'
+import { bodyError, expressJsonBodies } from '../../core/http/express-body.ts'
 import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
 import { ArticleFetcher, type ArticleOptions } from './article.ts'
@@ -42,20 +43,14 @@ export const routes = [
   ...draftRoutes, ...folderRoutes, ...mediaRoutes, ...messageRoutes, ...scheduledRoutes, ...templateRoutes,
 ]
 
-/** heartsms §2: Express's json parser: an empty body is `{}`, only objects and arrays, other types are not parsed. */
+/** heartsms §2: Express's json parser in strict mode: only objects and arrays; other types are drained unread. */
 function bodyParsing(scope: FastifyInstance): void {
-  scope.removeAllContentTypeParsers()
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim()
-    if (text === '') return done(null, {})
-    if (text[0] !== '{' && text[0] !== '[') return done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined)
-    try { done(null, JSON.parse(text)) } catch { done(Object.assign(new Error('bad json'), { statusCode: 400 }), undefined) }
-  })
-  // any other type is left unread by Express, whatever its size: drain it, parse nothing
-  scope.addContentTypeParser('*', (_req, payload, done) => {
-    payload.on('error', (err) => done(err, undefined))
-    payload.on('end', () => done(null, undefined))
-    payload.resume()
+  expressJsonBodies(scope, {
+    otherTypes: 'drain',
+    parse(text) {
+      if (text[0] !== '{' && text[0] !== '[') throw bodyError('bad json', 400)
+      try { return JSON.parse(text) } catch { throw bodyError('bad json', 400) }
+    },
   })
 }
 
@@ -118,5 +113,3 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
     },
   }
 }
-
-export const heartsms = createHeartsms()

@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Kysely } from 'kysely'
 import type { Store } from '../../core/store/db.ts'
+import { BoundedMap } from '../../core/util/bounded-map.ts'
 import { boolColumns, columnInfo, SETTINGS, TABLES, type Table } from './schema.ts'
 
 /** Any SQL failure: the route answers 500 `could not query database` (heartsms §2). */
@@ -52,7 +53,7 @@ async function guard<T>(p: Promise<T>): Promise<T> {
 export class HeartStore {
   private db: Kysely<any>
   private lastStamp = 0
-  private accounts = new Map<string, { id: number; at: number }>()
+  private accounts = new BoundedMap<string, { id: number; at: number }>(ACCOUNT_CACHE_LIMIT)
   private pending: PendingInsert[] = []
   private flushing = 0
   /** SQLite has one writer; PostgreSQL commits in parallel on the pool's connections */
@@ -82,7 +83,6 @@ export class HeartStore {
     if (hit && Date.now() - hit.at < ACCOUNT_CACHE_TTL_MS) return hit.id
     const row = await guard(this.db.selectFrom('heartsms_accounts').select('id').where('session_id', '=', session).executeTakeFirst())
     if (!row) { this.accounts.delete(session); return undefined }
-    if (this.accounts.size >= ACCOUNT_CACHE_LIMIT) this.accounts.clear()
     this.accounts.set(session, { id: Number(row.id), at: Date.now() })
     return Number(row.id)
   }

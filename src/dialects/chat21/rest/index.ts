@@ -1,6 +1,7 @@
 // The chat21-http-server API (§12) under its prefix, on the main HTTP port or on a port of its own.
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { AccessRegistry } from '../../../core/access/access.ts'
+import { bodyError, expressJsonBodies } from '../../../core/http/express-body.ts'
 import { errorBody } from '../../../core/http/server.ts'
 import { type JsonLimits, parseBounded } from '../json.ts'
 import type { Tokens } from '../jwt.ts'
@@ -25,17 +26,16 @@ export interface RestOptions { syncTimeoutMs: number; pushWebhook: PushWebhookOp
  * A body too large or nested too deep for the store is refused here, before any route sees it.
  */
 function bodyParsing(app: FastifyInstance, limits: JsonLimits): void {
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    const text = (body as string).trim()
-    if (text === '') return done(null, {})
-    const r = parseBounded(text, limits)
-    if (r.ok) return done(null, r.value)
-    const why = r.reason === 'too_deep' ? `body is nested deeper than ${limits.maxDepth} levels`
-      : r.reason === 'too_large' ? `body is larger than ${limits.maxBytes} bytes` : 'body is not valid JSON'
-    done(Object.assign(new Error(why), { statusCode: r.reason === 'too_large' ? 413 : 400 }), undefined)
+  expressJsonBodies(app, {
+    otherTypes: 'limit',
+    parse(text) {
+      const r = parseBounded(text, limits)
+      if (r.ok) return r.value
+      const why = r.reason === 'too_deep' ? `body is nested deeper than ${limits.maxDepth} levels`
+        : r.reason === 'too_large' ? `body is larger than ${limits.maxBytes} bytes` : 'body is not valid JSON'
+      throw bodyError(why, r.reason === 'too_large' ? 413 : 400)
+    },
   })
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, _body, done) => done(null, undefined))
 }
 
 /** Errors a route does not answer itself, in the API's own shape `{success:false, err}` (§12.2); 5xx say nothing more. */
