@@ -87,28 +87,26 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const incoming = (aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: AedesPublishPacket): Promise<unknown> } }).persistence
   let beforeAck: BeforeAck | undefined
 
-  /** A client's authorized PUBLISH (or will), in the order it sent them: start the work its acknowledgement waits for. */
-  const handleClientPublish = (client: Client, p: AedesPublishPacket) => {
-    if (!beforeAck) return
+  aedes.authorizePublish = (client, packet, done) => {
+    const p = packet as AedesPublishPacket
+    if (!client) {
+      // a will of a client that was connected to a vanished node: handled like any client's (beforeAckDone below)
+      if (beforeAck && p.qos > 0 && (p as { clientId?: string }).clientId) void beforeAck(message(p))
+      return done(null)
+    }
+    if (!validTopicName(p.topic) || p.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${p.topic}`))
+    const s = accessOf.get(client)
+    if (!s || !s.can('publish', p.topic)) return done(new Error(`not authorized to publish to ${p.topic}`))
+    metrics.messagesIn.value++
+    // QoS 0 promises nothing: it reaches the handlers when it is published, which happens at once (in publish order
+    // with this client's QoS 1/2 messages, handed to beforeAck right here)
+    if (p.qos === 0 || !beforeAck) return done(null)
     // a QoS 2 retransmission of a PUBLISH already taken (awaiting PUBREL) is not handled twice
     const work = p.qos === 2 && p.dup
       ? incoming.incomingGetPacket(client, p).then(() => undefined, () => beforeAck?.(message(p)))
       : beforeAck(message(p))
-    // QoS 0 acknowledges nothing; a will has no packet id
-    if (work && p.qos > 0 && p.messageId !== undefined) connectionOf(client)?.hold(p.messageId, work)
-  }
-
-  aedes.authorizePublish = (client, packet, done) => {
-    if (!client) {
-      // a will of a client that was connected to a vanished node: Herald's handlers see it like any other
-      if (beforeAck && (packet as { clientId?: string }).clientId) void beforeAck(message(packet))
-      return done(null)
-    }
-    if (!validTopicName(packet.topic) || packet.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${packet.topic}`))
-    const s = accessOf.get(client)
-    if (!s || !s.can('publish', packet.topic)) return done(new Error(`not authorized to publish to ${packet.topic}`))
-    metrics.messagesIn.value++
-    handleClientPublish(client, packet as AedesPublishPacket)
+    // a will has no packet id, and nothing to acknowledge
+    if (work && p.messageId !== undefined) connectionOf(client)?.hold(p.messageId, work)
     done(null)
   }
 
@@ -169,7 +167,10 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     }),
     subscribe(filter, deliver) {
       const fn = (packet: AedesPublishPacket, done: () => void) => {
-        deliver(message(packet))
+        const m = message(packet)
+        // a client's (or will's) QoS 1/2 message went through authorizePublish above, which handed it to beforeAck
+        if (packet.qos > 0 && (packet as { clientId?: string }).clientId !== undefined) m.beforeAckDone = true
+        deliver(m)
         done()
       }
       const unsubscribe = () => new Promise<void>((r) => aedes.unsubscribe(filter, fn, () => r()))

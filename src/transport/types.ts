@@ -10,6 +10,11 @@ export interface BrokerMessage {
   payload: Buffer
   qos: QoS
   retain: boolean
+  /**
+   * Set on what a subscription receives: the broker already handed this message to the BeforeAck function (a
+   * client's QoS 1/2 PUBLISH or will). Derived from the packet's own fields, so it survives a serializing emitter.
+   */
+  beforeAckDone?: boolean
 }
 
 export interface ConnectionOptions {
@@ -20,9 +25,11 @@ export interface ConnectionOptions {
 }
 
 /**
- * Work to finish before a client's PUBLISH is acknowledged: called for every authorized PUBLISH of a client (and its
- * will), in the order the client sent them; undefined when there is nothing to wait for, else a promise that settles
- * (never rejects) when it is done. The transport holds the PUBACK (QoS 1) or PUBREC (QoS 2) until then.
+ * Work to finish before a client's PUBLISH is acknowledged: called for every authorized QoS 1/2 PUBLISH of a client
+ * (and will), in the order the client sent them; undefined when there is nothing to wait for, else a promise that
+ * settles (never rejects) when it is done. The transport holds the PUBACK (QoS 1) or PUBREC (QoS 2) until then (one
+ * client's acknowledgements stay in publish order). What it is not called for (QoS 0, Herald's own publishes)
+ * reaches subscriptions without `beforeAckDone`.
  */
 export type BeforeAck = (msg: BrokerMessage) => Promise<void> | undefined
 

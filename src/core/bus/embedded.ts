@@ -3,7 +3,7 @@ import type { BrokerMessage, EmbeddedBroker } from '../../transport/types.ts'
 import { topicMatches } from '../access/topics.ts'
 import type { Bus, BusHandler, BusMessage, PublishOptions, QoS, SubscribeOptions } from './types.ts'
 
-/** A `beforeAck` subscription: the broker hands it every client PUBLISH before acknowledging it, Herald's own here. */
+/** A `beforeAck` subscription: the broker hands it a client's QoS 1/2 PUBLISH before acknowledging it. */
 interface EarlySub {
   filter: string
   handler: BusHandler
@@ -22,9 +22,9 @@ export class EmbeddedBus implements Bus {
   }
 
   /**
-   * A client's PUBLISH (or will), before it is acknowledged: runs the handlers of the `beforeAck` subscriptions it
-   * matches, and settles (never rejects) once they have; undefined when none does. Each message reaches them once,
-   * by this path or by publish() below, and never through the broker's subscriptions: nothing to deduplicate.
+   * A client's QoS 1/2 PUBLISH (or will), before it is acknowledged: runs the handlers of the `beforeAck`
+   * subscriptions it matches, and settles (never rejects) once they have; undefined when none does. The broker marks
+   * such messages `beforeAckDone` when it hands them to subscriptions, so each reaches a handler once.
    */
   private beforeAck(m: BrokerMessage): Promise<void> | undefined {
     if (this.early.length === 0) return undefined
@@ -45,8 +45,6 @@ export class EmbeddedBus implements Bus {
     const m: BrokerMessage = {
       topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: opts.qos ?? 0, retain: opts.retain ?? false,
     }
-    // Herald's own publishes reach the beforeAck handlers here, not awaited: a handler may publish to its own filter
-    if (this.early.length > 0) void this.beforeAck(m)
     return this.broker.publish(m)
   }
 
@@ -54,9 +52,15 @@ export class EmbeddedBus implements Bus {
     // as over a socket, a message arrives at min(publish QoS, subscription QoS) (MQTT 3.1.1 §3.8.4)
     const maxQos = opts.qos ?? 1
     if (opts.beforeAck) {
+      // what the broker did not hand to beforeAck (QoS 0, Herald's own publishes) is handled as it comes, not awaited
       const sub: EarlySub = { filter, handler, maxQos }
-      this.early.push(sub)
-      return Promise.resolve(async () => { this.early = this.early.filter((s) => s !== sub) })
+      return this.broker.subscribe(filter, (m) => { if (!m.beforeAckDone) void this.run(handler, message(m, maxQos)) }).then((unsubscribe) => {
+        this.early.push(sub)
+        return async () => {
+          this.early = this.early.filter((s) => s !== sub)
+          await unsubscribe()
+        }
+      })
     }
     // Handlers run one at a time, in order, from this subscription's own queue; the broker is never kept waiting
     // (a handler that publishes and awaits it while the broker waits for it would deadlock under a burst).
