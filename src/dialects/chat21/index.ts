@@ -1,7 +1,7 @@
 // The chat21 dialect (specs/chat21.md): the inbox routing engine ("observer"), its REST API
 // (chat21-http-server), JWT login and issuance, webhooks.
 import type { Logger } from 'pino'
-import { bool, list, num, settingsOf } from '../../config.ts'
+import { settingsOf } from '../../config.ts'
 import { secretOrRandom } from '../../core/util/secrets.ts'
 import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
@@ -43,21 +43,13 @@ export function createChat21(): Chat21 {
     migrations: chat21Migrations,
 
     async setup(ctx) {
-      const cfg = ctx.config
-      const s = settingsOf(cfg, chat21Settings, 'chat21')
+      const s = settingsOf(ctx.config, chat21Settings, 'chat21')
       const log = ctx.log.child({ dialect: 'chat21' })
       const app = s.appId
       if (!validId(app)) throw new Error(`chat21.appId (HERALD_CHAT21_APP_ID) must not contain . / + # *: ${app}`)
       const tokens = new Tokens(jwtSecret(ctx, s.jwtSecret, log), app, s.jwtExpiry)
       const store = new Chat21Store(ctx.store.db, ctx.outbox)
-      const webhooks = new Webhooks({
-        enabled: bool(cfg, 'chat21.webhooks.enabled'),
-        endpoints: list(cfg, 'chat21.webhooks.endpoints'),
-        events: list(cfg, 'chat21.webhooks.events'),
-        retryBaseMs: num(cfg, 'chat21.webhooks.retryBaseMs'),
-        retryMaxMs: num(cfg, 'chat21.webhooks.retryMaxMs'),
-        timeoutMs: num(cfg, 'chat21.webhooks.timeoutMs'),
-      }, ctx.outbox, log)
+      const webhooks = new Webhooks(s.webhooks, ctx.outbox, log)
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
         presence: s.presence, historyLimit: s.historyLimit, json: s.json,
       }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: s.metrics.originalLabels }))
