@@ -1,8 +1,9 @@
 // The machine's RabbitMQ as a test service (issue 2 §4, §5; chat21 §15): its MQTT listener and its HTTP auth backend.
 // scripts/rabbitmq-setup.sh prepares the node; these helpers only check it and repoint the backend at runtime.
-// Tests run one file at a time, so the file that calls pointRabbitAuthAt owns the setting until resetRabbitAuth.
-import { execFile } from 'node:child_process'
-import net from 'node:net'
+// Test files run in parallel: the file that calls pointRabbitAuthAt holds a lock on the setting until resetRabbitAuth.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import net, { type Socket } from 'node:net'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -62,6 +63,26 @@ async function setPaths(base: string, query = ''): Promise<void> {
   ].join(', '))
 }
 
+/** `flock` holds the lock while its `cat` reads our pipe; the kernel drops it when this process ends, however it ends. */
+const AUTH_LOCK = process.env.HERALD_RABBIT_AUTH_LOCK ?? '/tmp/herald-rabbit-auth.lock'
+let authLock: ChildProcess | undefined
+
+async function lockAuth(): Promise<void> {
+  if (authLock) return
+  const child = spawn('flock', [AUTH_LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const [line] = await Promise.race([once(child.stdout!, 'data'), once(child, 'exit').then(() => [''])])
+  if (!String(line).startsWith('locked')) throw new Error(`flock ${AUTH_LOCK} failed`)
+  child.unref()
+  ;(child.stdin as Socket).unref()
+  ;(child.stdout as Socket).unref()
+  authLock = child
+}
+
+function unlockAuth(): void {
+  authLock?.stdin?.end()
+  authLock = undefined
+}
+
 /**
  * Point rabbitmq_auth_backend_http (POST) at Herald's /api/v1/rabbitmq/{user,vhost,resource,topic}; with `secret`,
  * each path carries Herald's hook secret as `?secret=` (RabbitMQ POSTs its form body to the path as given).
@@ -70,10 +91,12 @@ export async function pointRabbitAuthAt(heraldHttpBaseUrl: string, o: { secret?:
   const base = heraldHttpBaseUrl.replace(/\/+$/, '')
   if (!/^https?:\/\/[\w.:[\]-]+$/.test(base)) throw new Error(`not an http base URL: ${heraldHttpBaseUrl}`)
   if (o.secret !== undefined && !/^[\w-]+$/.test(o.secret)) throw new Error('a test secret is letters, digits, - and _')
+  await lockAuth()
   await setPaths(`${base}/api/v1/rabbitmq`, o.secret === undefined ? '' : `?secret=${o.secret}`)
 }
 
 /** Put the backend paths back where the setup script left them (nothing listens there: HTTP users are refused). */
 export async function resetRabbitAuth(): Promise<void> {
-  await setPaths(DEFAULT_BASE)
+  await lockAuth() // a file whose setup failed before pointRabbitAuthAt must not reset another file's setting
+  try { await setPaths(DEFAULT_BASE) } finally { unlockAuth() }
 }
