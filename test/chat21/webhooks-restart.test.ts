@@ -86,6 +86,10 @@ for (const db of ['sqlite', 'postgres'] as const) {
           assert.deepEqual(endpoint.got.map((e) => e.event_type).sort(), ['message-delivered', 'message-sent'])
           assert.ok(endpoint.got.every((e) => e.data.text === 'across the restart' && e.app_id === 'tilechat'))
           await until(async () => (await h2.outbox.depth(WEBHOOK_QUEUE)) === 0 || undefined, 5000, 'empty outbox')
+          // the outbox's metrics are on Herald's registry
+          const scrape = await (await fetch(`${h2.metricsUrl}/metrics`)).text()
+          assert.match(scrape, /^herald_outbox_completed_total\{queue="chat21\.webhooks"\} 2$/m)
+          assert.match(scrape, /^herald_outbox_depth\{queue="chat21\.webhooks"\} 0$/m)
         } finally {
           await h2.close()
         }

@@ -8,6 +8,8 @@ export interface OutboxMetrics {
   retried: Counter<'queue'>
   dead: Counter<'queue'>
   duration: Histogram<'queue' | 'outcome'>
+  /** a queue this process consumes: its gauges read 0 when empty instead of being absent */
+  track(queue: string): void
 }
 
 /** one metric per name in a registry: a second outbox on the same registry shares the first one's */
@@ -40,5 +42,6 @@ export function outboxMetrics(registry: Registry, store: OutboxStore): OutboxMet
       name: 'herald_outbox_job_duration_seconds', help: 'outbox job handler run time', labelNames: ['queue', 'outcome'], registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     })),
+    track: (queue) => { seen.add(queue) },
   }
 }

@@ -123,6 +123,7 @@ export class Outbox {
       pollMs: o.pollMs ?? 1000,
     }, this, this.metrics, this.o.log)
     this.consumers.add(c)
+    this.metrics?.track(queue)
     c.once('stopped', () => this.consumers.delete(c))
     return c
   }
