@@ -103,6 +103,7 @@ async function serve(): Promise<void> {
     // PostgreSQL: a throw-away schema in the test database (HERALD_TEST_PG_URL)
     databaseUrl: schema ? pgUrlForSchema(schema) : '',
     'http.port': 0, 'https.port': 'off', 'mqtt.port': 'off', 'mqtts.port': 'off', 'chat21.webhooks.enabled': false,
+    'metrics.port': 'off', 'mqtt.maxConnectionsPerPrincipal': 1_000_000, // the raw pass-through logs every client in as one account
   } })
   const herald = await startHerald({ config, dialects: [chat21] })
   await herald.users.add('raw', 'raw')

@@ -43,7 +43,7 @@ async function serve(databaseUrl: string): Promise<void> {
   const config = loadConfig({
     settings: [...coreSettings, ...(dialect.settings ?? [])],
     env: { NODE_ENV: 'test', HEART_ALLOWED_USERS: '*' },
-    overrides: { mode: 'development', dataDir, databaseUrl, host: '127.0.0.1', logLevel: 'warn', 'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off' },
+    overrides: { mode: 'development', dataDir, databaseUrl, host: '127.0.0.1', logLevel: 'warn', 'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off', 'metrics.port': 'off' },
   })
   const h = await startHerald({ config, dialects: [dialect] })
   process.stdout.write(JSON.stringify(h.ports) + '\n')

@@ -25,7 +25,9 @@ const config = loadConfig({
   env: {},
   overrides: {
     mode: 'production', dataDir, databaseUrl: '', host: '127.0.0.1', logLevel: 'warn',
-    'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off',
+    'http.port': 0, 'https.port': 'off', 'mqtt.port': 0, 'mqtts.port': 'off', 'metrics.port': 'off',
+    // the load logs every client in with one account
+    'mqtt.maxConnectionsPerPrincipal': 1_000_000,
     'auth.aclFile': aclFile, 'service.password': randomBytes(12).toString('hex'),
   },
 })
