@@ -8,6 +8,7 @@ import type { AccessControl } from '../access/access.ts'
 import { sameSecret } from '../access/passwords.ts'
 import type { Action, Principal } from '../access/types.ts'
 import type { HookPresenceFeed } from '../presence/feed.ts'
+import { bindingKeyToFilter } from '../util/routing-keys.ts'
 import type { Metrics } from './metrics.ts'
 
 type Params = Record<string, unknown>
@@ -31,11 +32,6 @@ function accActions(acc: unknown): Action[] {
     case 3: return ['read', 'publish']
     default: return ['subscribe']
   }
-}
-
-/** RabbitMQ's MQTT plugin swaps `/` and `.` between MQTT topics and AMQP routing keys; `+` becomes `*`. */
-export function routingKeyToTopic(key: string): string {
-  return key.replace(/[./*]/g, (c) => (c === '.' ? '/' : c === '/' ? '.' : '+'))
 }
 
 export interface HookOptions {
@@ -189,7 +185,7 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       const p = params(req)
       const principal = await rabbitPrincipal(p)
       if (!principal) return rabbit(reply, false)
-      const topic = routingKeyToTopic(String(p.routing_key ?? ''))
+      const topic = bindingKeyToFilter(String(p.routing_key ?? ''))
       const action: Action = p.permission === 'write' ? 'publish' : 'subscribe'
       return rabbit(reply, access.authorize(principal, action, topic))
     } })
