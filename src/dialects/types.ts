@@ -19,7 +19,7 @@ export interface DialectContext {
   store: Store
   /** this dialect's part of the access layer: its authenticators, rules, service accounts and owned topics */
   access: AccessRegistry
-  /** the main HTTP API (also served over HTTPS when enabled); a dialect serves its own routes through `routes()`*/
+  /** the main HTTP API (also served over HTTPS when enabled); a dialect serves its own routes through `routes()` */
   http: FastifyInstance
   presence: Presence
   /** the durable job queue: enqueue in your transaction, consume with leases and retries (src/core/queue) */
