@@ -7,6 +7,8 @@ import { bool, list, num, port, str, type Config, settingHint } from './config.t
 import { systemClock, type Clock } from './core/clock.ts'
 import { AccessControl } from './core/access/access.ts'
 import { loadAclFile } from './core/access/acl-file.ts'
+import { MemoryAccessState, type AccessState } from './core/access/state.ts'
+import { StoreAccessState } from './core/store/access-state.ts'
 import { EmbeddedBus } from './core/bus/embedded.ts'
 import { ExternalBus } from './core/bus/external.ts'
 import type { Bus } from './core/bus/types.ts'
@@ -68,6 +70,16 @@ function servicePassword(cfg: Config, log: Logger): string {
   })
 }
 
+/** issue 9 §3: on a shared database (several nodes) the access layer's state lives in it; one node keeps it in memory */
+function accessState(cfg: Config, store: Store): AccessState {
+  const o = {
+    failLimit: num(cfg, 'auth.failLimit'), failWindowMs: num(cfg, 'auth.failWindowMs'),
+    clientIdHoldMs: num(cfg, 'auth.clientIdHoldMs'), rememberMs: num(cfg, 'auth.clientIdHoldMs'),
+  }
+  const where = str(cfg, 'auth.state')
+  return where === 'store' || (where === 'auto' && store.kind === 'postgres') ? new StoreAccessState(store.db, o) : new MemoryAccessState(o)
+}
+
 /** Each dialect's routes, registered under its prefix on the main app or on the dialect's own port. */
 async function mountRoutes(dialects: Dialect[], main: FastifyInstance, extraHttp: DialectContext['extraHttp']): Promise<void> {
   for (const d of dialects) {
@@ -88,7 +100,11 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const log = o.log ?? createLogger(str(cfg, 'logLevel'))
   const development = cfg.mode === 'development'
   const metrics = createMetrics()
+  const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
+  const outbox = new Outbox({ db: store.db, kind: store.kind, clock: o.clock, registry: metrics.registry, log: log.child({ part: 'outbox' }) })
   const access = new AccessControl({
+    state: accessState(cfg, store),
+    onStateError: (err, what) => log.warn({ err, what }, 'access state update failed'),
     allowAnonymous: bool(cfg, 'auth.allowAnonymous'),
     failLimit: num(cfg, 'auth.failLimit'),
     failWindowMs: num(cfg, 'auth.failWindowMs'),
@@ -103,8 +119,6 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   access.bindListener('hook', list(cfg, 'hooks.dialects'))
   if (str(cfg, 'auth.aclFile')) access.addRules(loadAclFile(str(cfg, 'auth.aclFile')), true)
 
-  const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
-  const outbox = new Outbox({ db: store.db, kind: store.kind, clock: o.clock, registry: metrics.registry, log: log.child({ part: 'outbox' }) })
   const servers: net.Server[] = []
   const extraApps: HttpApp[] = []
   let broker: EmbeddedBroker | undefined
@@ -215,8 +229,17 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         await app.app.ready()
       },
     }
-    // each dialect sees its own part of the access layer (what it adds is tagged with its name), the rest shared
-    const contexts = new Map(o.dialects.map((d) => [d, Object.create(ctx, { access: { value: access.registry(d.name) } }) as DialectContext]))
+    // each dialect sees its own part of the access layer; a WebSocket listener of its own answers for it alone
+    const contextOf = (d: Dialect): DialectContext => Object.create(ctx, {
+      access: { value: access.registry(d.name) },
+      extraWebSocket: {
+        value: (p: number, paths: string[]) => {
+          access.bindListener(`ws:${paths[0]}`, [d.name])
+          return ctx.extraWebSocket(p, paths)
+        },
+      },
+    }) as DialectContext
+    const contexts = new Map(o.dialects.map((d) => [d, contextOf(d)]))
     for (const d of o.dialects) {
       if (d.setup) await d.setup(contexts.get(d)!)
     }
