@@ -1,4 +1,5 @@
 // Rule evaluation: the one place that decides whether a principal may do an action on a topic.
+import { globMatch } from '../util/glob.ts'
 import { filterCovered, topicMatches } from './topics.ts'
 import type { Action, Principal, Rule } from './types.ts'
 
@@ -18,18 +19,6 @@ export function expand(rule: Rule, p: Principal): string | null {
     .replace(/%c/g, () => sub(p.clientId))
     .replace(/\{([a-zA-Z0-9_]+)\}/g, (_m, name: string) => sub(p.attrs[name]))
   return ok ? out : null
-}
-
-const globs = new Map<string, RegExp>()
-
-function globMatch(pattern: string, s: string): boolean {
-  let re = globs.get(pattern)
-  if (!re) {
-    if (globs.size > 10_000) globs.clear()
-    re = new RegExp('^' + pattern.split('*').map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
-    globs.set(pattern, re)
-  }
-  return re.test(s)
 }
 
 function appliesTo(rule: Rule, p: Principal): boolean {
