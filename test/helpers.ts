@@ -108,6 +108,17 @@ export function collect(c: MqttClient, n: number, ms = 5000): Promise<{ topic: s
   })
 }
 
+/** Poll `fn` until it answers truthy (asynchronous work: pub/sub, sweeps, queues); bounded, never a fixed sleep. */
+export async function eventually<T>(fn: () => T | Promise<T>, what: string, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 /** True when no message arrives within `ms`. */
 export function silence(c: MqttClient, ms = 300): Promise<boolean> {
   return new Promise((resolve) => {

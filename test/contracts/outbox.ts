@@ -6,6 +6,7 @@ import { Registry } from 'prom-client'
 import { ManualClock } from '../../src/core/clock.ts'
 import { exponentialBackoff, Outbox, type Consumer, type ConsumeOptions, type Handler, type Outcome } from '../../src/core/queue/outbox.ts'
 import type { Store } from '../../src/core/store/db.ts'
+import { eventually } from '../helpers.ts'
 
 export interface OutboxFixture {
   /** a new connection (pool) to the one database of this suite, core migrations applied */
@@ -14,16 +15,7 @@ export interface OutboxFixture {
   close(): Promise<void>
 }
 
-/** poll until `fn` answers truthy; bounded, never a fixed sleep */
-async function until<T>(fn: () => T | Promise<T>, what: string, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+const until = eventually
 
 type Seen = { type: 'settled'; id: number; attempts: number; outcome: Outcome; recorded: boolean } | { type: 'idle' }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Presence, PresenceChange } from '../../src/core/presence/types.ts'
+import { eventually } from '../helpers.ts'
 
 export interface PresenceFixture {
   /** several nodes share one state (Redis); without it only one node is ever opened */
@@ -16,16 +17,7 @@ export interface PresenceFixture {
 
 const TTL = 3_000
 
-/** poll until `fn` answers truthy (pub/sub and sweeps are asynchronous); bounded, never a fixed sleep */
-async function until<T>(fn: () => Promise<T> | T, what: string, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const until = eventually
 
 function recorder(p: Presence): PresenceChange[] {
   const seen: PresenceChange[] = []

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { ManualClock } from '../../src/core/clock.ts'
-import { connect, requireService, startTestHerald, type TestHerald } from '../helpers.ts'
+import { connect, requireService, startTestHerald, type TestHerald, eventually } from '../helpers.ts'
 
 const REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const HOOK_TTL = 60_000
@@ -16,15 +16,7 @@ async function redisAvailable(): Promise<boolean> {
   try { await r.connect(); return (await r.ping()) === 'PONG' } catch { return false } finally { r.disconnect() }
 }
 
-async function until<T>(fn: () => Promise<T>, what: string, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const until = eventually
 
 const available = await redisAvailable()
 const prefix = `herald-test:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`
