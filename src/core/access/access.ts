@@ -81,7 +81,6 @@ export class AccessControl {
     ownerOfClient(clientId: string): string | undefined
     connected(clientId: string, p: Principal): void
     disconnected(clientId: string, p: Principal, clean: boolean): void
-    touch(clientId: string | undefined, p: Principal): void
   }
   /** listener → the dialects bound to it (absent: every dialect) */
   private bindings = new Map<string, Set<string>>()
@@ -105,7 +104,6 @@ export class AccessControl {
         this.local.disconnected(clientId, ownerOf(p), clean)
         void shared('client disconnected', this.state.disconnected(clientId, ownerOf(p), clean))
       },
-      touch: (clientId, p) => { void shared('client touched', this.touchClient(clientId, p)) },
     }
   }
 
