@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make this machine's RabbitMQ (3.10, node rabbit@localhost) serve MQTT for Herald's tests (issue 2 §4, §5):
 # MQTT on 127.0.0.1:1884 (Mosquitto keeps 1883), Web-MQTT on 127.0.0.1:15675 path /ws, and the HTTP auth backend
-# after the internal one (guest keeps working for AMQP and as the bus account). Idempotent; runs as root.
+# after the internal one (guest keeps working for AMQP and as the bus account), the management API on 127.0.0.1:15672
+# and the event exchange (Herald's RabbitMQ Sessions use both). Idempotent; runs as root.
 #
 # How: the plugin settings are put into the running node's application environment before the plugins are
 # enabled (so the MQTT listener never tries 1883), then the same settings are written to a marked block of
@@ -12,7 +13,8 @@ set -euo pipefail
 CONF=${RABBITMQ_CONF:-/etc/rabbitmq/rabbitmq.conf}
 MQTT_PORT=${HERALD_RABBIT_MQTT_PORT:-1884}
 WS_PORT=${HERALD_RABBIT_WS_PORT:-15675}
-PLUGINS="rabbitmq_mqtt rabbitmq_web_mqtt rabbitmq_auth_backend_http"
+MGMT_PORT=${HERALD_RABBIT_MANAGEMENT_PORT:-15672}
+PLUGINS="rabbitmq_mqtt rabbitmq_web_mqtt rabbitmq_auth_backend_http rabbitmq_management rabbitmq_event_exchange"
 
 log() { echo "rabbitmq-setup: $*"; }
 
@@ -39,6 +41,8 @@ rabbitmqctl -q eval "
   application:load(rabbitmq_auth_backend_http),
   application:set_env(rabbitmq_auth_backend_http, http_method, post),
   application:set_env(rabbit, auth_backends, [rabbit_auth_backend_internal, rabbit_auth_backend_http]),
+  application:load(rabbitmq_management),
+  application:set_env(rabbitmq_management, tcp_config, [{ip, \"127.0.0.1\"}, {port, $MGMT_PORT}]),
   ok." >/dev/null
 
 # 3. the plugins (a no-op when already enabled)
@@ -61,13 +65,15 @@ mqtt.allow_anonymous = false
 web_mqtt.tcp.ip = 127.0.0.1
 web_mqtt.tcp.port = $WS_PORT
 web_mqtt.ws_path = /ws
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $MGMT_PORT
 $END
 EOF
 cat "$tmp" > "$CONF"
 rm -f "$tmp"
 
 # 5. both listeners answer
-for port in "$MQTT_PORT" "$WS_PORT"; do
+for port in "$MQTT_PORT" "$WS_PORT" "$MGMT_PORT"; do
   i=0
   until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     i=$((i + 1))
@@ -75,4 +81,4 @@ for port in "$MQTT_PORT" "$WS_PORT"; do
     sleep 1
   done
 done
-log "MQTT on 127.0.0.1:$MQTT_PORT, Web-MQTT on ws://127.0.0.1:$WS_PORT/ws, auth backends internal + http"
+log "MQTT on 127.0.0.1:$MQTT_PORT, Web-MQTT on ws://127.0.0.1:$WS_PORT/ws, management on 127.0.0.1:$MGMT_PORT, event exchange, auth backends internal + http"

@@ -39,6 +39,7 @@ export const coreSettings = defineSettings([
   { key: 'broker.url', env: ['HERALD_BROKER_URL'], type: 'string', default: '', description: 'external broker (mqtt://, mqtts://, ws://); empty runs the embedded broker' },
   { key: 'broker.sharedGroup', env: ['HERALD_BROKER_SHARED_GROUP'], type: 'string', default: 'herald', description: 'shared subscription group for cluster nodes' },
   { key: 'broker.sharedSubscriptions', env: ['HERALD_BROKER_SHARED_SUBSCRIPTIONS'], type: 'bool', default: true, description: 'use $share/<group>/ subscriptions on the external broker' },
+  { key: 'broker.managementUrl', env: ['HERALD_BROKER_MANAGEMENT_URL'], type: 'string', default: '', description: "RabbitMQ's management API (http://user:pass@host:15672) next to broker.amqpUrl: server-side subscriptions, disconnects and connect events for the dialects (needs rabbitmq_management and rabbitmq_event_exchange)", secret: true },
   { key: 'broker.amqpUrl', env: ['HERALD_BROKER_AMQP_URL'], type: 'string', default: '', description: "RabbitMQ's AMQP URL (amqp://…) next to broker.url: shared subscriptions become competing consumers of durable queues", secret: true },
   { key: 'broker.maxInflight', env: ['HERALD_BROKER_MAX_INFLIGHT'], type: 'int', default: 16, description: 'QoS 1/2 publishes in flight at once to the external broker (flow control)' },
 

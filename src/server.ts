@@ -20,6 +20,7 @@ import { feedFromSessions, HookPresenceFeed } from './core/presence/feed.ts'
 import type { Presence } from './core/presence/types.ts'
 import { Outbox } from './core/queue/outbox.ts'
 import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './core/sessions/external.ts'
+import { RabbitMqSessions } from './core/sessions/rabbitmq.ts'
 import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
@@ -124,6 +125,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   let broker: EmbeddedBroker | undefined
   let presence: Presence | undefined
   let bus: Bus | undefined
+  let externalSessions: Sessions | undefined
   let main: HttpApp | undefined
   let ready = false
   const started: Dialect[] = []
@@ -136,6 +138,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     await outbox.stop()
     await broker?.close()
     await bus?.close().catch(() => {})
+    await externalSessions?.close()
     await presence?.close().catch((err: unknown) => log.error({ err }, 'presence close failed'))
     await Promise.all(servers.map(closeServer))
     await store.close()
@@ -177,7 +180,16 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       feedFromSessions(present, broker.sessions, presenceError)
       bus = new EmbeddedBus(broker, (err, topic) => log.error({ err, topic }, 'bus handler failed'))
     }
-    const sessions: Sessions = broker ? broker.sessions : new UnsupportedSessions(externalBrokerName(external))
+    const amqpUrl = str(cfg, 'broker.amqpUrl')
+    const managementUrl = str(cfg, 'broker.managementUrl')
+    const sessions: Sessions = broker
+      ? broker.sessions
+      : amqpUrl && managementUrl
+        ? (externalSessions = await RabbitMqSessions.connect({
+            amqpUrl, managementUrl, lookup: (user, clientId) => access.lookup(user, clientId),
+            onError: (err, event, clientId) => log.warn({ err, event, clientId }, 'rabbitmq session event failed'),
+          }))
+        : new UnsupportedSessions(externalBrokerName(external))
     // a dialect that needs what this broker's sessions cannot do is refused here, naming both
     checkSessionNeeds(o.dialects, sessions)
     // an external broker's connect/disconnect events, where its Sessions has them (the hook calls feed presence too)
@@ -280,7 +292,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       bus = await ExternalBus.connect({
         url: external, username: str(cfg, 'service.username'), password: svcPassword,
         sharedGroup: str(cfg, 'broker.sharedGroup'), sharedSubscriptions: bool(cfg, 'broker.sharedSubscriptions'),
-        maxInflight: num(cfg, 'broker.maxInflight'), amqpUrl: str(cfg, 'broker.amqpUrl') || undefined,
+        maxInflight: num(cfg, 'broker.maxInflight'), amqpUrl: amqpUrl || undefined,
         onError: (err, topic) => log.error({ err, topic }, 'bus handler failed'),
       })
     }

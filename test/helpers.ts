@@ -95,6 +95,19 @@ export function connect(url: string, opts: IClientOptions = {}): Promise<MqttCli
   })
 }
 
+/** Connect and collect from the first packet on: what a persistent session was queued may come with the CONNACK. */
+export async function connectCollecting(url: string, opts: IClientOptions, n: number, ms = 5000): Promise<{ client: MqttClient; messages: ReturnType<typeof collect> }> {
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
+  const messages = collect(c, n, ms)
+  messages.catch(() => {})
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', () => resolve())
+    c.once('error', (err) => { c.end(true); reject(err) })
+    c.once('close', () => reject(new Error('connection closed before CONNACK')))
+  })
+  return { client: c, messages }
+}
+
 /** Collect messages on a client until `n` arrived (or the time is up, then reject with what came). */
 export function collect(c: MqttClient, n: number, ms = 5000): Promise<{ topic: string; payload: Buffer; qos: number; retain: boolean }[]> {
   return new Promise((resolve, reject) => {

@@ -14,7 +14,7 @@ interface Persistence {
 
 export class AedesSessions implements Sessions {
   readonly broker = 'embedded'
-  readonly capabilities: SessionCapabilities = { events: true, subscriptions: true, disconnect: true }
+  readonly capabilities: SessionCapabilities = { events: true, subscriptions: true, disconnect: true, sessionWithoutSubscription: true, cleanFlag: true }
   readonly events: SessionEvents
   private clients = new Map<string, Client>()
   /** each session's filters, its own and server-side ones, with their QoS (counted against maxSubscriptions) */

@@ -3,7 +3,7 @@
 import { SessionCapabilityError, type SessionCapabilities, type Sessions } from './types.ts'
 
 export class UnsupportedSessions implements Sessions {
-  readonly capabilities: SessionCapabilities = { events: false, subscriptions: false, disconnect: false }
+  readonly capabilities: SessionCapabilities = { events: false, subscriptions: false, disconnect: false, sessionWithoutSubscription: false, cleanFlag: false }
   constructor(readonly broker: string) {}
 
   on(): () => void { return () => {} }

@@ -11,8 +11,9 @@ export interface SessionInfo {
   principal: Principal
   /** the listener the client came in on: `mqtt`, `mqtts`, `ws`, `wss`, or an extra listener's name */
   listener: string
-  /** MQTT clean session (3.1.1) / clean start (5): the session ends with the connection */
-  clean: boolean
+  /** MQTT clean session (3.1.1) / clean start (5): the session ends with the connection; undefined where the broker
+   *  does not say (capability cleanFlag) */
+  clean?: boolean
 }
 
 export interface SessionSubscription { filter: string; qos: QoS }
@@ -24,6 +25,11 @@ export interface SessionCapabilities {
   subscriptions: boolean
   /** close a client's connection */
   disconnect: boolean
+  /** a client that has subscribed to nothing itself still has a session to subscribe (RabbitMQ: no, a session is the
+   *  client's subscription queue, made by its first SUBSCRIBE) */
+  sessionWithoutSubscription: boolean
+  /** SessionInfo.clean is reported */
+  cleanFlag: boolean
 }
 
 export type SessionEvent = 'connect' | 'disconnect'
@@ -49,6 +55,14 @@ export interface Sessions {
 export class SessionCapabilityError extends Error {
   override name = 'SessionCapabilityError'
   constructor(dialect: string, capability: keyof SessionCapabilities, broker: string) {
-    super(`dialect ${dialect} needs ${capability === 'subscriptions' ? 'server-side subscriptions' : capability === 'events' ? 'connect/disconnect events' : 'disconnecting clients'}, which the ${broker} broker does not offer here`)
+    super(`dialect ${dialect} needs ${NEED_NAMES[capability]}, which the ${broker} broker does not offer here`)
   }
+}
+
+const NEED_NAMES: Record<keyof SessionCapabilities, string> = {
+  events: 'connect/disconnect events',
+  subscriptions: 'server-side subscriptions',
+  disconnect: 'disconnecting clients',
+  sessionWithoutSubscription: 'sessions for clients that subscribed to nothing',
+  cleanFlag: 'each session\'s clean flag',
 }
