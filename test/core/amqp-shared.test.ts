@@ -6,7 +6,8 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import amqp, { type ChannelModel } from 'amqplib'
-import { AmqpShared, filterToBindingKey, routingKeyToMqttTopic, sharedQueueName } from '../../src/core/bus/amqp-shared.ts'
+import { AmqpShared, sharedQueueName } from '../../src/core/bus/amqp-shared.ts'
+import { filterToBindingKey, routingKeyToTopic } from '../../src/core/util/routing-keys.ts'
 import { requireService } from '../helpers.ts'
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672'
@@ -31,7 +32,7 @@ async function until(cond: () => boolean, ms = 15_000): Promise<void> {
 test('names follow RabbitMQ\'s MQTT mapping (/ and . swapped, + is *)', () => {
   assert.equal(filterToBindingKey('apps/tilechat/users/+/messages/#'), 'apps.tilechat.users.*.messages.#')
   assert.equal(filterToBindingKey('a.b/c'), 'a/b.c')
-  assert.equal(routingKeyToMqttTopic('apps.tilechat.u/1'), 'apps/tilechat/u.1')
+  assert.equal(routingKeyToTopic('apps.tilechat.u/1'), 'apps/tilechat/u.1')
   assert.match(sharedQueueName('herald', 'a/+/b'), /^herald\.herald\.a\.\*\.b$/)
 })
 

@@ -4,19 +4,10 @@
 // (chat21 §2.1 for the MQTT ↔ AMQP mapping, §3.2 for the original observer's shared queues.)
 import { createHash } from 'node:crypto'
 import amqp, { type Channel, type ChannelModel } from 'amqplib'
+import { filterToBindingKey, routingKeyToTopic } from '../util/routing-keys.ts'
 import type { BusHandler, QoS } from './types.ts'
 
 export const MQTT_EXCHANGE = 'amq.topic'
-
-/** MQTT filter → AMQP binding key (RabbitMQ's rabbit_mqtt_util: `/`↔`.` swapped, `+`→`*`; `#` stays). */
-export function filterToBindingKey(filter: string): string {
-  return filter.replace(/[/+.]/g, (c) => (c === '/' ? '.' : c === '.' ? '/' : '*'))
-}
-
-/** AMQP routing key → MQTT topic: RabbitMQ swaps `/` and `.` between the two. */
-export function routingKeyToMqttTopic(key: string): string {
-  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'))
-}
 
 /** The queue every node of `group` consumes for `filter`. */
 export function sharedQueueName(group: string, filter: string): string {
@@ -84,7 +75,7 @@ export class AmqpShared {
     await channel.bindQueue(queue, MQTT_EXCHANGE, filterToBindingKey(sub.filter))
     const { consumerTag } = await channel.consume(queue, (m) => {
       if (!m) return
-      const topic = routingKeyToMqttTopic(m.fields.routingKey)
+      const topic = routingKeyToTopic(m.fields.routingKey)
       const msg = { topic, payload: m.content, qos: 1 as QoS, retain: false }
       Promise.resolve()
         .then(() => sub.handler(msg))
