@@ -23,7 +23,7 @@ export interface DecodeOptions {
 }
 
 /** The decoder recurses once per level; this keeps it far from the JS stack limit. */
-export const MAX_DEPTH = 2000
+export const MAX_DEPTH = 1000
 /** Integers wider than this many bytes (~157,800 decimal digits) are refused. */
 export const MAX_BIG_BYTES = 65536
 
@@ -54,7 +54,14 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions): Term {
     start = 0
   }
   const d = new Decoder(buf, start, opts)
-  const t = d.term(0)
+  let t: Term
+  try {
+    t = d.term(0)
+  } catch (e) {
+    // MAX_DEPTH keeps the recursion shallow; a caller already deep in its own stack still gets an EtfError
+    if (e instanceof RangeError && /call stack/.test(e.message)) throw new EtfError('term nested too deep for the stack', d.pos)
+    throw e
+  }
   if (d.pos !== buf.length) throw new EtfError(`${buf.length - d.pos} trailing bytes after the term`, d.pos)
   return t
 }
@@ -97,9 +104,9 @@ class Decoder {
     throw new EtfError(message, at)
   }
 
-  /** Makes sure n more bytes are there. */
-  private need(n: number): void {
-    if (this.pos + n > this.end) this.fail(`truncated term (${n} bytes needed, ${this.end - this.pos} left)`)
+  /** Makes sure n more bytes are there (the error names `at`, the start of what is being read). */
+  private need(n: number, at = this.pos): void {
+    if (this.pos + n > this.end) this.fail(`truncated term (${n} bytes needed, ${this.end - this.pos} left)`, at)
   }
 
   private u16(): number {
@@ -144,7 +151,7 @@ class Decoder {
       case T.SMALL_ATOM_UTF8_EXT: this.need(1); return this.atom(buf[this.pos++], true, at)
       case T.BINARY_EXT: {
         const n = this.u32()
-        this.need(n)
+        this.need(n, at)
         const b = this.copy ? Buffer.from(buf.subarray(this.pos, this.pos + n)) : buf.subarray(this.pos, this.pos + n)
         this.pos += n
         return b
@@ -178,7 +185,7 @@ class Decoder {
   }
 
   private atom(n: number, isUtf8: boolean, at: number): Atom {
-    this.need(n)
+    this.need(n, at)
     const buf = this.buf
     const s = this.pos
     let name: string
@@ -218,7 +225,7 @@ class Decoder {
   /** LIST_EXT: n elements and a tail; a tail that is itself a list is merged, as the VM holds it. */
   private list(n: number, depth: number, at: number): Term {
     this.count(n, 1, 'list', at)
-    this.need(n + 1)
+    this.need(n + 1, at)
     this.enter(depth, at)
     const elements: Term[] = new Array(n)
     for (let i = 0; i < n; i++) elements[i] = this.term(depth + 1)
@@ -246,7 +253,7 @@ class Decoder {
   /** SMALL_BIG/LARGE_BIG: magnitude little-endian; a number when it is a safe integer, else a bigint. */
   private big(n: number, at: number): number | bigint {
     if (n > MAX_BIG_BYTES) this.fail(`integer of ${n} bytes is over the limit of ${MAX_BIG_BYTES}`, at)
-    this.need(1 + n)
+    this.need(1 + n, at)
     const buf = this.buf
     const neg = buf[this.pos++] !== 0
     const s = this.pos
@@ -282,7 +289,7 @@ class Decoder {
     if (!((n > 0 && bits === 8) || (n === 0 && bits === 0))) {
       this.fail(bits >= 1 && bits <= 7 && n > 0 ? 'bit strings (BIT_BINARY_EXT with a partial last byte) are not supported' : `malformed BIT_BINARY_EXT (${n} bytes, ${bits} bits)`, at)
     }
-    this.need(n)
+    this.need(n, at)
     const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n))
     this.pos += n
     return b

@@ -13,7 +13,7 @@ export interface EncodeOptions {
 }
 
 /** Deeper JS values than this are refused (the encoder recurses). */
-const MAX_ENCODE_DEPTH = 5000
+const MAX_ENCODE_DEPTH = 1000
 const SCRATCH_KEEP = 1 << 20
 
 let out = Buffer.allocUnsafe(64 * 1024)
@@ -35,7 +35,12 @@ export function encode(term: Term, opts?: EncodeOptions): Buffer {
   const atomTable = opts?.atoms === 'utf8' ? utf8Atoms : latin1Atoms
   if (out.length < 16) grow(16)
   out[pos++] = T.VERSION
-  writeTerm(term, atomTable, 0)
+  try {
+    writeTerm(term, atomTable, 0)
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/.test(e.message)) fail('term nested too deep for the stack')
+    throw e
+  }
   const result = Buffer.allocUnsafe(pos)
   out.copy(result, 0, 0, pos)
   if (out.length > SCRATCH_KEEP) out = Buffer.allocUnsafe(64 * 1024)
