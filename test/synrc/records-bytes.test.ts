@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { decode, encode } from '../../src/dialects/synrc/etf/codec.ts'
 import { bin } from '../../src/dialects/synrc/etf/term.ts'
-import { KNOWN_ATOMS, fromRecord, schemaFor, toRecord } from '../../src/dialects/synrc/records/index.ts'
+import { KNOWN_ATOMS, fromRecord, schemaFor, toRecord, type InputA } from '../../src/dialects/synrc/records/index.ts'
 
 const hex = (s: string): string => s.replace(/"([^"]*)"/g, (_, t: string) => Buffer.from(t).toString('hex')).replace(/\s+/g, '').toLowerCase()
 
@@ -12,8 +12,8 @@ test('§2.4 golden bytes: the Message example, Ack, and io in each layout; decod
   const B = schemaFor('legacy')
   const from = bin('380670000001_1')
   const to = bin('380670000002_1')
-  const message = { $: 'Message', feed_id: { $: 'p2p', from, to }, msg_id: bin('c1'), from, to,
-    files: [{ $: 'Desc', payload: bin('Hello') }] } as const
+  const message: InputA<'Message'> = { $: 'Message', feed_id: { $: 'p2p', from, to }, msg_id: bin('c1'), from, to,
+    files: [{ $: 'Desc', payload: bin('Hello') }] }
   const messageBytes = hex(`83 68 11 64 00 07 "Message" 6A 64 00 05 "chain" 68 03 64 00 03 "p2p" 6D 00 00 00 0E "380670000001_1"
     6D 00 00 00 0E "380670000002_1" 6A 6A 6D 00 00 00 02 "c1" 6D 00 00 00 0E "380670000001_1" 6D 00 00 00 0E "380670000002_1"
     6A 6C 00 00 00 01 68 06 64 00 04 "Desc" 6A 6D 00 00 00 04 "text" 6D 00 00 00 05 "Hello" 6A 6A 6A 6A 6A 6A 6A 6A 6A`)
