@@ -27,7 +27,7 @@ export class RecordError extends Error {
     /** where, from the outermost record: Message.files[0].mime */
     readonly path: string,
   ) {
-    super(`${path || 'term'}: expected ${expected}, got ${got}`)
+    super(`${path || record || 'term'}: expected ${expected}, got ${got}`)
     this.name = 'RecordError'
   }
 }
@@ -39,7 +39,7 @@ const fail = (at: At, expected: string, got: string): never => {
 }
 
 /** a short description of a term (or a JS value) for error messages */
-export function describe(v: unknown): string {
+export function describeTerm(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'bigint') return `integer ${v}`
   if (v instanceof Atom) return `atom ${v.name}`
   if (isBinary(v)) return `binary (${v.length} bytes)`
@@ -63,7 +63,7 @@ function expectedRecord(names: readonly string[] | '*', s: Schema): string {
   return names.map((n) => `#'${n}'{} (${(s.records.get(n)?.fields.length ?? 0) + 1} elements)`).join(' | ')
 }
 
-/** the record (name, arity) names in this schema, or undefined */
+/** the record of this schema that (name, arity) names, or undefined (synrc §2.2) */
 function recognise(t: Tuple, s: Schema): RecordDef | undefined {
   const head = t.elements[0]
   if (!(head instanceof Atom)) return undefined
@@ -77,13 +77,13 @@ function recognise(t: Tuple, s: Schema): RecordDef | undefined {
  *  (typed for callers in index.ts: toRecord). */
 export function termToRecordObject(term: Term, schema: Schema): Record<string, unknown> {
   const at = { record: '', field: undefined, path: '' }
-  if (!isTuple(term) || !isAtom(term.elements[0])) return fail(at, 'a record', describe(term))
+  if (!isTuple(term) || !isAtom(term.elements[0])) return fail(at, 'a record', describeTerm(term))
   const name = term.elements[0].name
   const def = recognise(term, schema)
   if (!def) {
     const known = schema.records.get(name)
     const expected = known ? `#'${name}'{} with ${known.fields.length + 1} elements in layout ${schema.layout}` : 'a known record'
-    return fail({ ...at, record: name }, expected, describe(term))
+    return fail({ ...at, record: name }, expected, describeTerm(term))
   }
   return readRecord(term, def, schema, '')
 }
@@ -120,24 +120,24 @@ function shapeOk(v: Term, t: FieldType, s: Schema): boolean {
 
 function readValue(v: Term, t: FieldType, s: Schema, at: At): unknown {
   switch (t.k) {
-    case 'bin': return isBinary(v) ? v : fail(at, 'binary()', describe(v))
-    case 'int': return typeof v === 'number' || typeof v === 'bigint' ? v : fail(at, 'integer()', describe(v))
+    case 'bin': return isBinary(v) ? v : fail(at, 'binary()', describeTerm(v))
+    case 'int': return typeof v === 'number' || typeof v === 'bigint' ? v : fail(at, 'integer()', describeTerm(v))
     case 'atom':
-      return v instanceof Atom && s.atoms.has(v.name) ? v.name : fail(at, 'a known atom', describe(v))
+      return v instanceof Atom && s.atoms.has(v.name) ? v.name : fail(at, 'a known atom', describeTerm(v))
     case 'enum':
-      return v instanceof Atom && t.atoms.includes(v.name) ? v.name : fail(at, describeType(t), describe(v))
+      return v instanceof Atom && t.atoms.includes(v.name) ? v.name : fail(at, describeType(t), describeTerm(v))
     case 'list':
-      if (!Array.isArray(v)) return fail(at, describeType(t), describe(v))
+      if (!Array.isArray(v)) return fail(at, describeType(t), describeTerm(v))
       return v.map((e, i) => readValue(e, t.of, s, { ...at, path: `${at.path}[${i}]` }))
     case 'tuple': return checkTuple(v, t, s, at)
     case 'rec': {
       const def = isTuple(v) ? recognise(v, s) : undefined
-      if (!def || (t.names !== '*' && !t.names.includes(def.name))) return fail(at, expectedRecord(t.names, s), describe(v))
+      if (!def || (t.names !== '*' && !t.names.includes(def.name))) return fail(at, expectedRecord(t.names, s), describeTerm(v))
       return readRecord(v as Tuple, def, s, at.path)
     }
     case 'union': {
       const fits = t.of.filter((m) => shapeOk(v, m, s))
-      if (fits.length === 0) return fail(at, describeType(t), describe(v))
+      if (fits.length === 0) return fail(at, describeType(t), describeTerm(v))
       // the first candidate whose shape fits decides; its own error is the most precise one
       for (const m of fits.slice(0, -1)) {
         try { return readValue(v, m, s, at) } catch (e) { if (!(e instanceof RecordError)) throw e }
@@ -150,7 +150,7 @@ function readValue(v: Term, t: FieldType, s: Schema, at: At): unknown {
 
 // a plain tuple is the same Term in both directions; its elements are checked as terms of their types
 function checkTuple(v: unknown, t: FieldType & { k: 'tuple' }, s: Schema, at: At): Tuple {
-  if (!isTuple(v) || v.arity !== t.of.length) return fail(at, describeType(t), describe(v))
+  if (!isTuple(v) || v.arity !== t.of.length) return fail(at, describeType(t), describeTerm(v))
   v.elements.forEach((e, i) => readValue(e, t.of[i], s, { ...at, path: `${at.path}{${i}}` }))
   return v
 }
@@ -172,16 +172,24 @@ function readUntyped(v: Term, s: Schema, at: At): unknown {
  *  (typed for callers in index.ts: fromRecord). */
 export function recordObjectToTerm(obj: unknown, schema: Schema): Tuple {
   const at = { record: '', field: undefined, path: '' }
-  if (!isRecordObject(obj)) return fail(at, 'a record object { $: name, … }', describe(obj))
+  if (!isRecordObject(obj)) return fail(at, 'a record object { $: name, … }', describeTerm(obj))
   const def = schema.records.get(obj.$)
   if (!def) return fail({ ...at, record: obj.$ }, `a record of layout ${schema.layout}`, `record object ${obj.$}`)
   return writeRecord(obj, def, schema, '')
 }
 
+const namesOf = new WeakMap<RecordDef, ReadonlySet<string>>()
+function fieldNames(def: RecordDef): ReadonlySet<string> {
+  let names = namesOf.get(def)
+  if (!names) namesOf.set(def, names = new Set(def.fields.map(([n]) => n)))
+  return names
+}
+
 function writeRecord(obj: Record<string, unknown>, def: RecordDef, s: Schema, path: string): Tuple {
   const base = path ? `${path}.` : `${def.name}.`
+  const names = fieldNames(def)
   for (const key of Object.keys(obj)) {
-    if (key !== '$' && obj[key] !== undefined && !def.fields.some(([n]) => n === key)) {
+    if (key !== '$' && obj[key] !== undefined && !names.has(key)) {
       fail({ record: def.name, field: key, path: base + key }, `a field of #'${def.name}'{} in layout ${s.layout}`, `field ${key}`)
     }
   }
@@ -210,25 +218,25 @@ function fitsIn(v: unknown, t: FieldType, s: Schema): boolean {
 
 function writeValue(v: unknown, t: FieldType, s: Schema, at: At): Term {
   switch (t.k) {
-    case 'bin': return v instanceof Uint8Array ? v : fail(at, 'binary() (a Uint8Array)', describe(v))
+    case 'bin': return v instanceof Uint8Array ? v : fail(at, 'binary() (a Uint8Array)', describeTerm(v))
     case 'int':
-      return Number.isSafeInteger(v) || typeof v === 'bigint' ? v as number | bigint : fail(at, 'integer()', describe(v))
+      return Number.isSafeInteger(v) || typeof v === 'bigint' ? v as number | bigint : fail(at, 'integer()', describeTerm(v))
     case 'atom':
-      return typeof v === 'string' && s.atoms.has(v) ? atom(v) : fail(at, 'a known atom', describe(v))
+      return typeof v === 'string' && s.atoms.has(v) ? atom(v) : fail(at, 'a known atom', describeTerm(v))
     case 'enum':
-      return typeof v === 'string' && t.atoms.includes(v) ? atom(v) : fail(at, describeType(t), describe(v))
+      return typeof v === 'string' && t.atoms.includes(v) ? atom(v) : fail(at, describeType(t), describeTerm(v))
     case 'list':
-      if (!Array.isArray(v)) return fail(at, describeType(t), describe(v))
+      if (!Array.isArray(v)) return fail(at, describeType(t), describeTerm(v))
       return v.map((e, i) => writeValue(e, t.of, s, { ...at, path: `${at.path}[${i}]` }))
     case 'tuple': return checkTuple(v, t, s, at)
     case 'rec': {
-      if (!fitsIn(v, t, s)) return fail(at, expectedRecord(t.names, s), describe(v))
+      if (!fitsIn(v, t, s)) return fail(at, expectedRecord(t.names, s), describeTerm(v))
       const obj = v as { $: string } & Record<string, unknown>
       return writeRecord(obj, s.records.get(obj.$)!, s, at.path)
     }
     case 'union': {
       const fits = t.of.filter((m) => fitsIn(v, m, s))
-      if (fits.length === 0) return fail(at, describeType(t), describe(v))
+      if (fits.length === 0) return fail(at, describeType(t), describeTerm(v))
       for (const m of fits.slice(0, -1)) {
         try { return writeValue(v, m, s, at) } catch (e) { if (!(e instanceof RecordError)) throw e }
       }
@@ -249,5 +257,5 @@ function writeUntyped(v: unknown, s: Schema, at: At): Term {
     const def = s.records.get(v.$)
     return def ? writeRecord(v, def, s, at.path) : fail(at, `a record of layout ${s.layout}`, `record object ${v.$}`)
   }
-  return isTerm(v) ? v : fail(at, 'term()', describe(v))
+  return isTerm(v) ? v : fail(at, 'term()', describeTerm(v))
 }

@@ -70,7 +70,7 @@ export type AnyRecord = AnyRecordA | AnyRecordLegacy
 export type AnyInputEither = AnyRecordInput<TableA | TableLegacy>
 
 export { TABLE_A, TABLE_LEGACY, type TableA, type TableLegacy }
-export { RecordError, describe, type Layout, type Schema } from './convert.ts'
+export { RecordError, describeTerm, type Layout, type Schema } from './convert.ts'
 export { FLOW_ATOMS } from './atoms.ts'
 export type { FieldDef, FieldType, RecordDef, Table } from './dsl.ts'
 export type { Int, RecordOf, RecordInput, AnyRecordOf, AnyRecordInput, TermValue } from './types.ts'
