@@ -36,6 +36,13 @@ const UNSUPPORTED: Record<number, string> = {
   73: 'VM-internal tag', 74: 'VM-internal tag', 75: 'VM-internal tag', 76: 'VM-internal tag',
 }
 
+// ASCII atom names by their bytes (a 1024-slot hash cache): records repeat the same few atoms, and this skips
+// making a string and looking it up in the atom table; the allow check still runs on every atom
+const ATOM_SLOTS = 1024
+const cachedBytes: (Uint8Array | undefined)[] = new Array(ATOM_SLOTS)
+const cachedAtoms: Atom[] = new Array(ATOM_SLOTS)
+const MAX_CACHED_ATOM = 48
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const FLOAT_TEXT = /^[ ]*[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/
@@ -152,7 +159,7 @@ class Decoder {
       case T.BINARY_EXT: {
         const n = this.u32()
         this.need(n, at)
-        const b = this.copy ? Buffer.from(buf.subarray(this.pos, this.pos + n)) : buf.subarray(this.pos, this.pos + n)
+        const b = this.copy ? Buffer.from(buf.subarray(this.pos, this.pos + n)) : Buffer.from(buf.buffer, buf.byteOffset + this.pos, n)
         this.pos += n
         return b
       }
@@ -188,6 +195,28 @@ class Decoder {
     this.need(n, at)
     const buf = this.buf
     const s = this.pos
+    if (n <= MAX_CACHED_ATOM) {
+      let h = 0x811c9dc5
+      let ascii = 0
+      for (let i = s; i < s + n; i++) {
+        h = Math.imul(h ^ buf[i], 0x01000193)
+        ascii |= buf[i]
+      }
+      if (ascii < 128) {
+        const slot = (h ^ (h >>> 16) ^ n) & (ATOM_SLOTS - 1)
+        const c = cachedBytes[slot]
+        let hit = c !== undefined && c.length === n
+        for (let i = 0; hit && i < n; i++) hit = c![i] === buf[s + i]
+        const a = hit ? cachedAtoms[slot] : Atom.of(buf.toString('latin1', s, s + n))
+        if (this.allow !== null && !this.allow(a.name)) this.fail(`atom '${a.name}' is not allowed`, at)
+        if (!hit) {
+          cachedBytes[slot] = Uint8Array.prototype.slice.call(buf, s, s + n)
+          cachedAtoms[slot] = a
+        }
+        this.pos = s + n
+        return a
+      }
+    }
     let name: string
     if (!isUtf8) {
       if (n > T.MAX_ATOM_CHARS) this.fail(`atom of ${n} characters (the limit is ${T.MAX_ATOM_CHARS})`, at)
