@@ -42,6 +42,19 @@ describe('ETF bytes of synrc §2.4 (from the spec)', () => {
       }
     })
   }
+  it('integers decode to numbers while they are safe integers, to bigints beyond ±(2^53-1) (issue 12 §1)', () => {
+    for (const n of [0, 255, -1, 2147483648, -2147483649, 2 ** 53 - 1, -(2 ** 53 - 1)]) assert.equal(decode(encode(n), ANY), n)
+    for (const n of [2n ** 53n, -(2n ** 53n), 2n ** 64n, -(2n ** 2040n)]) assert.equal(decode(encode(n), ANY), n)
+    assert.equal(typeof decode(encode(2n ** 53n - 1n), ANY), 'number')
+  })
+  it('floats decode to Float (1.0 is not 1), [] to the shared NIL, STRING_EXT to an array of small integers (§2.2)', () => {
+    assert.deepEqual(decode(encode(new Float(1)), ANY), new Float(1))
+    assert.equal(decode(bytes('83 6A'), ANY), NIL)
+    assert.deepEqual(decode(bytes('83 6B 00 02 05 07'), ANY), [5, 7])
+    const b = decode(encode(bin('m1')), ANY) as Buffer
+    assert.ok(Buffer.isBuffer(b))
+    assert.equal(b.toString(), 'm1')
+  })
   it('timestamp 1686700000000 is SMALL_BIG_EXT 6E 06 00 00 83 27 B7 88 01 and decodes to a number (§2.3)', () => {
     assert.equal(encode(1686700000000).toString('hex'), '836e0600008327b78801')
     assert.equal(decode(bytes('83 6E 06 00 00 83 27 B7 88 01'), ANY), 1686700000000)

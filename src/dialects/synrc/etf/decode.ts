@@ -207,12 +207,18 @@ class Decoder {
         const c = cachedBytes[slot]
         let hit = c !== undefined && c.length === n
         for (let i = 0; hit && i < n; i++) hit = c![i] === buf[s + i]
-        const a = hit ? cachedAtoms[slot] : Atom.of(buf.toString('latin1', s, s + n))
-        if (this.allow !== null && !this.allow(a.name)) this.fail(`atom '${a.name}' is not allowed`, at)
-        if (!hit) {
-          cachedBytes[slot] = Uint8Array.prototype.slice.call(buf, s, s + n)
-          cachedAtoms[slot] = a
+        if (hit) {
+          const a = cachedAtoms[slot]
+          if (this.allow !== null && !this.allow(a.name)) this.fail(`atom '${a.name}' is not allowed`, at)
+          this.pos = s + n
+          return a
         }
+        // checked before Atom.of, so refused names never enter the atom table
+        const name = buf.toString('latin1', s, s + n)
+        if (this.allow !== null && !this.allow(name)) this.fail(`atom '${name}' is not allowed`, at)
+        const a = Atom.of(name)
+        cachedBytes[slot] = Uint8Array.prototype.slice.call(buf, s, s + n)
+        cachedAtoms[slot] = a
         this.pos = s + n
         return a
       }
