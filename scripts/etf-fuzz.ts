@@ -133,6 +133,7 @@ let rejected = 0
 let crashes = 0
 let hangs = 0
 let slowest = 0
+let slowestInput = ''
 const samples: string[] = []
 const t0 = performance.now()
 const deadline = t0 + SECONDS * 1000
@@ -153,7 +154,10 @@ while (inputs < INPUTS && (inputs & 1023 || performance.now() < deadline)) {
     }
   }
   const ms = performance.now() - s
-  if (ms > slowest) slowest = ms
+  if (ms > slowest) {
+    slowest = ms
+    slowestInput = `${input.length} bytes ${input.subarray(0, 16).toString('hex')}…`
+  }
   if (ms > HANG_MS) {
     hangs++
     if (samples.length < 5) samples.push(`hang ${ms.toFixed(0)} ms: ${input.toString('hex').slice(0, 200)}`)
@@ -162,6 +166,6 @@ while (inputs < INPUTS && (inputs & 1023 || performance.now() < deadline)) {
 const secs = (performance.now() - t0) / 1000
 console.log(`etf fuzz: corpus ${corpus.length} payloads, seed ${args.seed}, hang threshold ${HANG_MS} ms`)
 console.log(`inputs ${inputs.toLocaleString('en-US')}, decoded ok ${ok.toLocaleString('en-US')}, rejected (EtfError) ${rejected.toLocaleString('en-US')}, crashes ${crashes}, hangs ${hangs}`)
-console.log(`${secs.toFixed(1)} s, ${Math.round(inputs / secs).toLocaleString('en-US')} inputs/s, slowest decode ${slowest.toFixed(1)} ms${inputs < INPUTS ? ` (stopped by --seconds before ${INPUTS.toLocaleString('en-US')} inputs)` : ''}`)
+console.log(`${secs.toFixed(1)} s, ${Math.round(inputs / secs).toLocaleString('en-US')} inputs/s, slowest decode ${slowest.toFixed(1)} ms (${slowestInput})${inputs < INPUTS ? ` (stopped by --seconds before ${INPUTS.toLocaleString('en-US')} inputs)` : ''}`)
 for (const s of samples) console.log('  ' + s)
 process.exitCode = crashes || hangs ? 1 : 0
