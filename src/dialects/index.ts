@@ -2,8 +2,9 @@
 // instances (no module state): a process, or a test, gets dialects of its own.
 import { createChat21 } from './chat21/index.ts'
 import { createHeartsms } from './heartsms/index.ts'
+import { createSynrc } from './synrc/index.ts'
 import type { Dialect } from './types.ts'
 
 export function createDialects(): Dialect[] {
-  return [createHeartsms(), createChat21()]
+  return [createHeartsms(), createChat21(), createSynrc()]
 }

@@ -96,7 +96,14 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     }
     if (!validTopicName(p.topic) || p.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${p.topic}`))
     const s = accessOf.get(client)
-    if (!s || !s.can('publish', p.topic)) return done(new Error(`not authorized to publish to ${p.topic}`))
+    if (!s) return done(new Error(`not authorized to publish to ${p.topic}`))
+    // a dialect's rewrite (SYNRC: the real client id into `events/…`) before the decision, as n2o's broker hook did
+    const topic = access.publishTopic(s.principal, p.topic)
+    if (topic !== p.topic) {
+      if (!validTopicName(topic)) return done(new Error(`invalid rewritten topic for PUBLISH: ${topic}`))
+      p.topic = topic
+    }
+    if (!s.can('publish', p.topic)) return done(new Error(`not authorized to publish to ${p.topic}`))
     metrics.messagesIn.value++
     // QoS 0 promises nothing: it reaches the handlers when it is published, which happens at once (in publish order
     // with this client's QoS 1/2 messages, handed to beforeAck right here)

@@ -33,12 +33,21 @@ export interface AccessRegistry {
   addServiceAccount(username: string, password: string, kind?: string): void
   /** topic filters this dialect owns: nothing but its own rules (and superusers) grants inside them */
   ownTopics(filters: string[]): void
+  /**
+   * A client's PUBLISH to a topic under `filter` goes to `fn`'s topic instead (SYNRC's n2o hook writes the real
+   * client id into `events/…`). The embedded broker rewrites the packet; an external broker cannot, so there a
+   * PUBLISH is allowed only where the rewrite would leave the topic as it is.
+   */
+  rewritePublish(filter: string, fn: PublishRewrite): void
   isReserved(username: string): boolean
   /** a login over this dialect's HTTP API (e.g. chat21's admin Basic auth) */
   authenticate(c: Credentials): Promise<AuthResult>
 }
 
 interface ServiceAccount { username: string; password: string; kind: string }
+
+/** the topic a client's PUBLISH really goes to; `p.clientId` is the connection's own */
+export type PublishRewrite = (p: Principal, topic: string) => string
 
 const SESSION_CACHE_LIMIT = 1024
 /** how long an external broker's login vouches for later ACL questions about that client */
@@ -85,6 +94,7 @@ export class AccessControl {
   /** listener → the dialects bound to it (absent: every dialect) */
   private bindings = new Map<string, Set<string>>()
   private owned: { dialect: string; filter: string }[] = []
+  private rewrites: { filter: string; fn: PublishRewrite }[] = []
 
   constructor(private opts: AccessOptions = {}) {
     this.state = opts.state ?? new MemoryAccessState({
@@ -152,6 +162,7 @@ export class AccessControl {
       addRules: (rules) => this.addRules(rules),
       addServiceAccount: (u, pw, kind) => this.addServiceAccount(u, pw, kind),
       ownTopics: (filters) => { for (const filter of filters) this.owned.push({ dialect, filter }) },
+      rewritePublish: (filter, fn) => { this.rewrites.push({ filter, fn }) },
       isReserved: (u) => this.isReserved(u),
       authenticate: (c) => this.authenticate({ listener: `http:${dialect}`, ...c }),
     }
@@ -185,7 +196,16 @@ export class AccessControl {
     return new AccessSession(this, principal)
   }
 
+  /** where a client's PUBLISH to `topic` goes (rewritePublish); superusers and Herald's own publishes are not rewritten */
+  publishTopic(p: Principal, topic: string): string {
+    if (p.superuser || this.rewrites.length === 0) return topic
+    for (const r of this.rewrites) if (topicMatches(r.filter, topic)) return r.fn(p, topic)
+    return topic
+  }
+
   authorize(p: Principal, action: Action, topic: string): boolean {
+    // a topic the embedded broker would rewrite is not the client's to publish as it is (external brokers ask here)
+    if (action === 'publish' && this.rewrites.length > 0 && this.publishTopic(p, topic) !== topic) return false
     // open anonymous access (no ACL file, Mosquitto's behaviour) stops at the dialects' owned spaces
     if (p.kind === 'anonymous' && this.staticRules === 0) return !this.isOwned(action, topic)
     return decide(this.rules, p, action, topic, this.isOwned)

@@ -1,0 +1,58 @@
+// What every SYNRC handler sees (one file per sub-protocol in handlers/, STYLE.md): the sender, the wire, the
+// stores, and the ways out (a reply to the sender's actions topic, a fan-out publish, server-side subscriptions).
+import type { Logger } from 'pino'
+import type { Principal } from '../../core/access/types.ts'
+import type { Clock } from '../../core/clock.ts'
+import type { Sessions } from '../../core/sessions/types.ts'
+import type { SettingsOf } from '../../config.ts'
+import type { synrcSettings } from './settings.ts'
+import type { SmsSender } from './sms.ts'
+import type { AuthStore } from './store/auth.ts'
+import type { RosterStore } from './store/rosters.ts'
+import type { ClientKind } from './topics.ts'
+import type { Rec, Wire } from './wire.ts'
+
+export type SynrcSettings = SettingsOf<typeof synrcSettings, 'synrc'>
+
+/** who sent a request: from its connection, never from the topic (issue 12 "Topics") */
+export interface Sender {
+  clientId: string
+  kind: ClientKind
+  principal: Principal
+  /** a logged-in device's phone and roster id */
+  phone?: string
+  rosterId?: string
+}
+
+export interface Stores {
+  auth: AuthStore
+  rosters: RosterStore
+}
+
+export interface Synrc {
+  wire: Wire
+  stores: Stores
+  settings: SynrcSettings
+  log: Logger
+  clock: Clock
+  sessions: Sessions
+  sms: SmsSender
+  development: boolean
+  /** to the client's actions topic (QoS 2); resolves when the broker has it */
+  reply(clientId: string, rec: Rec): Promise<void>
+  /** to a fan-out topic (QoS 2) */
+  publish(topic: string, rec: Rec): Promise<void>
+  /** the topics a logged-in device is subscribed to server-side, asked of every provider at each connect */
+  addSubscriptionProvider(fn: SubscriptionProvider): void
+  /** subscribe every device of a phone (the connected ones now, the others at their next connect via providers) */
+  subscribePhone(phone: string, filters: string[]): Promise<void>
+  unsubscribePhone(phone: string, filters: string[]): Promise<void>
+}
+
+export type SubscriptionProvider = (device: Required<Pick<Sender, 'clientId' | 'phone' | 'rosterId'>>) => Promise<string[]>
+
+export interface Request { rec: Rec; from: Sender }
+export type Handler = (req: Request, s: Synrc) => Promise<void>
+
+/** §5: which client kinds may send a record, and who handles it */
+export interface Route { accept: readonly ClientKind[]; handle: Handler }
