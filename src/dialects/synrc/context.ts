@@ -8,6 +8,8 @@ import type { SettingsOf } from '../../config.ts'
 import type { synrcSettings } from './settings.ts'
 import type { SmsSender } from './sms.ts'
 import type { AuthStore } from './store/auth.ts'
+import type { FriendStore } from './store/friends.ts'
+import type { RoomStore } from './store/rooms.ts'
 import type { RosterStore } from './store/rosters.ts'
 import type { ClientKind } from './topics.ts'
 import type { Rec, Wire } from './wire.ts'
@@ -27,6 +29,8 @@ export interface Sender {
 export interface Stores {
   auth: AuthStore
   rosters: RosterStore
+  friends: FriendStore
+  rooms: RoomStore
 }
 
 export interface Synrc {
@@ -47,6 +51,21 @@ export interface Synrc {
   /** subscribe every device of a phone (the connected ones now, the others at their next connect via providers) */
   subscribePhone(phone: string, filters: string[]): Promise<void>
   unsubscribePhone(phone: string, filters: string[]): Promise<void>
+  /** run at every connect / disconnect of a logged-in device (after its server-side subscriptions are made) */
+  addDeviceHooks(h: DeviceHooks): void
+  /** the device client ids of a phone connected to this node */
+  connectedDevices(phone: string): string[]
+}
+
+export interface DeviceHooks {
+  connected?(device: Sender): Promise<void>
+  disconnected?(device: Sender): Promise<void>
+}
+
+/** one sub-protocol group: the records it handles, and what it sets up once the dialect starts */
+export interface Module {
+  routes: Record<string, Route>
+  start?(s: Synrc): void | Promise<void>
 }
 
 export type SubscriptionProvider = (device: Required<Pick<Sender, 'clientId' | 'phone' | 'rosterId'>>) => Promise<string[]>

@@ -6,12 +6,14 @@ import { systemClock } from '../../core/clock.ts'
 import type { Dialect } from '../types.ts'
 import { KIND, rewrite, rules, synrcAuthenticator } from './access.ts'
 import type { Synrc as SynrcCtx } from './context.ts'
-import { ROUTES } from './handlers/index.ts'
+import { MODULES, routesOf } from './handlers/index.ts'
 import { synrcMigrations } from './migrations.ts'
 import { SynrcService } from './service.ts'
 import { synrcSettings } from './settings.ts'
 import { smsSender, type SmsSender } from './sms.ts'
 import { AuthStore } from './store/auth.ts'
+import { FriendStore } from './store/friends.ts'
+import { RoomStore } from './store/rooms.ts'
 import { RosterStore } from './store/rosters.ts'
 import { actionsTopic, EVENTS_FILTER, OWNED_TOPICS } from './topics.ts'
 import { Wire } from './wire.ts'
@@ -37,7 +39,8 @@ export function createSynrc(): SynrcDialect {
         throw new Error(`synrc.retention (HERALD_SYNRC_RETENTION) is keep or delete-delivered, not ${settings.retention}`)
       }
       const log = ctx.log.child({ dialect: 'synrc' })
-      const stores = { auth: new AuthStore(ctx.store.db), rosters: new RosterStore(ctx.store.db) }
+      const db = ctx.store.db
+      const stores = { auth: new AuthStore(db), rosters: new RosterStore(db), friends: new FriendStore(db), rooms: new RoomStore(db) }
       ctx.access.addAuthenticator(synrcAuthenticator(stores.auth, stores.rosters))
       ctx.access.addRules(rules.map((r) => ({ ...r, kind: KIND })))
       ctx.access.ownTopics(OWNED_TOPICS)
@@ -60,12 +63,15 @@ export function createSynrc(): SynrcDialect {
         unsubscribePhone: async (phone, filters) => {
           for (const row of await stores.auth.devices(phone)) await ctx.sessions.unsubscribe(row.client_id, filters).catch(() => {})
         },
+        addDeviceHooks: (h) => d.service!.addHooks(h),
+        connectedDevices: (phone) => d.service!.devicesOf(phone).map((c) => c.clientId),
       }
       d.synrc = s
-      d.service = new SynrcService(s, ROUTES)
+      d.service = new SynrcService(s, routesOf(MODULES))
     },
 
     async start(ctx) {
+      for (const m of MODULES) await m.start?.(d.synrc!)
       await d.service!.start(ctx.bus)
       sms!.start()
     },

@@ -38,4 +38,39 @@ export const synrcMigrations: Record<string, Migration> = {
       await db.schema.createIndex('synrc_rosters_phone').on('synrc_rosters').columns(['phone']).execute()
     },
   },
+  '003_synrc_friends': {
+    async up(db) {
+      await db.schema.createTable('synrc_friends')
+        .addColumn('roster_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('friend_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('status', 'varchar(32)', (c) => c.notNull())
+        .addColumn('muted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('update_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_friends_pk', ['roster_id', 'friend_id'])
+        .execute()
+      await db.schema.createIndex('synrc_friends_friend').on('synrc_friends').columns(['friend_id']).execute()
+    },
+  },
+  '004_synrc_rooms': {
+    async up(db) {
+      await db.schema.createTable('synrc_rooms')
+        .addColumn('id', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('type', 'varchar(16)', (c) => c.notNull())
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .addColumn('update_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createTable('synrc_members')
+        .addColumn('room_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('roster_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('role', 'varchar(16)', (c) => c.notNull())
+        .addColumn('muted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('joined', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_members_pk', ['room_id', 'roster_id'])
+        .execute()
+      await db.schema.createIndex('synrc_members_roster').on('synrc_members').columns(['roster_id']).execute()
+    },
+  },
 }

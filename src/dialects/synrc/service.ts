@@ -5,15 +5,9 @@ import type { Principal } from '../../core/access/types.ts'
 import type { Bus, BusMessage } from '../../core/bus/types.ts'
 import type { SessionInfo } from '../../core/sessions/types.ts'
 import { KIND } from './access.ts'
-import type { Route, Sender, SubscriptionProvider, Synrc } from './context.ts'
+import type { DeviceHooks, Route, Sender, SubscriptionProvider, Synrc } from './context.ts'
 import { actionsTopic, clientKind, devicesTopic, EVENTS_FILTER, eventsClientId } from './topics.ts'
 import { error, WireError } from './wire.ts'
-
-export interface ServiceHooks {
-  /** a logged-in device connected: its server-side subscriptions are (re)made */
-  connected?(s: Sender): Promise<void>
-  disconnected?(s: Sender): Promise<void>
-}
 
 export class SynrcService {
   /** connected clients by client id: who they are comes from their login */
@@ -21,14 +15,14 @@ export class SynrcService {
   /** each client's requests, one after another */
   private readonly queues = new Map<string, Promise<void>>()
   private readonly providers: SubscriptionProvider[] = []
-  private readonly hooks: ServiceHooks[] = []
+  private readonly hooks: DeviceHooks[] = []
   private offs: (() => void)[] = []
   private unsubscribe?: () => Promise<void>
 
   constructor(private readonly s: Synrc, private readonly routes: Record<string, Route>) {}
 
   addProvider(fn: SubscriptionProvider): void { this.providers.push(fn) }
-  addHooks(h: ServiceHooks): void { this.hooks.push(h) }
+  addHooks(h: DeviceHooks): void { this.hooks.push(h) }
 
   /** the connected devices of a phone */
   devicesOf(phone: string): Sender[] {

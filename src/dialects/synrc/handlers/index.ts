@@ -1,15 +1,29 @@
-// §5: which record each client kind may send, and its handler (one file per sub-protocol).
-import type { Route } from '../context.ts'
+// §5: which record each client kind may send, and its handler; one module per sub-protocol group, one file per
+// sub-protocol (STYLE.md). A module may also set things up at start (subscription providers, device hooks).
+import type { Module, Route } from '../context.ts'
 import { auth } from './auth.ts'
 import { profile } from './profile.ts'
 
-const ANY = ['reg', 'device', 'sys'] as const
-const DEVICE = ['device'] as const
-const DEVICE_OR_SYS = ['device', 'sys'] as const
+export const ANY = ['reg', 'device', 'sys'] as const
+export const DEVICE = ['device'] as const
+export const DEVICE_OR_SYS = ['device', 'sys'] as const
 
-export const ROUTES: Record<string, Route> = {
-  Auth: { accept: ANY, handle: auth },
-  Profile: { accept: DEVICE_OR_SYS, handle: profile },
+const core: Module = {
+  routes: {
+    Auth: { accept: ANY, handle: auth },
+    Profile: { accept: DEVICE_OR_SYS, handle: profile },
+  },
 }
 
-export { DEVICE }
+export const MODULES: Module[] = [core]
+
+export function routesOf(modules: Module[]): Record<string, Route> {
+  const out: Record<string, Route> = {}
+  for (const m of modules) {
+    for (const [name, r] of Object.entries(m.routes)) {
+      if (out[name]) throw new Error(`synrc: record ${name} is routed twice`)
+      out[name] = r
+    }
+  }
+  return out
+}
