@@ -55,6 +55,11 @@ export interface Synrc {
   addDeviceHooks(h: DeviceHooks): void
   /** the device client ids of a phone connected to this node */
   connectedDevices(phone: string): string[]
+  /**
+   * §6.6 system messages of rooms (`Message{type=[sys]}`, files=[Desc{payload=Text}]) to `room/<roomId>`; the
+   * messaging module replaces it with one that also stores the message in the room's feed.
+   */
+  systemMessage(roomId: string, text: string): Promise<void>
 }
 
 export interface DeviceHooks {

@@ -15,7 +15,7 @@ import { AuthStore } from './store/auth.ts'
 import { FriendStore } from './store/friends.ts'
 import { RoomStore } from './store/rooms.ts'
 import { RosterStore } from './store/rosters.ts'
-import { actionsTopic, EVENTS_FILTER, OWNED_TOPICS } from './topics.ts'
+import { actionsTopic, EVENTS_FILTER, OWNED_TOPICS, roomTopic } from './topics.ts'
 import { Wire } from './wire.ts'
 
 export interface SynrcDialect extends Dialect {
@@ -65,6 +65,10 @@ export function createSynrc(): SynrcDialect {
         },
         addDeviceHooks: (h) => d.service!.addHooks(h),
         connectedDevices: (phone) => d.service!.devicesOf(phone).map((c) => c.clientId),
+        systemMessage: (roomId, text) => s.publish(roomTopic(roomId), {
+          $: 'Message', feed_id: { $: 'muc', name: Buffer.from(roomId) }, created: systemClock.now(), type: ['sys'],
+          files: [{ $: 'Desc', mime: Buffer.from('text'), payload: Buffer.from(text) }],
+        }),
       }
       d.synrc = s
       d.service = new SynrcService(s, routesOf(MODULES))
