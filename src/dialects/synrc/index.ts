@@ -28,7 +28,8 @@ export function createSynrc(): SynrcDialect {
   let sms: SmsSender | undefined
   const d: SynrcDialect = {
     name: 'synrc',
-    needs: ['events', 'subscriptions'],
+    // devices are subscribed to their actions topic before they subscribe to anything themselves (RabbitMQ cannot)
+    needs: ['events', 'subscriptions', 'sessionWithoutSubscription'],
     settings: synrcSettings,
     migrations: synrcMigrations,
 
