@@ -5,6 +5,7 @@ import type { Principal } from '../../core/access/types.ts'
 import type { Clock } from '../../core/clock.ts'
 import type { Sessions } from '../../core/sessions/types.ts'
 import type { SettingsOf } from '../../config.ts'
+import type { PushNotifier } from './push.ts'
 import type { synrcSettings } from './settings.ts'
 import type { SmsSender } from './sms.ts'
 import type { AuthStore } from './store/auth.ts'
@@ -42,6 +43,10 @@ export interface Synrc {
   sessions: Sessions
   sms: SmsSender
   development: boolean
+  /** Herald's data directory (config dataDir): where files are stored by default (§6.12) */
+  dataDir: string
+  /** §6.13: queue #push{} for a phone none of whose devices is connected (set at setup) */
+  push?: PushNotifier
   /** to the client's actions topic (QoS 2); resolves when the broker has it */
   reply(clientId: string, rec: Rec): Promise<void>
   /** to a fan-out topic (QoS 2) */

@@ -8,6 +8,7 @@ import { KIND, rewrite, rules, synrcAuthenticator } from './access.ts'
 import type { Synrc as SynrcCtx } from './context.ts'
 import { MODULES, routesOf } from './handlers/index.ts'
 import { synrcMigrations } from './migrations.ts'
+import { PushOutbox } from './push.ts'
 import { SynrcService } from './service.ts'
 import { synrcSettings } from './settings.ts'
 import { smsSender, type SmsSender } from './sms.ts'
@@ -52,6 +53,7 @@ export function createSynrc(): SynrcDialect {
       const bus = () => ctx.bus
       const s: SynrcCtx = {
         wire, stores, settings, log, clock: systemClock, sessions: ctx.sessions, sms, development: ctx.development,
+        dataDir: String(ctx.config.dataDir),
         reply: (clientId, rec) => bus().publish(actionsTopic(clientId), wire.encode(rec), { qos: 2 }),
         publish: (topic, rec) => bus().publish(topic, wire.encode(rec), { qos: 2 }),
         addSubscriptionProvider: (fn) => d.service!.addProvider(fn),
@@ -71,6 +73,7 @@ export function createSynrc(): SynrcDialect {
           files: [{ $: 'Desc', mime: Buffer.from('text'), payload: Buffer.from(text) }],
         }),
       }
+      s.push = new PushOutbox(s, ctx.outbox, ctx.metrics.registry)
       d.synrc = s
       d.service = new SynrcService(s, routesOf(MODULES))
     },

@@ -2,6 +2,7 @@
 // sub-protocol (STYLE.md). A module may also set things up at start (subscription providers, device hooks).
 import type { Module, Route } from '../context.ts'
 import { auth } from './auth.ts'
+import { files } from './files.ts'
 import { profile } from './profile.ts'
 
 export const ANY = ['reg', 'device', 'sys'] as const
@@ -15,7 +16,7 @@ const core: Module = {
   },
 }
 
-export const MODULES: Module[] = [core]
+export const MODULES: Module[] = [core, files]
 
 export function routesOf(modules: Module[]): Record<string, Route> {
   const out: Record<string, Route> = {}
