@@ -1,0 +1,125 @@
+// synrc §6.13 PUSH: the #push{} encodings (iOS APNS JSON with base64 ETF, Android registration_id=…&data=…) as pure
+// functions, the bytes checked against Erlang's term_to_binary; and the PushOutbox: one synrc.push job per device
+// with a token when none of the phone's devices is connected, counted in synrc_push_queued_total{os}.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { after, before, describe, test } from 'node:test'
+import { androidBody, androidData, apnsBody, PUSH_QUEUE, type PushJob } from '../../src/dialects/synrc/push.ts'
+import { Wire, type Rec } from '../../src/dialects/synrc/wire.ts'
+import { bin, register, startSynrc, str, type SynrcHerald } from './client.ts'
+import { erlAvailable, requireErlang } from './erlang.ts'
+
+const A = '380679000021_1'
+const B = '380679000022_1'
+const push = (f: Partial<Rec> = {}): Rec => ({
+  $: 'push', model: { $: 'p2p', from: bin(A), to: bin(B) }, type: bin('message'), title: bin('Ann'), alert: bin('hi'), ...f,
+})
+
+/** Erlang's own base64(term_to_binary(Expr)) */
+function erlBase64(expr: string): string {
+  const r = spawnSync('erl', ['-noshell', '-eval', `io:format("~s", [base64:encode(term_to_binary(${expr}))]), halt().`], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new Error(r.stderr)
+  return r.stdout
+}
+
+for (const layout of ['a', 'legacy'] as const) {
+  describe(`SYNRC #push{} encodings (layout ${layout})`, () => {
+    const wire = new Wire({ layout, maxBytes: 1 << 20 })
+
+    test('iOS: {"aps":{"synrc":{model,type,title,version,dns}}}, model = base64(term_to_binary(Payload))', () => {
+      const json = JSON.parse(apnsBody(wire, push(), { version: '7', dns: 'chat.example' }))
+      assert.deepEqual(Object.keys(json), ['aps'])
+      assert.deepEqual(Object.keys(json.aps.synrc), ['model', 'type', 'title', 'version', 'dns'])
+      const { model, ...rest } = json.aps.synrc
+      assert.deepEqual(rest, { type: 'message', title: 'Ann', version: '7', dns: 'chat.example' })
+      const back = wire.decode(Buffer.from(model, 'base64'))
+      assert.deepEqual([back.$, str(back.from), str(back.to)], ['p2p', A, B])
+    })
+
+    test('iOS type <<"calling">>: the raw payload is used', () => {
+      const json = JSON.parse(apnsBody(wire, push({ type: bin('calling'), model: bin('room-42') })))
+      assert.equal(json.aps.synrc.model, 'room-42')
+      assert.equal(json.aps.synrc.type, 'calling')
+    })
+
+    test('Android: registration_id=Token&data=urlencoded base64(term_to_binary(#push{…, badge=1}))', () => {
+      const token = 'fcm:tok/en+1=='
+      const body = androidBody(wire, token, push({ badge: 9, sound: bin('ding') }))
+      assert.match(body, /^registration_id=[^&]+&data=[^&]+$/)
+      const form = new URLSearchParams(body)
+      assert.equal(form.get('registration_id'), token)
+      const rec = wire.decode(Buffer.from(form.get('data')!, 'base64'))
+      assert.deepEqual([rec.$, str(rec.type), str(rec.title), str(rec.alert), rec.badge, rec.sound], ['push', 'message', 'Ann', 'hi', 1, null])
+      assert.deepEqual([rec.model.$, str(rec.model.from)], ['p2p', A])
+    })
+  })
+}
+
+describe('SYNRC #push{} bytes against Erlang', requireErlang(), () => {
+  test('androidData is base64(term_to_binary({push,{p2p,A,B},<<"message">>,<<"Ann">>,<<"hi">>,1,[]}))', { skip: !erlAvailable }, () => {
+    const wire = new Wire({ layout: 'a', maxBytes: 1 << 20 })
+    assert.equal(androidData(wire, push()), erlBase64(`{push,{p2p,<<"${A}">>,<<"${B}">>},<<"message">>,<<"Ann">>,<<"hi">>,1,[]}`))
+    const json = JSON.parse(apnsBody(wire, push()))
+    assert.equal(json.aps.synrc.model, erlBase64(`{p2p,<<"${A}">>,<<"${B}">>}`))
+  })
+})
+
+describe('SYNRC PushOutbox (§6.13)', () => {
+  let h: SynrcHerald
+  before(async () => { h = await startSynrc({ layout: 'a' }) })
+  after(() => h.close())
+
+  const jobs = async (): Promise<PushJob[]> => (await h.outbox.store.list(PUSH_QUEUE, false, 100)).map((j) => j.payload as PushJob)
+  async function queuedMetric(os: string): Promise<number> {
+    const text = await (await fetch(`${h.metricsUrl}/metrics`)).text()
+    const m = text.match(new RegExp(`^synrc_push_queued_total\\{os="${os}"\\} (\\d+)$`, 'm'))
+    return m ? Number(m[1]) : 0
+  }
+
+  test('queued only when no device of the phone is connected; one job per device with a token', async () => {
+    const phone = '380679000023'
+    const ios = await register(h, phone, 'p1')
+    const android = await register(h, phone, 'p2')
+    const bare = await register(h, phone, 'p3')
+    await ios.device.send({ $: 'Auth', type: 'push', push: bin('apns-token-1'), os: 'ios' })
+    assert.equal((await ios.device.next((r) => r.$ === 'io')).code?.$, undefined, 'Auth/push answers {io,[],<<>>}')
+    await android.device.send({ $: 'Auth', type: 'push', push: bin('fcm-token-2'), os: 'android' })
+    await android.device.next((r) => r.$ === 'io')
+    const notify = h.synrc.synrc!.push!
+
+    assert.equal(await notify.notify(phone, push()), 0, 'three devices online: nothing queued')
+    await ios.device.end()
+    await android.device.end()
+    assert.equal(await notify.notify(phone, push()), 0, 'one device still online: nothing queued')
+    await bare.device.end()
+    await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
+
+    assert.equal(await notify.notify(phone, push()), 2)
+    const queued = (await jobs()).filter((j) => j.device.includes(phone)).sort((x, y) => x.os.localeCompare(y.os))
+    assert.deepEqual(queued.map((j) => [j.os, j.token, j.device]), [
+      ['android', 'fcm-token-2', android.clientId],
+      ['ios', 'apns-token-1', ios.clientId],
+    ])
+    assert.equal(new URLSearchParams(queued[0].body).get('registration_id'), 'fcm-token-2')
+    assert.ok(JSON.parse(queued[1].body).aps.synrc.model)
+    assert.equal(await queuedMetric('ios'), 1)
+    assert.equal(await queuedMetric('android'), 1)
+  })
+
+  test('a phone without push tokens, or without devices, queues nothing', async () => {
+    const phone = '380679000024'
+    const { device } = await register(h, phone, 'q1')
+    await device.end()
+    await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
+    assert.equal(await h.synrc.synrc!.push!.notify(phone, push()), 0)
+    assert.equal(await h.synrc.synrc!.push!.notify('380679000029', push()), 0)
+  })
+})
+
+async function waitFor(fn: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
