@@ -1,5 +1,5 @@
 // SYNRC tables (issue 12 §5), prefixed synrc_. Frozen once released: new columns go into new migrations.
-import type { Migration } from 'kysely'
+import { PostgresAdapter, type Migration } from 'kysely'
 
 export const synrcMigrations: Record<string, Migration> = {
   '001_synrc_auth': {
@@ -71,6 +71,62 @@ export const synrcMigrations: Record<string, Migration> = {
         .addPrimaryKeyConstraint('synrc_members_pk', ['room_id', 'roster_id'])
         .execute()
       await db.schema.createIndex('synrc_members_roster').on('synrc_members').columns(['roster_id']).execute()
+    },
+  },
+  '007_synrc_messages': {
+    async up(db) {
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+      // §7: Message ids are one server-wide sequence (kvs:seq); prev/next chain them per feed
+      await db.schema.createTable('synrc_messages')
+        .addColumn('id', postgres ? 'bigserial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('feed', 'varchar(600)', (c) => c.notNull())
+        .addColumn('prev', 'bigint')
+        .addColumn('next', 'bigint')
+        .addColumn('msg_id', 'varchar(255)')
+        .addColumn('author', 'varchar(255)', (c) => c.notNull())
+        .addColumn('recipient', 'varchar(255)', (c) => c.notNull())
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('types', 'varchar(255)', (c) => c.notNull())
+        .addColumn('link_id', 'bigint')
+        .addColumn('kinds', 'varchar(255)', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('delivered', 'bigint')
+        .addColumn('update_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('synrc_messages_feed').on('synrc_messages').columns(['feed', 'id']).execute()
+      await db.schema.createIndex('synrc_messages_link').on('synrc_messages').columns(['link_id']).execute()
+      await db.schema.createTable('synrc_feeds')
+        .addColumn('id', 'varchar(600)', (c) => c.primaryKey())
+        .addColumn('top', 'bigint')
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute()
+      await db.schema.createTable('synrc_readers')
+        .addColumn('roster_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('feed', 'varchar(600)', (c) => c.notNull())
+        .addColumn('pos', 'bigint', (c) => c.notNull())
+        .addColumn('cleared', 'bigint', (c) => c.notNull())
+        .addColumn('update_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_readers_pk', ['roster_id', 'feed'])
+        .execute()
+      await db.schema.createTable('synrc_sticker_packs')
+        .addColumn('id', postgres ? 'bigserial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .execute()
+    },
+  },
+  '008_synrc_deliveries': {
+    async up(db) {
+      // §6.6 delete after ack: the transient delivery queue, one row per recipient device and message
+      await db.schema.createTable('synrc_deliveries')
+        .addColumn('client_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('message_id', 'bigint', (c) => c.notNull())
+        .addColumn('session', 'varchar(64)')
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_deliveries_pk', ['client_id', 'message_id'])
+        .execute()
+      await db.schema.createIndex('synrc_deliveries_message').on('synrc_deliveries').columns(['message_id']).execute()
     },
   },
 }

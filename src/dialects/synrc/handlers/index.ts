@@ -3,6 +3,7 @@
 import type { Module, Route } from '../context.ts'
 import { auth } from './auth.ts'
 import { files } from './files.ts'
+import { messaging } from './messaging.ts'
 import { profile } from './profile.ts'
 
 export const ANY = ['reg', 'device', 'sys'] as const
@@ -16,7 +17,7 @@ const core: Module = {
   },
 }
 
-export const MODULES: Module[] = [core, files]
+export const MODULES: Module[] = [core, files, messaging]
 
 export function routesOf(modules: Module[]): Record<string, Route> {
   const out: Record<string, Route> = {}
