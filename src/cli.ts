@@ -6,6 +6,7 @@ import { coreMigrations, UserStore } from './core/store/users.ts'
 import { createDialects } from './dialects/index.ts'
 import { createLogger } from './log.ts'
 import { startHerald } from './server.ts'
+import { caCommands } from './core/identity/cli.ts'
 
 const allDialects = createDialects()
 const settings: Setting[] = [...coreSettings, ...allDialects.flatMap((d) => d.settings ?? [])]
@@ -74,6 +75,8 @@ addSettingFlags(user.command('remove <username>')).description('remove an accoun
   const removed = await withUsers(opts, (u) => u.remove(username))
   if (!removed) { console.error(`no user ${username}`); process.exitCode = 1 } else console.log(`user ${username} removed`)
 })
+
+caCommands(program, addSettingFlags, configFrom)
 
 program.parseAsync().catch((err: Error) => {
   console.error(`herald: ${err.message}`)

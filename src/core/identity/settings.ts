@@ -1,0 +1,11 @@
+// Settings of Herald's certificate authority and EST enrollment (issue 13 §1, §2).
+import { defineSettings } from '../../config.ts'
+
+export const identitySettings = defineSettings([
+  { key: 'ca.enabled', env: ['HERALD_CA_ENABLED'], type: 'bool', default: false, description: "Herald's own CA: created in <dataDir>/ca on first start (or `herald ca init`), its client certificates accepted on MQTTS and HTTPS, EST served on the HTTPS port" },
+  { key: 'ca.subject', env: ['HERALD_CA_SUBJECT'], type: 'string', default: 'CN=Herald CA', description: 'distinguished name of the CA root when it is created' },
+  { key: 'ca.rootDays', env: ['HERALD_CA_ROOT_DAYS'], type: 'int', default: 3650, description: 'validity in days of the CA root when it is created' },
+  { key: 'ca.certDays', env: ['HERALD_CA_CERT_DAYS'], type: 'int', default: 365, description: 'validity in days of the client certificates Herald issues (herald ca issue, EST)' },
+  { key: 'ca.codeTtl', env: ['HERALD_CA_CODE_TTL'], type: 'int', default: 86_400, description: 'seconds a one-time enrollment code (herald ca code) stays valid' },
+  { key: 'ca.revocationPollMs', env: ['HERALD_CA_REVOCATION_POLL_MS'], type: 'int', default: 1000, description: "how often a running server re-reads the CA's index: a revocation refuses new connections and closes open ones within this time" },
+])
