@@ -129,4 +129,15 @@ export const synrcMigrations: Record<string, Migration> = {
       await db.schema.createIndex('synrc_deliveries_message').on('synrc_deliveries').columns(['message_id']).execute()
     },
   },
+  '005_synrc_profiles': {
+    async up(db) {
+      // §6.2: what Profile/patch and Profile/set keep of a profile beside its rosters
+      await db.schema.createTable('synrc_profiles')
+        .addColumn('phone', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('balance', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('update_at', 'bigint', (c) => c.notNull())
+        .execute()
+    },
+  },
 }
