@@ -25,6 +25,7 @@ import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
+import { EST_PREFIX, startIdentity, type Identity } from './core/identity/index.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
@@ -128,6 +129,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   let externalSessions: Sessions | undefined
   let main: HttpApp | undefined
   let ready = false
+  let identity: Identity | undefined
   const started: Dialect[] = []
 
   const stop = async () => {
@@ -137,6 +139,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
     await outbox.stop()
     await broker?.close()
+    identity?.close()
     await bus?.close().catch(() => {})
     await externalSessions?.close()
     await presence?.close().catch((err: unknown) => log.error({ err }, 'presence close failed'))
@@ -158,6 +161,14 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     access.addAuthenticator(userAuthenticator(users))
     const svcPassword = servicePassword(cfg, log)
     access.addServiceAccount(str(cfg, 'service.username'), svcPassword)
+    // issue 13: Herald's CA (made on first start) and EST, whose Basic logins are Herald accounts (no client id to claim)
+    identity = await startIdentity({
+      config: cfg, log,
+      authenticate: async (username, password, ip) => {
+        const r = await access.authenticate({ username, password, clientId: '', ip, listener: 'https' })
+        return r.ok ? r.principal.username : undefined
+      },
+    })
 
     const host = str(cfg, 'host')
     const external = str(cfg, 'broker.url')
@@ -168,6 +179,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     if (tlsNeeded) {
       tlsMaterial = loadTls({ cert: str(cfg, 'tls.cert'), key: str(cfg, 'tls.key'), clientCa: str(cfg, 'tls.clientCa'), dataDir: str(cfg, 'dataDir') })
       if (tlsMaterial.generated) log.info({ cert: tlsMaterial.certFile }, 'using a self-signed development certificate')
+      if (identity) tlsMaterial.ca = identity.trust(tlsMaterial.ca)
     }
 
     if (!external) {
@@ -255,6 +267,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const d of o.dialects) {
       if (d.setup) await d.setup(contexts.get(d)!)
     }
+    if (identity) await main.app.register(identity.est, { prefix: EST_PREFIX })
     await mountRoutes(o.dialects, main.app, ctx.extraHttp)
     await main.app.ready()
     for (const l of pendingListens) await l()
@@ -267,7 +280,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const httpsPort = port(cfg, 'https.port')
     let secure: http.Server | undefined
     if (httpsPort !== null && tlsMaterial) {
-      secure = httpsServer(main.handler, tlsMaterial)
+      secure = httpsServer(main.handler, tlsMaterial, identity?.gate('https'))
       ports.https = await listen(secure, httpsPort, host, settingHint('https.port'))
       servers.push(secure)
     }
@@ -283,7 +296,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       }
       const mqttsPort = port(cfg, 'mqtts.port')
       if (mqttsPort !== null && tlsMaterial) {
-        const s = mqttsServer(broker, tlsMaterial, bool(cfg, 'tls.requireClientCert'))
+        const s = mqttsServer(broker, tlsMaterial, bool(cfg, 'tls.requireClientCert'), identity?.gate('mqtts'))
         ports.mqtts = await listen(s, mqttsPort, host, settingHint('mqtts.port'))
         servers.push(s)
       }

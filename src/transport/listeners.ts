@@ -37,18 +37,26 @@ export function mqttServer(broker: EmbeddedBroker): net.Server {
   return net.createServer((socket) => broker.handle(socket, { listener: 'mqtt' }))
 }
 
-export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClientCert: boolean): tls.Server {
+/** Looks at a TLS connection after its handshake (client certificate checks); false: it refused and destroyed it. */
+export type TlsGate = (socket: tls.TLSSocket) => boolean
+
+export function mqttsServer(broker: EmbeddedBroker, t: TlsMaterial, requireClientCert: boolean, gate?: TlsGate): tls.Server {
   const server = tls.createServer({
     cert: t.cert, key: t.key, ca: t.ca,
     requestCert: Boolean(t.ca),
     rejectUnauthorized: Boolean(t.ca) && requireClientCert,
-  }, (socket) => broker.handle(socket, { listener: 'mqtts' }))
+  }, (socket) => { if (!gate || gate(socket)) broker.handle(socket, { listener: 'mqtts' }) })
   server.on('tlsClientError', () => {}) // a failed handshake only ends that connection
   return server
 }
 
-export function httpsServer(handler: http.RequestListener, t: TlsMaterial): https.Server {
-  return https.createServer({ cert: t.cert, key: t.key }, handler)
+export function httpsServer(handler: http.RequestListener, t: TlsMaterial, gate?: TlsGate): https.Server {
+  if (!gate) return https.createServer({ cert: t.cert, key: t.key }, handler)
+  // client certificates asked for, not required: EST re-enrollment (RFC 7030 §3.3.2); the gate refuses bad ones
+  const server = https.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: true, rejectUnauthorized: false }, handler)
+  server.on('secureConnection', (socket: tls.TLSSocket) => { gate(socket) })
+  server.on('tlsClientError', () => {})
+  return server
 }
 
 /**

@@ -1,0 +1,77 @@
+// Client certificates at the TLS handshake (issue 13 §1, §3): a certificate that does not verify (foreign CA, expired)
+// or that Herald's CA revoked is refused with a log line; connections already open with a certificate revoked later
+// are closed when the index is next read (every ca.revocationPollMs).
+import type { TLSSocket } from 'node:tls'
+import type { Logger } from 'pino'
+import type { HeraldCA } from './ca.ts'
+import { normalSerial } from './x509.ts'
+
+/** Looks at a TLS connection once its handshake is done: false means it was refused (and destroyed). */
+export type TlsGate = (socket: TLSSocket) => boolean
+
+export class RevocationWatch {
+  private revoked = new Set<string>()
+  private stamp = ''
+  private readonly open = new Map<TLSSocket, { serial: string; listener: string; cn?: string }>()
+  private readonly timer: NodeJS.Timeout
+  private readonly fingerprint: string
+
+  constructor(private readonly ca: HeraldCA, private readonly log: Logger, pollMs: number) {
+    this.fingerprint = ca.fingerprint256
+    this.reload()
+    this.timer = setInterval(() => this.reload(), Math.max(50, pollMs))
+    this.timer.unref()
+  }
+
+  isRevoked(serial: string): boolean { return this.revoked.has(normalSerial(serial)) }
+
+  /** Re-read the index when it changed (the CLI, or another node on the same data directory, revoked something). */
+  reload(): void {
+    const stamp = this.ca.files.indexStamp()
+    if (stamp === this.stamp) return
+    try {
+      this.revoked = new Set(this.ca.files.index().filter((e) => e.revokedAt).map((e) => e.serial))
+      this.stamp = stamp
+    } catch (err) {
+      this.log.error({ err }, 'cannot read the CA index: revocations not refreshed')
+      return
+    }
+    for (const [socket, c] of this.open) {
+      if (!this.revoked.has(c.serial)) continue
+      this.log.warn({ listener: c.listener, cn: c.cn, serial: c.serial }, 'client certificate revoked: closing its open connection')
+      this.open.delete(socket)
+      socket.destroy()
+    }
+  }
+
+  /** Issued by Herald's CA (its issuer is the root by fingerprint). */
+  private ours(socket: TLSSocket): boolean {
+    const peer = socket.getPeerCertificate(true)
+    return peer.issuerCertificate?.fingerprint256 === this.fingerprint
+  }
+
+  gate(listener: string): TlsGate {
+    return (socket) => {
+      const peer = socket.getPeerCertificate()
+      if (!peer || !peer.subject) return true // no certificate: a password login, as without client certificates
+      const cn = Array.isArray(peer.subject.CN) ? peer.subject.CN[0] : peer.subject.CN
+      const serial = normalSerial(peer.serialNumber ?? '')
+      const refuse = (why: string, extra: object = {}) => {
+        this.log.warn({ listener, cn, serial, remote: socket.remoteAddress, ...extra }, `client certificate refused: ${why}`)
+        socket.destroy()
+        return false
+      }
+      if (!socket.authorized) return refuse('it does not verify against Herald\'s CA or HERALD_TLS_CLIENT_CA', { error: String(socket.authorizationError) })
+      if (!this.ours(socket)) return true
+      if (this.revoked.has(serial)) return refuse('revoked by Herald\'s CA')
+      this.open.set(socket, { serial, listener, cn })
+      socket.once('close', () => this.open.delete(socket))
+      return true
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+    this.open.clear()
+  }
+}
