@@ -21,7 +21,18 @@ let est: string
 const logins: SessionInfo[] = []
 const open: MqttClient[] = []
 
-const openssl = (args: string[], input?: string) => execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })
+/** openssl's output; with `failing`, it must fail, and its error output is the answer */
+function openssl(args: string[], input?: string, failing = false): string {
+  try {
+    const out = execFileSync('openssl', args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })
+    if (failing) assert.fail(`openssl ${args.join(' ')} succeeded: ${out}`)
+    return out
+  } catch (e) {
+    if (!failing) throw e
+    const err = e as { stdout?: string; stderr?: string }
+    return `${err.stdout ?? ''}${err.stderr ?? ''}`
+  }
+}
 
 /** asynchronous: Herald answers in this very process */
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -221,6 +232,16 @@ describe('the issued certificate on MQTTS (issue 13 §1, §3 and the bar)', () =
     await assert.rejects(mqtts(other))
     const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(h.ports.mqtts), '--cafile', caFile, '--cert', `${other}.crt`, '--key', `${other}.key`, '-t', 'users/alice/x', '-m', 'x', '-q', '1'])
     assert.notEqual(r.code, 0)
+  })
+
+  test('an expired certificate of Herald\'s CA is refused', async () => {
+    const old = await ca.issue('olive', 0)
+    const o = join(dir, 'olive')
+    writeFileSync(`${o}.key`, old.keyPem)
+    writeFileSync(`${o}.crt`, old.certPem)
+    await eventually(() => old.cert.notAfter.getTime() < Date.now() - 1000, 'the certificate to expire')
+    await assert.rejects(mqtts(o))
+    assert.match(openssl(['verify', '-CAfile', join(h.dataDir, 'ca', 'ca.crt'), `${o}.crt`], undefined, true), /certificate has expired/)
   })
 
   test('after herald ca revoke: a new connection is refused, the open one is closed within 5 s', async () => {

@@ -61,7 +61,11 @@ export class RevocationWatch {
         socket.destroy()
         return false
       }
-      if (!socket.authorized) return refuse('it does not verify against Herald\'s CA or HERALD_TLS_CLIENT_CA', { error: String(socket.authorizationError) })
+      if (!socket.authorized) {
+        const error = String(socket.authorizationError)
+        return refuse(/EXPIRED/.test(error) ? 'expired' : /NOT_YET_VALID/.test(error) ? 'not yet valid'
+          : "not issued by Herald's CA or HERALD_TLS_CLIENT_CA", { error })
+      }
       if (!this.ours(socket)) return true
       if (this.revoked.has(serial)) return refuse('revoked by Herald\'s CA')
       this.open.set(socket, { serial, listener, cn })
