@@ -5,12 +5,17 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Wire, type Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
+import { PG_URL, pgAvailable, requireService } from '../helpers.ts'
 
 export const isContact = (id: string, status: string | null) => (r: Rec) => r.$ === 'Contact' && str(r.phone_id) === id && r.status === status
 const privateOf = (a: string, b: string) => (a <= b ? `private/${a}/${b}` : `private/${b}/${a}`)
 
-for (const layout of ['a', 'legacy'] as const) {
-  describe(`SYNRC FRIEND (layout ${layout})`, () => {
+// the store-heavy flows once more on PostgreSQL (skipped without it, except under CI=true)
+const pg = requireService(await pgAvailable(), `PostgreSQL at ${PG_URL}`)
+const RUNS = [{ layout: 'a', db: 'sqlite' }, { layout: 'legacy', db: 'sqlite' }, { layout: 'a', db: 'postgres' }] as const
+
+for (const { layout, db } of RUNS) {
+  describe(`SYNRC FRIEND (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}3${String(n).padStart(5, '0')}`
@@ -35,7 +40,7 @@ for (const layout of ['a', 'legacy'] as const) {
     }
     const friend = (c: SynrcClient, me: string, other: string, status: string) => c.send({ $: 'Friend', phone_id: bin(me), friend_id: bin(other), status })
 
-    before(async () => { h = await startSynrc({ layout }) })
+    before(async () => { h = await startSynrc({ layout, db }) })
     after(async () => {
       for (const c of open) c.mqtt.end(true)
       await h.close()

@@ -5,13 +5,18 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, type SynrcClient, type SynrcHerald } from './client.ts'
+import { PG_URL, pgAvailable, requireService } from '../helpers.ts'
 
 const isContact = (id: string, status: string | null) => (r: Rec) => r.$ === 'Contact' && str(r.phone_id) === id && r.status === status
 const isRoster = (status: string) => (r: Rec) => r.$ === 'Roster' && r.status === status
 const isIo = (r: Rec) => r.$ === 'io'
 
-for (const layout of ['a', 'legacy'] as const) {
-  describe(`SYNRC ROSTER (layout ${layout})`, () => {
+// the store-heavy flows once more on PostgreSQL (skipped without it, except under CI=true)
+const pg = requireService(await pgAvailable(), `PostgreSQL at ${PG_URL}`)
+const RUNS = [{ layout: 'a', db: 'sqlite' }, { layout: 'legacy', db: 'sqlite' }, { layout: 'a', db: 'postgres' }] as const
+
+for (const { layout, db } of RUNS) {
+  describe(`SYNRC ROSTER (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}2${String(n).padStart(5, '0')}`
@@ -35,7 +40,7 @@ for (const layout of ['a', 'legacy'] as const) {
     }
     const code = async (c: SynrcClient) => { const io = await c.next(isIo); return [io.code.$, io.code.code] }
 
-    before(async () => { h = await startSynrc({ layout }) })
+    before(async () => { h = await startSynrc({ layout, db }) })
     after(async () => {
       for (const c of open) c.mqtt.end(true)
       await h.close()

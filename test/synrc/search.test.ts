@@ -5,11 +5,16 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
+import { PG_URL, pgAvailable, requireService } from '../helpers.ts'
 
 const isIo = (r: Rec) => r.$ === 'io'
 
-for (const layout of ['a', 'legacy'] as const) {
-  describe(`SYNRC SEARCH (layout ${layout})`, () => {
+// the store-heavy flows once more on PostgreSQL (skipped without it, except under CI=true)
+const pg = requireService(await pgAvailable(), `PostgreSQL at ${PG_URL}`)
+const RUNS = [{ layout: 'a', db: 'sqlite' }, { layout: 'legacy', db: 'sqlite' }, { layout: 'a', db: 'postgres' }] as const
+
+for (const { layout, db } of RUNS) {
+  describe(`SYNRC SEARCH (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}5${String(n).padStart(5, '0')}`
@@ -32,7 +37,7 @@ for (const layout of ['a', 'legacy'] as const) {
     const found = (io: Rec) => io.data.userlist.map((c: Rec) => [str(c.phone_id), c.status, c.presence])
 
     before(async () => {
-      h = await startSynrc({ layout })
+      h = await startSynrc({ layout, db })
       await user('a', 1, 'ann_1')
       await user('b', 2, 'bob_2')
       await user('c', 3)
