@@ -25,7 +25,7 @@ import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
-import { EST_PREFIX, startIdentity, type Identity } from './core/identity/index.ts'
+import { clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
@@ -170,6 +170,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       },
     })
 
+    const clientAuth = clientAuthOf(cfg)
+    const gate = tlsGates({ identity, mode: clientAuth, log })
     const host = str(cfg, 'host')
     const external = str(cfg, 'broker.url')
     const ports: Record<string, number> = {}
@@ -179,7 +181,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     if (tlsNeeded) {
       tlsMaterial = loadTls({ cert: str(cfg, 'tls.cert'), key: str(cfg, 'tls.key'), clientCa: str(cfg, 'tls.clientCa'), dataDir: str(cfg, 'dataDir') })
       if (tlsMaterial.generated) log.info({ cert: tlsMaterial.certFile }, 'using a self-signed development certificate')
-      if (identity) tlsMaterial.ca = identity.trust(tlsMaterial.ca)
+      tlsMaterial.ca = trustedClientCas(tlsMaterial.ca, identity, clientAuth)
     }
 
     if (!external) {
@@ -280,7 +282,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const httpsPort = port(cfg, 'https.port')
     let secure: http.Server | undefined
     if (httpsPort !== null && tlsMaterial) {
-      secure = httpsServer(main.handler, tlsMaterial, identity?.gate('https'))
+      secure = httpsServer(main.handler, tlsMaterial, gate('https'))
       ports.https = await listen(secure, httpsPort, host, settingHint('https.port'))
       servers.push(secure)
     }
@@ -296,7 +298,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       }
       const mqttsPort = port(cfg, 'mqtts.port')
       if (mqttsPort !== null && tlsMaterial) {
-        const s = mqttsServer(broker, tlsMaterial, bool(cfg, 'tls.requireClientCert'), identity?.gate('mqtts'))
+        const s = mqttsServer(broker, tlsMaterial, bool(cfg, 'tls.requireClientCert'), gate('mqtts'))
         ports.mqtts = await listen(s, mqttsPort, host, settingHint('mqtts.port'))
         servers.push(s)
       }

@@ -2,10 +2,10 @@
 // added to the TLS client CA list, the revocation gate for TLS listeners, and the EST routes.
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
-import { settingsOf, str, type Config } from '../../config.ts'
+import { ConfigError, settingsOf, str, type Config } from '../../config.ts'
 import { HeraldCA } from './ca.ts'
 import { estRoutes, type EstOptions } from './est.ts'
-import { RevocationWatch, type TlsGate } from './revocation.ts'
+import { certificateGate, RevocationWatch, type TlsGate } from './revocation.ts'
 import { identitySettings } from './settings.ts'
 
 export { identitySettings } from './settings.ts'
@@ -17,7 +17,7 @@ export interface Identity {
   ca: HeraldCA
   /** the client CA list for TLS listeners: HERALD_TLS_CLIENT_CA's certificates and Herald's root */
   trust(clientCa: string | undefined): string
-  gate(listener: string): TlsGate
+  gate(listener: string, require: boolean): TlsGate
   /** EST, to register under EST_PREFIX on the HTTP app (it answers on the HTTPS port only) */
   est: FastifyPluginAsync
   close(): void
@@ -34,8 +34,36 @@ export async function startIdentity(o: { config: Config; log: Logger; authentica
   return {
     ca,
     trust: (clientCa) => [clientCa?.trim(), ca.certPem.trim()].filter(Boolean).join('\n') + '\n',
-    gate: (listener) => watch.gate(listener),
+    gate: (listener, require) => certificateGate({ listener, log, require, watch }),
     est: estRoutes({ ca, certDays: s.certDays, authenticate: o.authenticate, isRevoked: (serial) => watch.isRevoked(serial) }),
     close: () => watch.close(),
+  }
+}
+
+export type ClientAuth = 'off' | 'optional' | 'required'
+
+/** HERALD_TLS_CLIENT_AUTH; undefined when unset (then HERALD_TLS_CLIENT_CA asks and HERALD_TLS_REQUIRE_CLIENT_CERT requires, on MQTTS) */
+export function clientAuthOf(cfg: Config): ClientAuth | undefined {
+  const v = str(cfg, 'tls.clientAuth')
+  if (v === '') return undefined
+  if (v === 'off' || v === 'optional' || v === 'required') return v
+  throw new ConfigError(`tls.clientAuth (HERALD_TLS_CLIENT_AUTH): expected off, optional or required, got ${JSON.stringify(v)}`)
+}
+
+/** The CA list TLS listeners ask client certificates of: none with `off`; HERALD_TLS_CLIENT_CA's and Herald's root. */
+export function trustedClientCas(clientCa: string | undefined, identity: Identity | undefined, mode: ClientAuth | undefined): string | undefined {
+  if (mode === 'off') return undefined
+  const cas = identity ? identity.trust(clientCa) : clientCa
+  if (mode && !cas) throw new ConfigError(`HERALD_TLS_CLIENT_AUTH=${mode} needs HERALD_TLS_CLIENT_CA or HERALD_CA_ENABLED=true`)
+  return cas
+}
+
+/** The check after each TLS handshake on a listener; none when client certificates are off, or left as they were. */
+export function tlsGates(o: { identity?: Identity; mode?: ClientAuth; log: Logger }): (listener: string) => TlsGate | undefined {
+  return (listener) => {
+    if (o.mode === 'off') return undefined
+    const require = o.mode === 'required'
+    if (o.identity) return o.identity.gate(listener, require)
+    return o.mode ? certificateGate({ listener, log: o.log.child({ part: 'identity' }), require }) : undefined
   }
 }

@@ -45,37 +45,47 @@ export class RevocationWatch {
   }
 
   /** Issued by Herald's CA (its issuer is the root by fingerprint). */
-  private ours(socket: TLSSocket): boolean {
+  ours(socket: TLSSocket): boolean {
     const peer = socket.getPeerCertificate(true)
     return peer.issuerCertificate?.fingerprint256 === this.fingerprint
   }
 
-  gate(listener: string): TlsGate {
-    return (socket) => {
-      const peer = socket.getPeerCertificate()
-      if (!peer || !peer.subject) return true // no certificate: a password login, as without client certificates
-      const cn = Array.isArray(peer.subject.CN) ? peer.subject.CN[0] : peer.subject.CN
-      const serial = normalSerial(peer.serialNumber ?? '')
-      const refuse = (why: string, extra: object = {}) => {
-        this.log.warn({ listener, cn, serial, remote: socket.remoteAddress, ...extra }, `client certificate refused: ${why}`)
-        socket.destroy()
-        return false
-      }
-      if (!socket.authorized) {
-        const error = String(socket.authorizationError)
-        return refuse(/EXPIRED/.test(error) ? 'expired' : /NOT_YET_VALID/.test(error) ? 'not yet valid'
-          : "not issued by Herald's CA or HERALD_TLS_CLIENT_CA", { error })
-      }
-      if (!this.ours(socket)) return true
-      if (this.revoked.has(serial)) return refuse('revoked by Herald\'s CA')
-      this.open.set(socket, { serial, listener, cn })
-      socket.once('close', () => this.open.delete(socket))
-      return true
-    }
+  /** Close this connection when its certificate is revoked later. */
+  track(socket: TLSSocket, c: { serial: string; listener: string; cn?: string }): void {
+    this.open.set(socket, c)
+    socket.once('close', () => this.open.delete(socket))
   }
 
   close(): void {
     clearInterval(this.timer)
     this.open.clear()
+  }
+}
+
+/**
+ * The check after each TLS handshake. No certificate: a password login (refused when `require`, i.e.
+ * HERALD_TLS_CLIENT_AUTH=required); a certificate that does not verify, or that Herald's CA revoked: refused.
+ */
+export function certificateGate(o: { listener: string; log: Logger; require: boolean; watch?: RevocationWatch }): TlsGate {
+  const { listener, log, watch } = o
+  return (socket) => {
+    const peer = socket.getPeerCertificate()
+    const cn = peer?.subject ? (Array.isArray(peer.subject.CN) ? peer.subject.CN[0] : peer.subject.CN) : undefined
+    const serial = normalSerial(peer?.serialNumber ?? '')
+    const refuse = (why: string, extra: object = {}) => {
+      log.warn({ listener, cn, serial: serial || undefined, remote: socket.remoteAddress, ...extra }, `client certificate refused: ${why}`)
+      socket.destroy()
+      return false
+    }
+    if (!peer || !peer.subject) return o.require ? refuse('none presented (HERALD_TLS_CLIENT_AUTH=required)') : true
+    if (!socket.authorized) {
+      const error = String(socket.authorizationError)
+      return refuse(/EXPIRED/.test(error) ? 'expired' : /NOT_YET_VALID/.test(error) ? 'not yet valid'
+        : "not issued by Herald's CA or HERALD_TLS_CLIENT_CA", { error })
+    }
+    if (!watch?.ours(socket)) return true
+    if (watch.isRevoked(serial)) return refuse("revoked by Herald's CA")
+    watch.track(socket, { serial, listener, cn })
+    return true
   }
 }

@@ -7,5 +7,6 @@ export const identitySettings = defineSettings([
   { key: 'ca.rootDays', env: ['HERALD_CA_ROOT_DAYS'], type: 'int', default: 3650, description: 'validity in days of the CA root when it is created' },
   { key: 'ca.certDays', env: ['HERALD_CA_CERT_DAYS'], type: 'int', default: 365, description: 'validity in days of the client certificates Herald issues (herald ca issue, EST)' },
   { key: 'ca.codeTtl', env: ['HERALD_CA_CODE_TTL'], type: 'int', default: 86_400, description: 'seconds a one-time enrollment code (herald ca code) stays valid' },
+  { key: 'tls.clientAuth', env: ['HERALD_TLS_CLIENT_AUTH'], type: 'string', default: '', description: 'client certificates on MQTTS, HTTPS and secure WebSocket: off (never asked), optional (a valid one is the identity, else a password login; a bad one is refused), required (no valid certificate, no connection); empty: as HERALD_TLS_CLIENT_CA and HERALD_TLS_REQUIRE_CLIENT_CERT say' },
   { key: 'ca.revocationPollMs', env: ['HERALD_CA_REVOCATION_POLL_MS'], type: 'int', default: 1000, description: "how often a running server re-reads the CA's index: a revocation refuses new connections and closes open ones within this time" },
 ])
