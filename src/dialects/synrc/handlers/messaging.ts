@@ -94,8 +94,11 @@ export function kindsOf(files: Rec[]): string {
 /**
  * Which broker session holds a device's deliveries (§6.6 "delete after ack"). The embedded broker keeps sessions in
  * memory: a session is the same one only while this process runs and the device reconnects with clean=false. A
- * delivery queued while a session holds the device's subscriptions reaches it through the broker (now, or when the
- * broker redelivers it at reconnect); any other pending delivery is Herald's to resend at the device's next connect.
+ * delivery published while the device is connected is in that session (the broker redelivers it if the connection
+ * drops before PUBCOMP); any other pending delivery (queued while the device was offline, or before a restart) is
+ * Herald's to resend at the device's next connect. Herald does not count on the broker's offline queue: on the
+ * embedded broker a QoS 2 queue redelivered to a returning persistent session lost its first message in our tests,
+ * so a message queued while offline may arrive twice (from the queue and from Herald); clients keep Message.id.
  */
 class DeviceSessions {
   private readonly boot = randomBytes(6).toString('hex')
@@ -138,29 +141,34 @@ export function messagingOf(s: Synrc): Messaging {
   return m
 }
 
-/** the logged-in devices of these rosters but one (the sender's own device) */
-export async function devicesOf(s: Synrc, rosters: string[], except?: string): Promise<string[]> {
-  const out: string[] = []
+/** the logged-in devices of these rosters but one (the sender's own device), and whether each is connected here */
+export async function devicesOf(s: Synrc, rosters: string[], except?: string): Promise<{ clientId: string; online: boolean }[]> {
+  const out: { clientId: string; online: boolean }[] = []
   for (const phone of new Set(rosters.map(phoneOfRoster))) {
-    for (const d of await s.stores.auth.devices(phone)) if (d.client_id !== except) out.push(d.client_id)
+    const online = new Set(s.connectedDevices(phone))
+    for (const d of await s.stores.auth.devices(phone)) if (d.client_id !== except) out.push({ clientId: d.client_id, online: online.has(d.client_id) })
   }
   return out
 }
 
+/** delivery rows for a message: a connected device's session holds it, an offline device's none does */
+function rowsFor(m: Messaging, targets: { clientId: string; online: boolean }[], id: number, now: number) {
+  return targets.map((t) => ({ client_id: t.clientId, message_id: id, session: t.online ? m.sessions.of(t.clientId) : null, created: now }))
+}
+
 /** stored with its delivery rows in one transaction: one per device of the feed's parties but the sending one */
 export async function storeMessage(s: Synrc, f: Feed, m: NewMessage, senderClientId?: string): Promise<MessageRow> {
-  const { messages, deliveries, sessions } = messagingOf(s)
+  const ms = messagingOf(s)
   const targets = await devicesOf(s, await partiesOf(s, f), senderClientId)
   const now = s.clock.now()
-  return messages.add(m, (trx, row) => deliveries.enqueue(targets.map((c) => ({ client_id: c, message_id: row.id, session: sessions.of(c), created: now })), trx))
+  return ms.messages.add(m, (trx, row) => ms.deliveries.enqueue(rowsFor(ms, targets, row.id, now), trx))
 }
 
 /** an edit or a completed upload is owed to every device again */
 export async function requeue(s: Synrc, f: Feed, id: number, senderClientId?: string): Promise<void> {
-  const { deliveries, sessions } = messagingOf(s)
-  const now = s.clock.now()
+  const ms = messagingOf(s)
   const targets = await devicesOf(s, await partiesOf(s, f), senderClientId)
-  await deliveries.enqueue(targets.map((c) => ({ client_id: c, message_id: id, session: sessions.of(c), created: now })))
+  await ms.deliveries.enqueue(rowsFor(ms, targets, id, s.clock.now()))
 }
 
 /** §6.6 delete after ack: the device's delivery leaves the queue; the last one marks the message delivered */
