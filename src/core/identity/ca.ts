@@ -118,7 +118,9 @@ export class HeraldCA {
     return this.files.locked(async () => {
       const index = this.files.index()
       const serial = /^[0-9a-f:]+$/i.test(nameOrSerial) ? normalSerial(nameOrSerial) : undefined
-      const hit = index.filter((e) => !e.revokedAt && (e.name === nameOrSerial || e.serial === serial))
+      // a name first: "cafe" is a name before it is the serial 0xCAFE
+      const byName = index.filter((e) => !e.revokedAt && e.name === nameOrSerial)
+      const hit = byName.length ? byName : index.filter((e) => !e.revokedAt && e.serial === serial)
       if (!hit.length) return []
       const at = new Date().toISOString()
       for (const e of hit) e.revokedAt = at
