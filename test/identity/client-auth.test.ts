@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { IClientOptions, MqttClient } from 'mqtt'
+import { loadConfig } from '../../src/config.ts'
 import { HeraldCA } from '../../src/core/identity/ca.ts'
+import { startHerald } from '../../src/server.ts'
 import { connect, startTestHerald, type TestHerald } from '../helpers.ts'
 
 let dir: string
@@ -91,7 +93,12 @@ describe('HERALD_TLS_CLIENT_AUTH', () => {
   })
 
   test('a bad value, or a mode without any CA, stops the start with a message', async () => {
-    await assert.rejects(startTestHerald({ overrides: { 'tls.clientAuth': 'sometimes' } }), /expected off, optional or required/)
-    await assert.rejects(startTestHerald({ overrides: { 'tls.clientAuth': 'required' } }), /needs HERALD_TLS_CLIENT_CA or HERALD_CA_ENABLED/)
+    // startHerald itself, on a data directory this file removes (a failed start leaves no TestHerald to close)
+    const start = (mode: string) => startHerald({ dialects: [], config: loadConfig({ env: {}, overrides: {
+      dataDir: join(dir, `data-${mode}`), host: '127.0.0.1', logLevel: 'silent', 'tls.clientAuth': mode,
+      'http.port': 0, 'https.port': 0, 'mqtt.port': 0, 'mqtts.port': 0, 'metrics.port': 0,
+    } }) })
+    await assert.rejects(start('sometimes'), /expected off, optional or required/)
+    await assert.rejects(start('required'), /needs HERALD_TLS_CLIENT_CA or HERALD_CA_ENABLED/)
   })
 })
