@@ -1,6 +1,7 @@
 // Herald configuration: one documented schema; defaults < config file < HERALD_* environment < flags.
 import { readFileSync } from 'node:fs'
 import { identitySettings } from './core/identity/settings.ts'
+import { ldapSettings } from './core/identity/ldap-settings.ts'
 
 export type SettingType = 'string' | 'int' | 'port' | 'bool' | 'list'
 
@@ -73,6 +74,7 @@ export const coreSettings = defineSettings([
   { key: 'presence.nodeTtlMs', env: ['HERALD_PRESENCE_NODE_TTL_MS'], type: 'int', default: 15_000, description: "a node not heard from for this long is dead and its clients' presence entries go (Redis)" },
   { key: 'presence.hookTtlMs', env: ['HERALD_PRESENCE_HOOK_TTL_MS'], type: 'int', default: 300_000, description: "how long a client logged in through a broker hook stays online without a hook ACL call for its client id (the hooks get no disconnect)" },
   ...identitySettings,
+  ...ldapSettings,
 ])
 
 export type Config = Record<string, unknown>

@@ -26,6 +26,7 @@ import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
 import { clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
+import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
@@ -102,6 +103,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const log = o.log ?? createLogger(str(cfg, 'logLevel'))
   const development = cfg.mode === 'development'
   const metrics = createMetrics()
+  // a bad HERALD_LDAP_* setting stops the start before anything is opened
+  const ldap = ldapFromConfig(cfg, log.child({ part: 'ldap' }))
   const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
   const outbox = new Outbox({ db: store.db, kind: store.kind, clock: o.clock, registry: metrics.registry, log: log.child({ part: 'outbox' }) })
   const access = new AccessControl({
@@ -140,6 +143,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     await outbox.stop()
     await broker?.close()
     identity?.close()
+    await ldap?.close()
     await bus?.close().catch(() => {})
     await externalSessions?.close()
     await presence?.close().catch((err: unknown) => log.error({ err }, 'presence close failed'))
@@ -159,6 +163,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     for (const d of o.dialects) if (d.migrations) await migrate(store.db, d.name, d.migrations)
     const users = new UserStore(store.db)
     access.addAuthenticator(userAuthenticator(users))
+    // issue 13 item 4: directory users after Herald's own accounts, before the dialects' accounts
+    if (ldap) access.addAuthenticator(ldapAuthenticator(ldap))
     const svcPassword = servicePassword(cfg, log)
     access.addServiceAccount(str(cfg, 'service.username'), svcPassword)
     // issue 13: Herald's CA (made on first start) and EST, whose Basic logins are Herald accounts (no client id to claim)

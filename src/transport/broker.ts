@@ -56,6 +56,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const connectionsOf = new Map<string, number>()
   const refusal = (reason: string): AuthenticateError =>
     reason === 'bad-credentials' ? authError(4, 'bad user name or password')
+      : reason === 'unavailable' ? authError(3, 'server unavailable')
       : reason === 'client-id-taken' ? authError(2, 'client identifier in use by another account')
         : authError(5, 'not authorized')
 

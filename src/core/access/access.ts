@@ -217,7 +217,7 @@ export class AccessControl {
     return c.ip ? 'a:' + c.ip : undefined
   }
 
-  private async fail(c: Credentials, reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken'): Promise<AuthResult> {
+  private async fail(c: Credentials, reason: Extract<AuthResult, { ok: false }>['reason']): Promise<AuthResult> {
     this.opts.onFailure?.(reason)
     const key = this.limitKey(c)
     if (key && (reason === 'bad-credentials' || reason === 'not-authorized')) await this.state.fail(key)
@@ -247,13 +247,16 @@ export class AccessControl {
       if (password !== undefined && sameSecret(password, svc.password)) return { ok: true, principal: this.servicePrincipal(svc, c.clientId) }
       return this.fail(c, 'bad-credentials')
     }
+    let unavailable = false
     for (const a of this.candidates(c.username, c.listener)) {
       const p = await a.authenticate({ ...c, password })
       if (p === undefined) continue
+      // a directory that is down is no wrong password (not counted as a failure); a later authenticator may know the name
+      if (p === 'unavailable') { unavailable = true; continue }
       if (p === null) return this.fail(c, 'bad-credentials')
       return { ok: true, principal: { ...p, clientId: c.clientId } }
     }
-    return this.fail(c, 'bad-credentials')
+    return this.fail(c, unavailable ? 'unavailable' : 'bad-credentials')
   }
 
   /**

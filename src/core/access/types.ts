@@ -56,8 +56,9 @@ export interface Authenticator {
   dialect?: string
   /** usernames this authenticator alone answers for (any letter case), e.g. chat21's `JWT`; reserved for everyone else */
   claims?: string[]
-  /** `undefined`: not mine, ask the next one; `null`: refused; a principal: accepted */
-  authenticate(c: Credentials): Promise<Principal | null | undefined>
+  /** `undefined`: not mine, ask the next one; `null`: refused; a principal: accepted; `unavailable`: the directory
+   *  that would know is down (refused as "server unavailable" unless a later authenticator answers) */
+  authenticate(c: Credentials): Promise<Principal | null | undefined | 'unavailable'>
   /** The principal a username stands for, without its password (ACL checks from external brokers). */
   lookup?(username: string, clientId?: string): Promise<Principal | null | undefined>
   /** The principal a verified client certificate's CN stands for, on a listener bound to this dialect. */
@@ -66,4 +67,4 @@ export interface Authenticator {
 
 export type AuthResult =
   | { ok: true; principal: Principal }
-  | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken' }
+  | { ok: false; reason: 'bad-credentials' | 'not-authorized' | 'rate-limited' | 'client-id-taken' | 'unavailable' }

@@ -6,7 +6,7 @@ import type { Tokens } from '../jwt.ts'
 import { validId } from '../topics.ts'
 import { tokenOf } from './auth.ts'
 
-async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Tokens): Promise<boolean> {
+async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Tokens): Promise<boolean | 'unavailable'> {
   const h = req.headers.authorization ?? ''
   const basic = /^Basic\s+(.+)$/i.exec(h)
   if (basic) {
@@ -14,6 +14,8 @@ async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Toke
     const i = text.indexOf(':')
     if (i < 0) return false
     const r = await access.authenticate({ username: text.slice(0, i), password: text.slice(i + 1), clientId: '', ip: req.ip })
+    // the directory behind the account is down: a 503 the caller may retry, not a wrong password
+    if (!r.ok && r.reason === 'unavailable') return 'unavailable'
     return r.ok && r.principal.superuser === true
   }
   const token = tokenOf(req)
@@ -23,7 +25,9 @@ async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Toke
 
 export function tokenRoutes(app: FastifyInstance, access: AccessRegistry, tokens: Tokens): void {
   app.post('/auth/createCustomToken', async (req, reply) => {
-    if (!(await allowed(req, access, tokens))) return reply.code(401).send({ success: false, msg: 'Unauthorized.' })
+    const ok = await allowed(req, access, tokens)
+    if (ok === 'unavailable') return reply.code(503).send({ success: false, msg: 'Service Unavailable.' })
+    if (!ok) return reply.code(401).send({ success: false, msg: 'Unauthorized.' })
     const b = (req.body ?? {}) as Record<string, unknown>
     const userid = b.userid ?? b.user_id
     if (!validId(userid)) return reply.code(400).send({ success: false, err: 'userid is mandatory (no . / + # *)' })
