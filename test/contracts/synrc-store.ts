@@ -1,6 +1,7 @@
 // The SYNRC store contract (issue 12 §5, issue 9 §6): the stores of src/dialects/synrc/store driven directly on a
-// migrated database, the same assertions on SQLite and PostgreSQL. Devices and registrations (AuthStore), rosters,
-// friendships and rooms with their members.
+// migrated database, the same assertions on SQLite and PostgreSQL. Devices and registrations (AuthStore), rosters with
+// the nick index and profiles, friendships, rooms with their members, message feeds (chains, pages, readers, sticker
+// packs) and the delivery queue of delete after ack.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,7 +10,9 @@ import { after, before, describe, test } from 'node:test'
 import { migrate, openStore, type Store } from '../../src/core/store/db.ts'
 import { synrcMigrations } from '../../src/dialects/synrc/migrations.ts'
 import { AuthStore } from '../../src/dialects/synrc/store/auth.ts'
+import { DeliveryStore } from '../../src/dialects/synrc/store/deliveries.ts'
 import { FriendStore } from '../../src/dialects/synrc/store/friends.ts'
+import { MessageStore, type MessageRow, type NewMessage } from '../../src/dialects/synrc/store/messages.ts'
 import { RoomStore } from '../../src/dialects/synrc/store/rooms.ts'
 import { phoneOfRoster, rosterIdOf, RosterStore } from '../../src/dialects/synrc/store/rosters.ts'
 import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../helpers.ts'
@@ -17,12 +20,31 @@ import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../helpers.ts'
 /** a millisecond timestamp past 2^32 (BIGINT columns; PostgreSQL's int8 comes back as a number) */
 const T0 = 1_764_000_000_000
 
+const msg = (feed: string, author: string, f: Partial<NewMessage> = {}): NewMessage => ({
+  feed, msg_id: null, author, recipient: '', created: T0, status: 'sent', types: '', link_id: null, kinds: ',text,', body: '', update_at: T0, ...f,
+})
+
+/** the feed's chain walked from its top by prev, each link checked both ways */
+async function chain(messages: MessageStore, feed: string): Promise<number[]> {
+  const ids: number[] = []
+  let next: number | null = null
+  for (let id: number | null = await messages.top(feed) || null; id !== null;) {
+    const m: MessageRow = (await messages.get(id))!
+    assert.equal(m.next, next, `message ${id}: next`)
+    ids.unshift(id)
+    next = id
+    id = m.prev
+  }
+  return ids
+}
+
 export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: string | false }): void {
   describe(`SYNRC stores on ${kind}`, opts, () => {
     let dataDir: string
     let schema: string | undefined
     let store: Store
     let auth: AuthStore, rosters: RosterStore, friends: FriendStore, rooms: RoomStore
+    let messages: MessageStore, deliveries: DeliveryStore
 
     before(async () => {
       if (opts.skip) return
@@ -36,6 +58,8 @@ export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: s
       rosters = new RosterStore(store.db)
       friends = new FriendStore(store.db)
       rooms = new RoomStore(store.db)
+      messages = new MessageStore(store.db)
+      deliveries = new DeliveryStore(store.db)
     })
     after(async () => {
       await store?.close()
@@ -185,6 +209,126 @@ export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: s
       const got = (await rooms.get('room-race'))!
       const owners = (await rooms.members('room-race')).map((m) => m.roster_id)
       assert.deepEqual(owners, [got.name === 'A' ? 'r_a' : 'r_b'])
+    })
+
+    test('§6.3 §7 Index{nick}: one nick per roster, compared case-insensitively; patch, profile, remove', async () => {
+      const [a, b] = [await rosters.ensure('380679000081', T0), await rosters.ensure('380679000082', T0, { names: 'Bo' })]
+      assert.equal(b.names, 'Bo')
+      assert.equal(await rosters.setNick(a.id, 'Alice', T0 + 1), true)
+      assert.equal(await rosters.setNick(b.id, 'alice', T0 + 1), false, 'taken in another case')
+      assert.equal(await rosters.setNick(a.id, 'ALICE', T0 + 2), true, 'its own nick in another case')
+      assert.equal((await rosters.byNick('aLiCe'))!.id, a.id)
+      const race = await Promise.all([rosters.setNick(a.id, 'Zed', T0), rosters.setNick(b.id, 'Zed', T0)])
+      assert.deepEqual(race.filter(Boolean).length, 1, 'two rosters asking for one nick at once: one gets it')
+      await rosters.patch(b.id, { surnames: 'B', email: 'b@x' }, T0 + 3)
+      const pb = (await rosters.get(b.id))!
+      assert.deepEqual([pb.names, pb.surnames, pb.email, pb.update_at], ['Bo', 'B', 'b@x', T0 + 3])
+      assert.deepEqual((await rosters.byPhones(['380679000082', '380679000081', '380679000089'])).map((r) => r.id), [a.id, b.id])
+      assert.deepEqual(await rosters.byPhones([]), [])
+      assert.equal(await rosters.profile('380679000081'), undefined)
+      await rosters.setProfile('380679000081', { balance: 5 }, T0)
+      await rosters.setProfile('380679000081', { settings: '[{"k":"v"}]' }, T0 + 1)
+      const prof = (await rosters.profile('380679000081'))!
+      assert.deepEqual([prof.balance, prof.settings, prof.update_at], [5, '[{"k":"v"}]', T0 + 1])
+      await rosters.removeProfile('380679000081')
+      await rosters.remove(a.id)
+      assert.equal(await rosters.get(a.id), undefined)
+      assert.equal(await rosters.profile('380679000081'), undefined)
+    })
+
+    test('§6.4 both rows of a pair at once; mutual friends; who lists a roster; a removed roster leaves no rows', async () => {
+      const [a, b, c] = ['380679000083_1', '380679000084_1', '380679000085_1']
+      await friends.setPair(a, 'request', b, 'authorization', T0)
+      assert.deepEqual([(await friends.get(a, b))!.status, (await friends.get(b, a))!.status], ['request', 'authorization'])
+      await friends.setPair(a, 'friend', b, 'friend', T0 + 1)
+      await friends.setPair(a, 'friend', c, 'friend', T0 + 1)
+      await friends.set(c, b, 'request', T0)
+      assert.deepEqual(await friends.mutual(a), [b, c])
+      assert.deepEqual(await friends.mutual(b), [a])
+      assert.deepEqual((await friends.listedBy(b)).map((f) => [f.roster_id, f.status]), [[a, 'friend'], [c, 'request']])
+      await friends.removePair(a, b)
+      assert.deepEqual([await friends.get(a, b), await friends.get(b, a)], [undefined, undefined])
+      await friends.removeAll(c)
+      assert.deepEqual([await friends.of(c), await friends.listedBy(c)], [[], []])
+      assert.deepEqual(await friends.mutual(a), [])
+    })
+
+    test('§7 chains: server ids, prev/next links, the feed top; pages in both directions, media kinds, cleared ids', async () => {
+      const feed = 'p2p/380679000086_1/380679000087_1'
+      const [m1, m2, m3] = [
+        await messages.add(msg(feed, 'r1', { msg_id: 'c-1' })),
+        await messages.add(msg(feed, 'r2', { kinds: ',image,' })),
+        await messages.add(msg(feed, 'r1', { kinds: ',image,text,' })),
+      ]
+      assert.ok(m1.id < m2.id && m2.id < m3.id)
+      assert.deepEqual([m1.prev, m2.prev, m3.prev], [null, m1.id, m2.id])
+      assert.deepEqual(await chain(messages, feed), [m1.id, m2.id, m3.id])
+      assert.equal((await messages.get(m1.id))!.msg_id, 'c-1')
+      const ids = (rows: MessageRow[]) => rows.map((r) => r.id)
+      assert.deepEqual(ids(await messages.page({ feed, from: 0, dir: 'back', limit: 2 })), [m3.id, m2.id])
+      assert.deepEqual(ids(await messages.page({ feed, from: m2.id, dir: 'back', limit: 2 })), [m1.id])
+      assert.deepEqual(ids(await messages.page({ feed, from: 0, dir: 'forward', limit: 10 })), [m1.id, m2.id, m3.id])
+      assert.deepEqual(ids(await messages.page({ feed, from: m1.id, dir: 'forward', limit: 1 })), [m2.id])
+      assert.deepEqual(ids(await messages.page({ feed, from: 0, dir: 'back', limit: 10, kind: 'image' })), [m3.id, m2.id])
+      assert.deepEqual(ids(await messages.page({ feed, from: 0, dir: 'back', limit: 10, cleared: m2.id })), [m3.id])
+      assert.equal(await messages.unread(feed, 'r2', m1.id), 1)
+      assert.equal(await messages.unread(feed, 'r1', 0), 1)
+      await messages.update(m2.id, { status: 'edit', body: 'B', update_at: T0 + 9 })
+      assert.deepEqual([(await messages.get(m2.id))!.status, (await messages.get(m2.id))!.body], ['edit', 'B'])
+      // out of the middle, then the top: neighbours re-linked, the top moves back
+      await messages.remove(m2.id)
+      assert.deepEqual(await chain(messages, feed), [m1.id, m3.id])
+      await messages.remove(m3.id)
+      assert.deepEqual(await chain(messages, feed), [m1.id])
+      assert.equal(await messages.remove(m3.id), undefined)
+      assert.equal((await messages.add(msg(feed, 'r2'))).prev, m1.id)
+    })
+
+    test('§7 chains: appends to one feed at once keep one unbroken chain', async () => {
+      const feed = 'muc/race-room'
+      const rows = await Promise.all(Array.from({ length: 12 }, (_, i) => messages.add(msg(feed, `r${i % 3}`))))
+      assert.deepEqual(await chain(messages, feed), rows.map((r) => r.id).sort((x, y) => x - y))
+    })
+
+    test('§6.7 replies, read cursors, delivered once, sticker packs', async () => {
+      const feed = 'muc/room-replies'
+      const root = await messages.add(msg(feed, 'r1'))
+      const reply = await messages.add(msg(feed, 'r2', { types: 'reply', link_id: root.id }))
+      await messages.add(msg(feed, 'r2', { types: 'forward', link_id: root.id }))
+      assert.deepEqual((await messages.replies(root.id)).map((r) => r.id), [reply.id])
+      assert.deepEqual(await messages.replies(root.id, reply.id), [])
+      assert.equal(await messages.reader('r1', feed), undefined)
+      await messages.setReader('r1', feed, { pos: reply.id }, T0)
+      await messages.setReader('r1', feed, { cleared: root.id }, T0 + 1)
+      assert.deepEqual(await messages.reader('r1', feed), { roster_id: 'r1', feed, pos: reply.id, cleared: root.id, update_at: T0 + 1 })
+      await messages.markDelivered(root.id, T0 + 5)
+      await messages.markDelivered(root.id, T0 + 6)
+      assert.equal((await messages.get(root.id))!.delivered, T0 + 5)
+      const p1 = await messages.addStickerPack((id) => `pack-${id}`, T0)
+      const p2 = await messages.addStickerPack((id) => `pack-${id}`, T0)
+      assert.deepEqual(await messages.stickerPacks(10), [{ id: p2, body: `pack-${p2}` }, { id: p1, body: `pack-${p1}` }])
+    })
+
+    test('§6.6 delete after ack: one delivery per (device, message), acknowledged once; what a session does not hold', async () => {
+      const m = await messages.add(msg('muc/room-acks', 'r1'), async (trx, row) => {
+        await deliveries.enqueue([
+          { client_id: 'emqttd_d1', message_id: row.id, session: 's1', created: T0 },
+          { client_id: 'emqttd_d2', message_id: row.id, session: null, created: T0 },
+        ], trx)
+      })
+      assert.equal(await deliveries.pendingFor(m.id), 2)
+      // queued again (an edit): still one row, its session replaced
+      await deliveries.enqueue([{ client_id: 'emqttd_d1', message_id: m.id, session: null, created: T0 + 1 }])
+      assert.deepEqual(await deliveries.pendingOf('emqttd_d1'), [{ client_id: 'emqttd_d1', message_id: m.id, session: null, created: T0 + 1 }])
+      assert.deepEqual(await deliveries.missed('emqttd_d1', 's2', 10), [m.id])
+      await deliveries.held('emqttd_d1', [m.id], 's2')
+      assert.deepEqual(await deliveries.missed('emqttd_d1', 's2', 10), [])
+      assert.deepEqual(await deliveries.missed('emqttd_d1', 's3', 10), [m.id])
+      assert.equal(await deliveries.ack('emqttd_d1', m.id), true)
+      assert.equal(await deliveries.ack('emqttd_d1', m.id), false)
+      assert.equal(await deliveries.pendingFor(m.id), 1)
+      await deliveries.removeMessage(m.id)
+      assert.equal(await deliveries.pendingFor(m.id), 0)
     })
   })
 }
