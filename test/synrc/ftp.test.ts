@@ -66,6 +66,10 @@ for (const layout of ['a', 'legacy'] as const) {
       // a finished upload: init answers the whole size and block 0 (nothing more to send)
       a = await ask(again, ftp('up-1', { size, offset: 0, block: 0, status: bin('init') }))
       assert.deepEqual([a.offset, a.block], [size, 0])
+      // a chunk repeated after the end (its ack was lost) appends nothing and is answered {event,stop} again
+      a = await ask(again, ftp('up-1', { size, offset: 2 * CHUNK, block: 1000, data: file.subarray(2 * CHUNK), status: bin('send') }))
+      assert.deepEqual([a.offset, a.block, isStop(a.status)], [size, 0, true])
+      assert.equal(readFileSync(stored.path).length, size)
     })
 
     test('another user cannot append to or see the progress of an upload with the same id', async () => {

@@ -86,7 +86,11 @@ async function send(r: Request, s: Synrc, base: string): Promise<Rec> {
   // a send without init (or for another owner's id, which hashes elsewhere): nothing to append to
   if (!meta) return ack(r.rec, 0, 0)
   const stored = meta.done ? meta.size : await storedBytes(base)
-  if (meta.done) return ack(r.rec, stored, 0, STOP)
+  if (stored >= meta.size) {
+    // finished (also when a crash came between the last append and its metadata): nothing more to send
+    if (!meta.done) await writeMeta(base, { ...meta, done: true })
+    return ack(r.rec, stored, 0, STOP)
+  }
   // a chunk for another offset is not appended: the ack names the offset to send from (resume after a lost ack)
   if (r.rec.offset !== stored) return ack(r.rec, stored, nextBlock(meta.size, stored))
   const data = r.rec.data instanceof Uint8Array ? r.rec.data : EMPTY
