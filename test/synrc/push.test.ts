@@ -106,13 +106,16 @@ describe('SYNRC PushOutbox (§6.13)', () => {
     assert.equal(await queuedMetric('android'), 1)
   })
 
-  test('a phone without push tokens, or without devices, queues nothing', async () => {
+  test('a token saved without an os, a phone without tokens or without devices: nothing queued', async () => {
     const phone = '380679000024'
     const { device } = await register(h, phone, 'q1')
+    await device.send({ $: 'Auth', type: 'push', push: bin('token-without-os') })
+    await device.next((r) => r.$ === 'io')
     await device.end()
     await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
     assert.equal(await h.synrc.synrc!.push!.notify(phone, push()), 0)
     assert.equal(await h.synrc.synrc!.push!.notify('380679000029', push()), 0)
+    assert.deepEqual((await jobs()).filter((j) => j.device.includes(phone)), [])
   })
 })
 
