@@ -64,13 +64,31 @@ class Abandoned extends Error {}
 /** One login's conversation with the directory; abandoned when its deadline passes or the directory closes. */
 class Call {
   client?: Client
-  abandoned = false
-  /** fails once the call was abandoned, so that no later step reconnects */
+  private abandoned = false
+  private leave!: (err: Error) => void
+  private gone = new Promise<never>((_resolve, reject) => { this.leave = reject })
+
+  constructor() {
+    this.gone.catch(() => {})
+  }
+
+  /**
+   * One step, given up when the call is abandoned: ldapts never settles a connect whose socket it destroyed (an
+   * unbind during a connect), and a step that never ends would hold its Gate slot for ever.
+   */
+  step<T>(op: () => Promise<T>): Promise<T> {
+    this.check()
+    return Promise.race([op(), this.gone])
+  }
+
+  /** a call abandoned while it waited for its Gate slot never connects */
   check(): void {
     if (this.abandoned) throw new Abandoned('the LDAP request was abandoned')
   }
+
   async abandon(): Promise<void> {
     this.abandoned = true
+    this.leave(new Abandoned('the LDAP request was abandoned'))
     await this.client?.unbind().catch(() => {})
   }
 }
@@ -81,6 +99,8 @@ export class LdapDirectory {
   private accepted = new BoundedMap<string, { mac: Buffer; superuser: boolean; until: number }>(CACHE_ENTRIES)
   private refused = new BoundedMap<string, number>(CACHE_ENTRIES)
   private missing = new BoundedMap<string, number>(CACHE_ENTRIES)
+  /** names found without a password (hook lookups), for as long as an accepted login */
+  private known = new BoundedMap<string, { superuser: boolean; until: number }>(CACHE_ENTRIES)
   private gate: Gate
   private calls = new Set<Call>()
   /** connections still being closed (an unbind is bounded by the operation timeout) */
@@ -123,6 +143,7 @@ export class LdapDirectory {
     } else if (v === 'missing') {
       this.missing.set(username, until)
       this.accepted.delete(username)
+      this.known.delete(username)
     }
     return v
   }
@@ -130,10 +151,13 @@ export class LdapDirectory {
   /** The entry behind a name, without its password (ACL questions from an external broker's hooks). */
   async find(username: string): Promise<Verdict> {
     const now = this.now()
-    const hit = this.accepted.get(username)
+    const hit = this.accepted.get(username) ?? this.known.get(username)
     if (hit && hit.until > now) return { superuser: hit.superuser }
     if ((this.missing.get(username) ?? 0) > now) return 'missing'
-    return this.ask((call) => this.conversation(call, username))
+    const v = await this.ask((call) => this.conversation(call, username))
+    if (typeof v === 'object') this.known.set(username, { superuser: v.superuser, until: this.now() + this.o.cacheTtlMs })
+    else if (v === 'missing') this.missing.set(username, this.now() + this.o.negativeCacheTtlMs)
+    return v
   }
 
   /** Every directory question runs under the deadline, and its connection is closed whatever happens. */
@@ -182,20 +206,19 @@ export class LdapDirectory {
       url: this.o.url, timeout: this.o.timeoutMs, connectTimeout: this.o.timeoutMs,
       tlsOptions: /^ldaps:/i.test(this.o.url) ? this.tls : undefined,
     })
-    if (this.o.startTls) await client.startTLS({ ...this.tls })
-    call.check()
+    if (this.o.startTls) await call.step(() => client.startTLS({ ...this.tls }))
     if (this.o.bindDn) {
       try {
-        await client.bind(this.o.bindDn, this.o.bindPassword)
+        await call.step(() => client.bind(this.o.bindDn, this.o.bindPassword))
       } catch (err) {
+        if (err instanceof Abandoned) throw err
         // a refused service bind is Herald's configuration, never the user's password
         throw new Error(`service bind as ${this.o.bindDn} failed: ${(err as Error).message}`)
       }
     }
-    call.check()
-    const found = await client.search(this.o.baseDn, {
+    const found = await call.step(() => client.search(this.o.baseDn, {
       scope: 'sub', filter: fill(this.o.userFilter, { username }), sizeLimit: 2, attributes: ['1.1'],
-    })
+    }))
     const entries = found.searchEntries
     if (entries.length === 0) return 'missing'
     if (entries.length > 1) {
@@ -204,17 +227,16 @@ export class LdapDirectory {
     }
     const dn = entries[0].dn
     let superuser = false
-    if (this.o.groupFilter) {
-      call.check()
-      const groups = await client.search(this.o.baseDn, {
-        scope: 'sub', filter: fill(this.o.groupFilter, { username, dn }), sizeLimit: 1, attributes: ['1.1'],
-      })
+    const groupFilter = this.o.groupFilter
+    if (groupFilter) {
+      const groups = await call.step(() => client.search(this.o.baseDn, {
+        scope: 'sub', filter: fill(groupFilter, { username, dn }), sizeLimit: 1, attributes: ['1.1'],
+      }))
       superuser = groups.searchEntries.length > 0
     }
     if (password === undefined) return { superuser }
-    call.check()
     try {
-      await client.bind(dn, password)
+      await call.step(() => client.bind(dn, password))
     } catch (err) {
       if (err instanceof InvalidCredentialsError) return 'refused'
       // e.g. a locked account (ppolicy): refused; a busy or failing server: unavailable
