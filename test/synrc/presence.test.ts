@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
+import { eventually } from '../helpers.ts'
 
 const presenceOf = (id: string) => (r: Rec) => r.$ === 'Contact' && str(r.phone_id) === id && r.presence !== null
 const isIo = (r: Rec) => r.$ === 'io'
@@ -12,6 +13,8 @@ const isIo = (r: Rec) => r.$ === 'io'
 for (const layout of ['a', 'legacy'] as const) {
   describe(`SYNRC PRESENCE (layout ${layout})`, () => {
     let h: SynrcHerald
+    /** register() returns at CONNACK; a request sent before Herald has seen the connect would be dropped */
+    const ready = (c: SynrcClient) => eventually(() => h.synrc.service!.isConnected(c.clientId), `${c.clientId} connected`)
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}4${String(n).padStart(5, '0')}`
 
@@ -20,6 +23,7 @@ for (const layout of ['a', 'legacy'] as const) {
       const tokens: string[] = []
       for (let i = 1; i <= devices; i++) {
         const { device, token } = await register(h, phone(n), `d${i}`)
+        await ready(device)
         open.push(device)
         d.push(device)
         tokens.push(token)
@@ -55,6 +59,7 @@ for (const layout of ['a', 'legacy'] as const) {
         assert.deepEqual([ct.presence, ct.status], ['offline', 'friend'])
       }
       const back = await SynrcClient.connect(h.mqttUrl, `emqttd_${a.phone}_d1`, layout, { password: a.tokens[0], clean: false })
+      await ready(back)
       open.push(back)
       for (const d of b.d) assert.equal((await d.next(presenceOf(a.id))).presence, 'online')
       assert.equal(await c.d[0].quiet(presenceOf(a.id), 200), true)
@@ -90,6 +95,7 @@ for (const layout of ['a', 'legacy'] as const) {
       }
       // §5: Presence from a reg_ client is not handled
       const reg = await SynrcClient.connect(h.mqttUrl, `reg_${phone(7)}_x`, layout)
+      await ready(reg)
       open.push(reg)
       await reg.send({ $: 'Presence', status: 'online' })
       assert.equal(await reg.quiet(), true)

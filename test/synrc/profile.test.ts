@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
+import { eventually } from '../helpers.ts'
 
 const isIo = (r: Rec) => r.$ === 'io'
 const isProfile = (status: string) => (r: Rec) => r.$ === 'Profile' && r.status === status
@@ -14,6 +15,8 @@ const feature = (key: string, value: string) => ({ $: 'Feature', id: bin(`f_${ke
 for (const layout of ['a', 'legacy'] as const) {
   describe(`SYNRC PROFILE (layout ${layout})`, () => {
     let h: SynrcHerald
+    /** register() returns at CONNACK; a request sent before Herald has seen the connect would be dropped */
+    const ready = (c: SynrcClient) => eventually(() => h.synrc.service!.isConnected(c.clientId), `${c.clientId} connected`)
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}1${String(n).padStart(5, '0')}`
 
@@ -21,6 +24,7 @@ for (const layout of ['a', 'legacy'] as const) {
       const d: SynrcClient[] = []
       for (let i = 1; i <= devices; i++) {
         const { device } = await register(h, phone(n), `d${i}`)
+        await ready(device)
         open.push(device)
         d.push(device)
       }
@@ -114,6 +118,7 @@ for (const layout of ['a', 'legacy'] as const) {
     test('a sys_ service account acts for the phone it names (the balance too); without a phone: not_authorized', async () => {
       const a = await user(9)
       const sys = await SynrcClient.connect(h.mqttUrl, `sys_profile_${layout}`, layout, { username: 'herald', password: h.servicePassword })
+      await ready(sys)
       open.push(sys)
       await sys.send({ $: 'Profile', phone: bin(a.phone), balance: 42, status: 'patch' })
       assert.deepEqual(await code(sys), [null, null])

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, type SynrcClient, type SynrcHerald } from './client.ts'
-import { PG_URL, pgAvailable, requireService } from '../helpers.ts'
+import { eventually, PG_URL, pgAvailable, requireService } from '../helpers.ts'
 
 const isContact = (id: string, status: string | null) => (r: Rec) => r.$ === 'Contact' && str(r.phone_id) === id && r.status === status
 const isRoster = (status: string) => (r: Rec) => r.$ === 'Roster' && r.status === status
@@ -18,6 +18,8 @@ const RUNS = [{ layout: 'a', db: 'sqlite' }, { layout: 'legacy', db: 'sqlite' },
 for (const { layout, db } of RUNS) {
   describe(`SYNRC ROSTER (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
+    /** register() returns at CONNACK; a request sent before Herald has seen the connect would be dropped */
+    const ready = (c: SynrcClient) => eventually(() => h.synrc.service!.isConnected(c.clientId), `${c.clientId} connected`)
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}2${String(n).padStart(5, '0')}`
 
@@ -25,6 +27,7 @@ for (const { layout, db } of RUNS) {
       const d: SynrcClient[] = []
       for (let i = 1; i <= devices; i++) {
         const { device } = await register(h, phone(n), `d${i}`)
+        await ready(device)
         open.push(device)
         d.push(device)
       }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
-import { PG_URL, pgAvailable, requireService } from '../helpers.ts'
+import { eventually, PG_URL, pgAvailable, requireService } from '../helpers.ts'
 
 const isIo = (r: Rec) => r.$ === 'io'
 
@@ -16,12 +16,15 @@ const RUNS = [{ layout: 'a', db: 'sqlite' }, { layout: 'legacy', db: 'sqlite' },
 for (const { layout, db } of RUNS) {
   describe(`SYNRC SEARCH (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
+    /** register() returns at CONNACK; a request sent before Herald has seen the connect would be dropped */
+    const ready = (c: SynrcClient) => eventually(() => h.synrc.service!.isConnected(c.clientId), `${c.clientId} connected`)
     const open: SynrcClient[] = []
     const phone = (n: number) => `38050${layout === 'a' ? 1 : 2}5${String(n).padStart(5, '0')}`
     const users: Record<string, { id: string; phone: string; d: SynrcClient }> = {}
 
     async function user(name: string, n: number, nick?: string) {
       const { device } = await register(h, phone(n), 'd1')
+      await ready(device)
       open.push(device)
       if (nick) {
         await device.send({ $: 'Roster', nick: bin(nick), status: 'nick' })
@@ -92,6 +95,7 @@ for (const { layout, db } of RUNS) {
         assert.deepEqual([io.code.$, io.code.code], ['error', 'invalid_data'], JSON.stringify(rec.field))
       }
       const reg = await SynrcClient.connect(h.mqttUrl, `reg_${phone(7)}_x`, layout)
+      await ready(reg)
       open.push(reg)
       await reg.send({ $: 'Search', ref: bin('x'), field: bin('nick'), type: '==', value: [bin('bob_2')], status: 'contact' })
       assert.equal(await reg.quiet(), true)
