@@ -33,7 +33,7 @@ for (const { layout, db } of RUNS) {
       users[name] = { id: `${phone(n)}_1`, phone: phone(n), d: device }
       return users[name]
     }
-    const search = async (c: SynrcClient, rec: Rec) => {
+    const search = async (c: SynrcClient, rec: Record<string, unknown>) => {
       await c.send({ $: 'Search', type: '==', ...rec })
       return c.next(isIo)
     }
@@ -82,7 +82,7 @@ for (const { layout, db } of RUNS) {
 
     test('invalid_data: no ref, an unknown field, !=, a status the field does not answer, no values, too many', async () => {
       const { a } = users
-      const bad: Rec[] = [
+      const bad: Record<string, unknown>[] = [
         { ref: null, field: bin('nick'), value: [bin('bob_2')], status: 'contact' },
         { ref: bin('x'), field: bin('email'), value: [bin('bob_2')], status: 'contact' },
         { ref: bin('x'), field: bin('nick'), type: '!=', value: [bin('bob_2')], status: 'contact' },

@@ -28,11 +28,12 @@ function idOf(r: Request): string | undefined {
 
 /** the full roster: its contacts (every row, with its status) and rooms */
 export async function fullRoster(s: Synrc, row: RosterRow, status: string | null): Promise<Rec> {
-  const userlist: Rec[] = []
-  for (const f of await s.stores.friends.of(row.id)) {
-    const other = await s.stores.rosters.get(f.friend_id)
-    userlist.push(other ? contactOf(s, other, f.status, { presence: f.status === 'friend' }) : bareContact(f.friend_id, f.status))
-  }
+  const rows = await s.stores.friends.of(row.id)
+  const others = await s.stores.rosters.byIds(rows.map((f) => f.friend_id))
+  const userlist = rows.map((f) => {
+    const other = others.get(f.friend_id)
+    return other ? contactOf(s, other, f.status, { presence: f.status === 'friend' }) : bareContact(f.friend_id, f.status)
+  })
   const roomlist: Rec[] = []
   for (const id of await s.stores.rooms.roomsOf(row.id)) {
     const room = await s.stores.rooms.get(id)

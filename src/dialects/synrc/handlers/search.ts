@@ -15,14 +15,12 @@ export const MAX_VALUES = 1000
 
 /** the rosters found, as Contacts: the searcher's relation as status; those that banned the searcher are not found */
 async function contacts(s: Synrc, me: string, rows: RosterRow[]): Promise<Rec[]> {
-  const out: Rec[] = []
-  for (const row of rows) {
-    const theirs = await s.stores.friends.get(row.id, me)
-    if (theirs?.status === 'ban') continue
-    const mine = row.id === me ? undefined : await s.stores.friends.get(me, row.id)
-    out.push(contactOf(s, row, mine?.status ?? null, { presence: mine?.status === 'friend' }))
-  }
-  return out
+  const banners = new Set((await s.stores.friends.listedBy(me)).filter((f) => f.status === 'ban').map((f) => f.roster_id))
+  const mine = new Map((await s.stores.friends.of(me)).map((f) => [f.friend_id, f.status]))
+  return rows.filter((row) => !banners.has(row.id)).map((row) => {
+    const status = mine.get(row.id) ?? null
+    return contactOf(s, row, status, { presence: status === 'friend' })
+  })
 }
 
 const nick: SearchField = async (r, s, values) => {

@@ -35,6 +35,13 @@ export class RosterStore {
     return this.db.selectFrom('synrc_rosters').selectAll().where('phone', '=', phone).orderBy('id').execute() as Promise<RosterRow[]>
   }
 
+  /** these rosters (a roster's contacts, §6.3 get), by id */
+  async byIds(ids: string[]): Promise<Map<string, RosterRow>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.db.selectFrom('synrc_rosters').selectAll().where('id', 'in', ids).execute() as RosterRow[]
+    return new Map(rows.map((r) => [r.id, r]))
+  }
+
   /** the rosters of these phones (§6.10 phone search) */
   async byPhones(phones: string[]): Promise<RosterRow[]> {
     if (phones.length === 0) return []
