@@ -124,7 +124,7 @@ for (const layout of ['a', 'legacy'] as const) {
       assert.deepEqual(await code(sys), [null, null])
       await sys.send({ $: 'Profile', phone: bin(a.phone), status: 'get' })
       const p = await sys.next(isProfile('get'))
-      assert.deepEqual([str(p.phone), p.balance], [a.phone, 42])
+      assert.deepEqual([str(p.phone), p.balance, p.presence], [a.phone, 42, 'online'])
       await sys.send({ $: 'Profile', status: 'get' })
       assert.deepEqual(await code(sys), ['error', 'not_authorized'])
       await a.d[0].send({ $: 'Profile' })

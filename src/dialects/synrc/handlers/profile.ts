@@ -6,7 +6,7 @@ import type { RosterRow } from '../store/rosters.ts'
 import { devicesTopic } from '../topics.ts'
 import { error, type Rec } from '../wire.ts'
 import { dropRoster } from './friend.ts'
-import { bareContact, toFriends } from './presence.ts'
+import { bareContact, presenceOf, toFriends } from './presence.ts'
 
 const bin = (s: string): Buffer => Buffer.from(s, 'utf8')
 const opt = (s: string | null): Buffer | null => (s ? bin(s) : null)
@@ -43,7 +43,7 @@ export async function profileOf(s: Synrc, phone: string, status: string | null =
   return {
     $: 'Profile', phone: bin(phone), services: [], rosters: rosters.map((r) => rosterRecord(r)), update: null,
     settings: doc ? loadSettings(doc.settings) : [], date: Math.max(0, doc?.update_at ?? 0, ...rosters.map((r) => r.update_at)),
-    balance: doc?.balance ?? 0, presence: 'online', status,
+    balance: doc?.balance ?? 0, presence: presenceOf(s, phone), status,
   }
 }
 
