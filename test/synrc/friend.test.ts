@@ -172,6 +172,13 @@ for (const { layout, db } of RUNS) {
       await friend(d, a.id, b.id, 'ignore')
       await d.next(isContact(b.id, 'ignore'))
       assert.equal(await b.d[0].quiet((r) => r.$ === 'Contact' && r.status === 'ignore'), true)
+      // update: the contact as it stands, to my devices
+      await friend(d, a.id, b.id, 'update')
+      await d.next(isContact(b.id, 'ignore'))
+      // confirming a declined request still works
+      await friend(d, a.id, b.id, 'confirm')
+      assert.deepEqual(await code(), ['ok', 'added', 'added'])
+      await b.d[0].next(isContact(a.id, 'friend'))
       // a sys_ or reg_ client cannot send Friend at all (§5: no reply)
       const reg = await SynrcClient.connect(h.mqttUrl, `reg_${phone(8)}_x`, layout)
       await ready(reg)
