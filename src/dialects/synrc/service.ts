@@ -9,6 +9,9 @@ import type { DeviceHooks, Route, Sender, SubscriptionProvider, Synrc } from './
 import { actionsTopic, clientKind, devicesTopic, EVENTS_FILTER, eventsClientId } from './topics.ts'
 import { error, WireError } from './wire.ts'
 
+/** how long a request waits for its client's connect event (other connect listeners, e.g. presence, run first) */
+const CONNECT_GRACE_MS = 2000
+
 export class SynrcService {
   /** connected clients by client id: who they are comes from their login */
   private readonly clients = new Map<string, Sender>()
@@ -59,7 +62,6 @@ export class SynrcService {
   private async onConnect(info: SessionInfo): Promise<void> {
     const sender = this.senderOf(info)
     if (!sender) return
-    this.clients.set(info.clientId, sender)
     // as n2o_auth: the client's own actions topic at QoS 2, and for a device what it is entitled to
     const filters = [actionsTopic(info.clientId)]
     if (sender.kind === 'device') {
@@ -68,6 +70,8 @@ export class SynrcService {
       for (const p of this.providers) filters.push(...(await p(device)))
     }
     await this.s.sessions.subscribe(info.clientId, filters.map((filter) => ({ filter, qos: 2 })))
+    // requests are answered from here on: the replies' topic is subscribed
+    this.clients.set(info.clientId, sender)
     if (sender.kind === 'device') {
       await this.s.stores.auth.seen(sender.clientId, this.s.clock.now())
       for (const h of this.hooks) await h.connected?.(sender)
@@ -97,8 +101,19 @@ export class SynrcService {
     return next
   }
 
+  /** the sender of a request that came right after its CONNACK, before the connect event reached this dialect */
+  private async awaitSender(clientId: string): Promise<Sender | undefined> {
+    const end = Date.now() + CONNECT_GRACE_MS
+    let from = this.clients.get(clientId)
+    while (!from && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 5))
+      from = this.clients.get(clientId)
+    }
+    return from
+  }
+
   private async handle(clientId: string, payload: Buffer): Promise<void> {
-    const from = this.clients.get(clientId)
+    const from = this.clients.get(clientId) ?? (await this.awaitSender(clientId))
     // only a connection Herald knows can be answered (the broker's rules let nobody else publish as it)
     if (!from) return this.s.log.debug({ clientId }, 'synrc request from a client that is not logged in here')
     let rec
