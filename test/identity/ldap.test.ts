@@ -138,13 +138,15 @@ describe('LDAP logins against a running directory', slapd, () => {
     assert.equal(await tokenStatus(h, 'alice', 'wrong'), 401)
   })
 
-  test("an external broker's hooks see directory users (lookup without a password)", async () => {
-    const ask = async (username: string) => (await fetch(`${h.httpUrl}/api/v1/mqtt/superuser`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username }),
+  test("an external broker's hooks log directory users in and see them without a password", async () => {
+    const hook = async (path: string, body: Record<string, string>) => (await fetch(`${h.httpUrl}/api/v1/mqtt/${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     })).status
-    assert.equal(await ask('dave'), 200, 'in the admins group')
-    assert.equal(await ask('erin'), 401)
-    assert.equal(await ask('nobody'), 401)
+    assert.equal(await hook('login', { username: 'erin', password: 'erin-pw', clientid: 'e1' }), 200)
+    assert.equal(await hook('login', { username: 'erin', password: 'wrong', clientid: 'e2' }), 401)
+    assert.equal(await hook('superuser', { username: 'dave' }), 200, 'in the admins group (a lookup, no login)')
+    assert.equal(await hook('superuser', { username: 'erin' }), 401)
+    assert.equal(await hook('superuser', { username: 'nobody' }), 401)
   })
 })
 

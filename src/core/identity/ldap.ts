@@ -119,7 +119,8 @@ export class LdapDirectory {
   }
 
   private mac(username: string, password: string): Buffer {
-    return createHmac('sha256', this.key).update(username).update('\u0000').update(password).digest()
+    // JSON: no name and password pair reads as another (a NUL inside a name cannot shift the boundary)
+    return createHmac('sha256', this.key).update(JSON.stringify([username, password])).digest()
   }
 
   /** Is this the password of this user? Answers from the short caches first, then from the directory. */
