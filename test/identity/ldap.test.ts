@@ -173,7 +173,7 @@ describe('LDAP directory down', slapd, () => {
     assert.equal((await connackOf(h, 'bob', 'alice-pw')).code, 3, 'a different password is never answered from the cache')
     const carol = await connackOf(h, 'carol', 'carol-pw')
     assert.equal(carol.code, 3)
-    assert.ok(carol.ms < TIMEOUT_MS + 500, `refused in ${carol.ms} ms`)
+    assert.ok(carol.ms < TIMEOUT_MS + 1200, `refused in ${carol.ms} ms`)
     assert.equal(await tokenStatus(h, 'dave', 'dave-pw'), 503)
     // more unavailable logins from this address than auth.failLimit: none counted as a failed login
     for (let i = 0; i < 3; i++) assert.equal((await connackOf(h, 'erin', 'erin-pw')).code, 3)
@@ -208,11 +208,11 @@ describe('LDAP directory hung (slapd stopped with SIGSTOP)', slapd, () => {
     const all = await Promise.all(['bob', 'carol', 'erin', 'alice', 'dave'].map((u) => connackOf(h, u, `${u}-pw`)))
     for (const r of all) {
       assert.equal(r.code, 3)
-      assert.ok(r.ms < TIMEOUT_MS + 700, `refused in ${r.ms} ms`)
+      assert.ok(r.ms < TIMEOUT_MS + 1200, `refused in ${r.ms} ms`)
     }
     const t0 = Date.now()
     assert.equal(await tokenStatus(h, 'alice', 'alice-pw'), 503)
-    assert.ok(Date.now() - t0 < TIMEOUT_MS + 700)
+    assert.ok(Date.now() - t0 < TIMEOUT_MS + 1200)
     s.resume()
     await eventually(async () => (await connackOf(h, 'bob', 'bob-pw')).code === 0, 'bob logs in again', 5000)
   })
@@ -225,7 +225,7 @@ describe('LDAP directory hung (slapd stopped with SIGSTOP)', slapd, () => {
     await s.kill()
     const r = await pending
     assert.equal(r.code, 3)
-    assert.ok(r.ms < TIMEOUT_MS + 700)
+    assert.ok(r.ms < TIMEOUT_MS + 1200)
     await s.start()
     await eventually(async () => (await connackOf(h, 'carol', 'carol-pw')).code === 0, 'carol logs in again', 5000)
     await new Promise((r) => setImmediate(r))
