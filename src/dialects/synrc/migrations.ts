@@ -140,4 +140,41 @@ export const synrcMigrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '009_synrc_links': {
+    async up(db) {
+      // §6.9, §7: a link text names one room (Index{id={link,L}, roster=[RoomId]}): the primary key keeps it unique
+      await db.schema.createTable('synrc_links')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('room_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('type', 'varchar(16)')
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex('synrc_links_room').on('synrc_links').columns(['room_id']).execute()
+      // §6.8 Member/patch: what a member shows in one room instead of its roster's fields (null: the roster's)
+      for (const col of ['alias', 'avatar', 'names', 'surnames']) {
+        await db.schema.alterTable('synrc_members').addColumn(col, 'text').execute()
+      }
+    },
+  },
+  '010_synrc_favs': {
+    async up(db) {
+      // §6.11: stars and tags belong to one roster; a star keeps the starred message and its tags (ETF, base64)
+      await db.schema.createTable('synrc_stars')
+        .addColumn('roster_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('id', 'bigint', (c) => c.notNull())
+        .addColumn('client_id', 'text')
+        .addColumn('doc', 'text', (c) => c.notNull())
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_stars_pk', ['roster_id', 'id'])
+        .execute()
+      await db.schema.createTable('synrc_tags')
+        .addColumn('roster_id', 'varchar(255)', (c) => c.notNull())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('color', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('synrc_tags_pk', ['roster_id', 'name'])
+        .execute()
+    },
+  },
 }

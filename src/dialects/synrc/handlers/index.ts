@@ -5,6 +5,7 @@ import { auth } from './auth.ts'
 import { files } from './files.ts'
 import { messaging } from './messaging.ts'
 import { profile } from './profile.ts'
+import { rooms } from './rooms.ts'
 import { social } from './social.ts'
 
 export const ANY = ['reg', 'device', 'sys'] as const
@@ -18,7 +19,7 @@ const core: Module = {
   },
 }
 
-export const MODULES: Module[] = [core, files, messaging, social]
+export const MODULES: Module[] = [core, files, rooms, messaging, social]
 
 export function routesOf(modules: Module[]): Record<string, Route> {
   const out: Record<string, Route> = {}

@@ -1,5 +1,7 @@
-// SYNRC rooms and their members (§6.8, §7 'Room', 'Member'): the only file with synrc_rooms / synrc_members SQL.
+// SYNRC rooms, their members and links (§6.8, §6.9, §7 'Room', 'Member', 'Link', Index{link}): the only file with
+// synrc_rooms / synrc_members / synrc_links SQL.
 import type { Db } from '../../../core/store/db.ts'
+import { FavStore } from './favs.ts'
 
 export interface RoomRow {
   id: string
@@ -13,24 +15,53 @@ export interface RoomRow {
   update_at: number
 }
 
-/** owner | admin | member */
-export interface MemberRow { room_id: string; roster_id: string; role: string; muted: number; joined: number }
+/** owner | admin | member; alias, avatar, names, surnames: what Member/patch set for this room (null: the roster's) */
+export interface MemberRow {
+  room_id: string
+  roster_id: string
+  role: string
+  muted: number
+  joined: number
+  alias?: string | null
+  avatar?: string | null
+  names?: string | null
+  surnames?: string | null
+}
+
+/** a room's link (§6.9): its text is unique over all rooms */
+export interface LinkRow { id: string; room_id: string; name: string; type: string | null; created: number }
+
+/** §6.8: at most this many links per room (LNKIE3) */
+export const MAX_LINKS = 3
+
+export type LinkAdd = 'added' | 'taken' | 'max'
+
+export type MemberPatch = Partial<Pick<MemberRow, 'role' | 'muted' | 'alias' | 'avatar' | 'names' | 'surnames'>>
 
 export class RoomStore {
-  constructor(private readonly db: Db) {}
+  /** stars and tags (§6.11) ride on this store until Stores has its own entry for them */
+  readonly favs: FavStore
+  constructor(private readonly db: Db) {
+    this.favs = new FavStore(db)
+  }
 
   async get(id: string): Promise<RoomRow | undefined> {
     return this.db.selectFrom('synrc_rooms').selectAll().where('id', '=', id).executeTakeFirst() as Promise<RoomRow | undefined>
   }
 
-  /** the room and its first members in one transaction; false when the id is taken */
-  async create(room: RoomRow, members: Omit<MemberRow, 'room_id'>[]): Promise<boolean> {
+  /** the room, its first members and links in one transaction: 'room' when the id is taken, 'link' when a link is */
+  async create(room: RoomRow, members: Omit<MemberRow, 'room_id'>[], links: Omit<LinkRow, 'room_id'>[] = []): Promise<'created' | 'room' | 'link'> {
     return this.db.transaction().execute(async (trx) => {
       const taken = await trx.selectFrom('synrc_rooms').select('id').where('id', '=', room.id).executeTakeFirst()
-      if (taken) return false
+      if (taken) return 'room'
+      if (links.length) {
+        const used = await trx.selectFrom('synrc_links').select('id').where('id', 'in', links.map((l) => l.id)).executeTakeFirst()
+        if (used) return 'link'
+      }
       await trx.insertInto('synrc_rooms').values(room).execute()
       if (members.length) await trx.insertInto('synrc_members').values(members.map((m) => ({ ...m, room_id: room.id }))).execute()
-      return true
+      if (links.length) await trx.insertInto('synrc_links').values(links.map((l) => ({ ...l, room_id: room.id }))).execute()
+      return 'created'
     })
   }
 
@@ -41,6 +72,7 @@ export class RoomStore {
   async remove(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('synrc_members').where('room_id', '=', id).execute()
+      await trx.deleteFrom('synrc_links').where('room_id', '=', id).execute()
       await trx.deleteFrom('synrc_rooms').where('id', '=', id).execute()
     })
   }
@@ -64,7 +96,7 @@ export class RoomStore {
       .onConflict((oc) => oc.columns(['room_id', 'roster_id']).doUpdateSet({ role: m.role })).execute()
   }
 
-  async setMember(roomId: string, rosterId: string, set: Partial<Pick<MemberRow, 'role' | 'muted'>>): Promise<void> {
+  async setMember(roomId: string, rosterId: string, set: MemberPatch): Promise<void> {
     await this.db.updateTable('synrc_members').set(set).where('room_id', '=', roomId).where('roster_id', '=', rosterId).execute()
   }
 
@@ -76,5 +108,34 @@ export class RoomStore {
   async roomsOf(rosterId: string): Promise<string[]> {
     const rows = await this.db.selectFrom('synrc_members').select('room_id').where('roster_id', '=', rosterId).orderBy('room_id').execute()
     return rows.map((r) => r.room_id as string)
+  }
+
+  async link(id: string): Promise<LinkRow | undefined> {
+    return this.db.selectFrom('synrc_links').selectAll().where('id', '=', id).executeTakeFirst() as Promise<LinkRow | undefined>
+  }
+
+  async linksOf(roomId: string): Promise<LinkRow[]> {
+    return this.db.selectFrom('synrc_links').selectAll().where('room_id', '=', roomId).orderBy('created').orderBy('id')
+      .execute() as Promise<LinkRow[]>
+  }
+
+  /** a new link of a room, unless the text is taken (by any room) or the room has MAX_LINKS */
+  async addLink(l: LinkRow): Promise<LinkAdd> {
+    return this.db.transaction().execute(async (trx) => {
+      if (await trx.selectFrom('synrc_links').select('id').where('id', '=', l.id).executeTakeFirst()) return 'taken'
+      const n = await trx.selectFrom('synrc_links').select((eb) => eb.fn.countAll<number>().as('n')).where('room_id', '=', l.room_id)
+        .executeTakeFirstOrThrow()
+      if (Number(n.n) >= MAX_LINKS) return 'max'
+      await trx.insertInto('synrc_links').values(l).execute()
+      return 'added'
+    })
+  }
+
+  async updateLink(id: string, set: Partial<Pick<LinkRow, 'name' | 'type'>>): Promise<void> {
+    await this.db.updateTable('synrc_links').set(set).where('id', '=', id).execute()
+  }
+
+  async removeLink(id: string): Promise<void> {
+    await this.db.deleteFrom('synrc_links').where('id', '=', id).execute()
   }
 }

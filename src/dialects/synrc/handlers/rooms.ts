@@ -1,0 +1,27 @@
+// The rooms module (§6.8 ROOM/MEMBER, §6.9 LINK, §6.11 FAV): its routes, and at start the subscription provider that
+// re-subscribes a device to the room/<id> of its roster's rooms at every connect, and the Member presence hooks.
+import type { Module } from '../context.ts'
+import { roomTopic } from '../topics.ts'
+import { star, tag } from './fav.ts'
+import { link } from './link.ts'
+import { member, presenceHooks } from './member.ts'
+import { room } from './room.ts'
+
+// local: importing index.ts's lists would be a cycle (index.ts imports this module)
+const DEVICE = ['device'] as const
+const DEVICE_OR_SYS = ['device', 'sys'] as const
+
+export const rooms: Module = {
+  // §5 (inference there): Room, Member, Star and Tag from devices as Link; Room also from sys_ (delete)
+  routes: {
+    Room: { accept: DEVICE_OR_SYS, handle: room },
+    Member: { accept: DEVICE, handle: member },
+    Link: { accept: DEVICE, handle: link },
+    Star: { accept: DEVICE, handle: star },
+    Tag: { accept: DEVICE, handle: tag },
+  },
+  start(s) {
+    s.addSubscriptionProvider(async (d) => (await s.stores.rooms.roomsOf(d.rosterId)).map(roomTopic))
+    s.addDeviceHooks(presenceHooks(s))
+  },
+}
