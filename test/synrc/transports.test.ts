@@ -150,10 +150,10 @@ for (const layout of ['a', 'legacy'] as const) {
       const port = String(h.ports.mqtt)
       const common = ['-h', '127.0.0.1', '-p', port, '-i', clientId, '-u', 'api', '-P', token, '-V', 'mqttv311']
       // The reply goes to whichever connection holds the device's session when Herald publishes it: mosquitto_pub
-      // (QoS 0, gone at once) must be gone, yet its request handled; Herald drops a request its connect event has not
-      // registered yet or whose client already left (service.ts), so one attempt wins that race only sometimes
+      // (QoS 0, gone at once) leaves it queued in the session for mosquitto_sub, unless Herald answered before the
+      // pub's connection closed (then the pub took it); a second attempt covers that race of the two tools
       let hex = ''
-      for (let attempt = 1; attempt <= 10 && !hex; attempt++) {
+      for (let attempt = 1; attempt <= 3 && !hex; attempt++) {
         await run('mosquitto_pub', [...common, '-c', '-q', '0', '-t', `events/1//api/anon/${clientId}/`, '-f', join(dir, 'list.etf')], { timeout: 10_000 })
         const sub = await run('mosquitto_sub', [...common, '-c', '-q', '2', '-t', `actions/1/api/${clientId}`, '-C', '1', '-W', '1', '-F', '%t %x'], { timeout: 10_000 })
           .catch((err: { code?: number }) => { if (err.code === 27) return { stdout: '' }; throw err })
