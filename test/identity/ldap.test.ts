@@ -213,6 +213,16 @@ describe('LDAP directory hung (slapd stopped with SIGSTOP)', slapd, () => {
     const t0 = Date.now()
     assert.equal(await tokenStatus(h, 'alice', 'alice-pw'), 503)
     assert.ok(Date.now() - t0 < TIMEOUT_MS + 1200)
+    // a second later one login probes the directory (and waits for it); the others are refused at once meanwhile
+    await new Promise((r) => setTimeout(r, 1100))
+    const probe = connackOf(h, 'bob', 'bob-pw')
+    await new Promise((r) => setTimeout(r, 100))
+    const meanwhile = await connackOf(h, 'carol', 'carol-pw')
+    assert.equal(meanwhile.code, 3)
+    assert.ok(meanwhile.ms < TIMEOUT_MS / 2, `refused in ${meanwhile.ms} ms while another login probes`)
+    const probed = await probe
+    assert.equal(probed.code, 3)
+    assert.ok(probed.ms >= TIMEOUT_MS - 50, `the probe waited ${probed.ms} ms for the hung directory`)
     s.resume()
     await eventually(async () => (await connackOf(h, 'bob', 'bob-pw')).code === 0, 'bob logs in again', 5000)
   })

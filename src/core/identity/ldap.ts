@@ -45,7 +45,8 @@ export interface LdapOptions {
 export type Verdict = { superuser: boolean } | 'refused' | 'missing' | 'unavailable'
 
 const CACHE_ENTRIES = 10_000
-/** after a failure the directory is not asked again for this long: logins are refused at once, nothing piles up */
+/** after a failure the directory is not asked again for this long, then by one login at a time until it answers:
+ *  the others are refused at once, and nothing piles up behind a hung directory */
 const RETRY_MS = 1000
 /** result codes that say the directory cannot answer now, not that the password is wrong (RFC 4511 §A.2) */
 const SERVER_TROUBLE = new Set([3, 51, 52, 80])
@@ -107,6 +108,8 @@ export class LdapDirectory {
   private closing = new Set<Promise<void>>()
   private closed = false
   private downSince?: number
+  /** a login is finding out whether the directory that failed answers again */
+  private probing = false
   private now: () => number
   private tls: ConnectionOptions
 
@@ -163,7 +166,10 @@ export class LdapDirectory {
 
   /** Every directory question runs under the deadline, and its connection is closed whatever happens. */
   private async ask(work: (call: Call) => Promise<Verdict>): Promise<Verdict> {
-    if (this.closed || (this.downSince !== undefined && this.now() - this.downSince < RETRY_MS)) return 'unavailable'
+    if (this.closed) return 'unavailable'
+    const probe = this.downSince !== undefined
+    if (probe && (this.probing || this.now() - this.downSince! < RETRY_MS)) return 'unavailable'
+    if (probe) this.probing = true
     const call = new Call()
     this.calls.add(call)
     let timer: NodeJS.Timeout | undefined
@@ -180,6 +186,7 @@ export class LdapDirectory {
     } catch (err) {
       return this.unavailable(err)
     } finally {
+      if (probe) this.probing = false
       clearTimeout(timer)
       this.calls.delete(call)
       // the login does not wait for the unbind; close() does
