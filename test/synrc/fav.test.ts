@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
+import { pgAvailable, requireService } from '../helpers.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
 
 const isIo = (code: string) => (r: Rec) => r.$ === 'io' && r.code?.code === code
@@ -20,8 +21,10 @@ async function login(h: SynrcHerald, phone: string, key: string): Promise<SynrcC
   return SynrcClient.connect(h.mqttUrl, clientId, h.layout, { password: token, clean: true })
 }
 
-for (const layout of ['a', 'legacy'] as const) {
-  describe(`SYNRC FAV (layout ${layout})`, () => {
+// the store's SQL on both databases: the two layouts on SQLite, layout A on PostgreSQL too
+const pg = requireService(await pgAvailable(), 'PostgreSQL')
+for (const [layout, db] of [['a', 'sqlite'], ['legacy', 'sqlite'], ['a', 'postgres']] as const) {
+  describe(`SYNRC FAV (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
     const open: SynrcClient[] = []
     const phone = (n: number) => `38066${layout === 'a' ? 5 : 6}${String(n).padStart(6, '0')}`
@@ -30,7 +33,7 @@ for (const layout of ['a', 'legacy'] as const) {
     const favs = () => h.synrc.synrc!.stores.rooms.favs
 
     before(async () => {
-      h = await startSynrc({ layout })
+      h = await startSynrc({ layout, db })
       const dev = async (n: number, key: string) => {
         const device = await login(h, phone(n), key)
         open.push(device)

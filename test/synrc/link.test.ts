@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { roomTopic } from '../../src/dialects/synrc/topics.ts'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
-import { eventually } from '../helpers.ts'
+import { eventually, pgAvailable, requireService } from '../helpers.ts'
 import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
 
 const isErrors = (code: string) => (r: Rec) => r.$ === 'errors' && r.code.map(str).includes(code)
@@ -24,8 +24,10 @@ async function login(h: SynrcHerald, phone: string, key: string): Promise<SynrcC
   return SynrcClient.connect(h.mqttUrl, clientId, h.layout, { password: token, clean: true })
 }
 
-for (const layout of ['a', 'legacy'] as const) {
-  describe(`SYNRC LINK (layout ${layout})`, () => {
+// the store's SQL on both databases: the two layouts on SQLite, layout A on PostgreSQL too
+const pg = requireService(await pgAvailable(), 'PostgreSQL')
+for (const [layout, db] of [['a', 'sqlite'], ['legacy', 'sqlite'], ['a', 'postgres']] as const) {
+  describe(`SYNRC LINK (layout ${layout}, ${db})`, db === 'postgres' ? pg : {}, () => {
     let h: SynrcHerald
     const open: SynrcClient[] = []
     const phone = (n: number) => `38066${layout === 'a' ? 3 : 4}${String(n).padStart(6, '0')}`
@@ -35,7 +37,7 @@ for (const layout of ['a', 'legacy'] as const) {
     let roomId: string
 
     before(async () => {
-      h = await startSynrc({ layout })
+      h = await startSynrc({ layout, db })
       for (const [n, set] of [[1, (c: SynrcClient) => { owner = c }], [2, (c: SynrcClient) => { plain = c }], [3, (c: SynrcClient) => { guest = c }]] as const) {
         const device = await login(h, phone(n), 'd')
         open.push(device)
@@ -140,6 +142,22 @@ for (const layout of ['a', 'legacy'] as const) {
       await eventually(async () => (await h.synrc.synrc!.stores.rooms.get(id)) === undefined, 'the room removed')
       await guest.send({ $: 'Link', id: bin(L('brief')), status: 'get' })
       await guest.next(isErrors('LNKIE4'))
+    })
+
+    test('two rooms claim one link text at once: one gets it, the other LNKIE2', async () => {
+      const make = async (c: SynrcClient, n: number, name: string) => {
+        await c.send({ $: 'Room', name: bin(name), type: 'group', admins: [member(roster(n))], status: 'create' })
+        return str((await c.next((r) => r.$ === 'Room' && r.status === 'create' && str(r.name) === name)).id)
+      }
+      const [r1, r2] = [await make(owner, 1, 'race one'), await make(plain, 2, 'race two')]
+      await Promise.all([
+        owner.send({ $: 'Link', id: bin(L('contested')), room_id: bin(r1), status: 'add' }),
+        plain.send({ $: 'Link', id: bin(L('contested')), room_id: bin(r2), status: 'add' }),
+      ])
+      const got = await Promise.all([owner, plain].map((c) => c.next((r) => isLink('add', L('contested'))(r) || isErrors('LNKIE2')(r))))
+      assert.deepEqual(got.map((r) => r.$).sort(), ['Link', 'errors'])
+      const l = await h.synrc.synrc!.stores.rooms.link(L('contested'))
+      assert.equal(l!.room_id, got[0].$ === 'Link' ? r1 : r2)
     })
 
     if (layout === 'legacy') {

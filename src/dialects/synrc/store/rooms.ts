@@ -51,6 +51,17 @@ export class RoomStore {
 
   /** the room, its first members and links in one transaction: 'room' when the id is taken, 'link' when a link is */
   async create(room: RoomRow, members: Omit<MemberRow, 'room_id'>[], links: Omit<LinkRow, 'room_id'>[] = []): Promise<'created' | 'room' | 'link'> {
+    try {
+      return await this.created(room, members, links)
+    } catch (err) {
+      // a concurrent create of the id or of one of the links: the keys let one in; the other learns which was taken
+      if (await this.get(room.id)) return 'room'
+      for (const l of links) if (await this.link(l.id)) return 'link'
+      throw err
+    }
+  }
+
+  private async created(room: RoomRow, members: Omit<MemberRow, 'room_id'>[], links: Omit<LinkRow, 'room_id'>[]): Promise<'created' | 'room' | 'link'> {
     return this.db.transaction().execute(async (trx) => {
       const taken = await trx.selectFrom('synrc_rooms').select('id').where('id', '=', room.id).executeTakeFirst()
       if (taken) return 'room'
@@ -121,14 +132,20 @@ export class RoomStore {
 
   /** a new link of a room, unless the text is taken (by any room) or the room has MAX_LINKS */
   async addLink(l: LinkRow): Promise<LinkAdd> {
-    return this.db.transaction().execute(async (trx) => {
-      if (await trx.selectFrom('synrc_links').select('id').where('id', '=', l.id).executeTakeFirst()) return 'taken'
-      const n = await trx.selectFrom('synrc_links').select((eb) => eb.fn.countAll<number>().as('n')).where('room_id', '=', l.room_id)
-        .executeTakeFirstOrThrow()
-      if (Number(n.n) >= MAX_LINKS) return 'max'
-      await trx.insertInto('synrc_links').values(l).execute()
-      return 'added'
-    })
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        if (await trx.selectFrom('synrc_links').select('id').where('id', '=', l.id).executeTakeFirst()) return 'taken'
+        const n = await trx.selectFrom('synrc_links').select((eb) => eb.fn.countAll<number>().as('n')).where('room_id', '=', l.room_id)
+          .executeTakeFirstOrThrow()
+        if (Number(n.n) >= MAX_LINKS) return 'max'
+        await trx.insertInto('synrc_links').values(l).execute()
+        return 'added'
+      })
+    } catch (err) {
+      // two claims of one text at once: the primary key lets one in; the other finds it taken
+      if (await this.link(l.id)) return 'taken'
+      throw err
+    }
   }
 
   async updateLink(id: string, set: Partial<Pick<LinkRow, 'name' | 'type'>>): Promise<void> {
