@@ -35,8 +35,9 @@ function connectionOf(client: Client): MqttConnection | undefined {
 
 /** CN of a client certificate the TLS layer verified against the configured CA. */
 function verifiedCertCN(client: Client): string | undefined {
-  const socket = connectionOf(client)?.info.socket
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined
+  const info = connectionOf(client)?.info
+  const socket = info?.socket instanceof TLSSocket ? info.socket : info?.tlsSocket
+  if (!socket?.authorized) return undefined
   const cn = socket.getPeerCertificate()?.subject?.CN
   return Array.isArray(cn) ? cn[0] : cn
 }
@@ -167,7 +168,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     handle(conn: Duplex, c: ConnectionOptions) {
       const socket = conn as Duplex & { remoteAddress?: string }
       const remoteAddress = socket.remoteAddress ?? c.req?.socket?.remoteAddress
-      const wrapped = new MqttConnection(conn, { listener: c.listener, remoteAddress }, o.maxPacketSize)
+      const tlsSocket = c.req?.socket instanceof TLSSocket ? c.req.socket : undefined
+      const wrapped = new MqttConnection(conn, { listener: c.listener, remoteAddress, tlsSocket }, o.maxPacketSize)
       aedes.handle(wrapped as never, c.req)
     },
     publish: (m) => new Promise<void>((resolve, reject) => {

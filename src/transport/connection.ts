@@ -3,6 +3,7 @@
 // connection on a packet announced larger than the limit, before its body is buffered. Outbound it holds the PUBACK
 // or PUBREC of a PUBLISH that Herald is still handling (`hold`), and sends a client's acknowledgements in the order of
 // its PUBLISHes (§4.6), whatever the order their handling ends in.
+import type { TLSSocket } from 'node:tls'
 import { Duplex } from 'node:stream'
 
 const PUBACK = 4
@@ -56,6 +57,8 @@ export interface ConnectionInfo {
   remoteAddress?: string
   /** the underlying socket or stream (a TLSSocket for `mqtts`) */
   socket: Duplex
+  /** a WebSocket's TLS socket (`wss`): its client certificate is the connection's */
+  tlsSocket?: TLSSocket
 }
 
 export class MqttConnection extends Duplex {

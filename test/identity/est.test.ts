@@ -81,8 +81,8 @@ function certsOf(base: string): string {
 
 const verify = (file: string) => openssl(['verify', '-CAfile', join(h.dataDir, 'ca', 'ca.crt'), file]).trim()
 
-async function mqtts(base: string): Promise<MqttClient> {
-  const c = await connect(`mqtts://127.0.0.1:${h.ports.mqtts}`, {
+async function mqtts(base: string, url = `mqtts://127.0.0.1:${h.ports.mqtts}`): Promise<MqttClient> {
+  const c = await connect(url, {
     ca: readFileSync(caFile), key: readFileSync(`${base}.key`), cert: readFileSync(`${base}.crt`), rejectUnauthorized: true, clientId: `c-${Math.random().toString(36).slice(2)}`,
   })
   open.push(c)
@@ -211,6 +211,14 @@ describe('the issued certificate on MQTTS (issue 13 §1, §3 and the bar)', () =
     const got = collect(c, 1)
     await c.publishAsync('users/alice/inbox', 'hi', { qos: 1 })
     assert.equal((await got)[0].payload.toString(), 'hi')
+  })
+
+  test('connects over secure WebSocket without a password too, as its CN', async () => {
+    const c = await mqtts(base, `wss://127.0.0.1:${h.ports.https}/mqtt`)
+    const login = (await eventually(() => logins.find((s) => s.clientId === c.options.clientId), 'the login'))!
+    assert.deepEqual([login.listener, login.principal.kind, login.principal.username], ['wss', 'certificate', 'alice'])
+    assert.deepEqual((await c.subscribeAsync('users/alice/inbox', { qos: 1 })).map((g) => g.qos), [1])
+    await assert.rejects(c.subscribeAsync('users/bob/inbox', { qos: 1 }), /Unspecified error/)
   })
 
   test('simplereenroll with the current certificate renews it; another CN or no certificate is refused', async () => {
