@@ -205,6 +205,9 @@ for (const layout of ['a', 'legacy'] as const) {
       await a1.send(mk({ id: bin(`news_${layout}`) }))
       const ch = await a1.next(isRoom('create'))
       assert.equal(ch.type, 'channel')
+      // §6.8 counters of a channel: Features of group CHANNEL_DATA
+      const counters = ch.settings.filter((f: Rec) => str(f.group) === 'CHANNEL_DATA').map((f: Rec) => [str(f.key), str(f.value)])
+      assert.deepEqual(counters, [['SUBSCRIBERS_COUNT', '0'], ['ADMINS_COUNT', '1']])
       await a1.next(isSys(`news_${layout}`, 'Channel created'))
       await b.send(mk({ id: bin(`news_${layout}`), admins: [member(roster(2))] }))
       assert.ok(await b.next(isErrors('RCHIE1')))
@@ -232,6 +235,8 @@ for (const layout of ['a', 'legacy'] as const) {
       await d.send({ $: 'Room', id: bin(id), status: 'join' })
       const joined = await d.next(isRoom('joined'))
       assert.deepEqual(joined.members.map((m: Rec) => str(m.phone_id)).sort(), [roster(1), roster(4)])
+      const subscribers = joined.settings.find((f: Rec) => str(f.key) === 'SUBSCRIBERS_COUNT')
+      assert.equal(str(subscribers.value), '1')
       await a1.next(isSys(id, `${phone(4)} joined`))
       assert.deepEqual(await probe(id, [a1, d]), [true, true])
       const g = await createGroup('invite only', [2])

@@ -23,14 +23,25 @@ export const linkRecord = (l: LinkRow, status: string | null = null): Rec => ({
   $: 'Link', id: bin(l.id), name: l.name ? bin(l.name) : null, room_id: bin(l.room_id), created: l.created, type: l.type, status,
 })
 
+const COUNTERS = ['SUBSCRIBERS_COUNT', 'ADMINS_COUNT']
+
+/** §6.8: a channel's counters as Features of group CHANNEL_DATA (S2 roster_var.hrl), in place of any sent ones */
+function channelSettings(roomId: string, settings: Rec[], subscribers: number, admins: number): Rec[] {
+  const own = settings.filter((f) => !(text(f.group) === 'CHANNEL_DATA' && COUNTERS.includes(text(f.key) ?? '')))
+  const counter = (key: string, n: number): Rec =>
+    ({ $: 'Feature', id: bin(`${roomId}_${key.toLowerCase()}`), key: bin(key), value: bin(String(n)), group: bin('CHANNEL_DATA') })
+  return [...own, counter('SUBSCRIBERS_COUNT', subscribers), counter('ADMINS_COUNT', admins)]
+}
+
 /** §3 Room: the stored room with its members, admins (owner first) and links */
 export async function roomRecord(s: Synrc, row: RoomRow, status: string | null): Promise<Rec> {
   const d = decodeDoc(row.doc)
   const ms = await s.stores.rooms.members(row.id)
   const admins = [...ms.filter((m) => m.role === 'owner'), ...ms.filter((m) => m.role === 'admin')]
+  const settings = row.type === 'channel' ? channelSettings(row.id, d.settings, ms.length - admins.length, admins.length) : d.settings
   return {
     $: 'Room', id: bin(row.id), name: row.name ? bin(row.name) : null, links: (await s.stores.rooms.linksOf(row.id)).map((l) => linkRecord(l)),
-    description: row.description ? bin(row.description) : null, settings: d.settings, members: await Promise.all(ms.map((m) => memberRecord(s, m))),
+    description: row.description ? bin(row.description) : null, settings, members: await Promise.all(ms.map((m) => memberRecord(s, m))),
     admins: await Promise.all(admins.map((m) => memberRecord(s, m))), data: d.data, type: row.type, tos: d.tos, tos_update: d.tos_update,
     update: row.update_at, created: row.created, status,
   }
