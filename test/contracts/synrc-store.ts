@@ -1,6 +1,6 @@
 // The SYNRC store contract (issue 12 §5, issue 9 §6): the stores of src/dialects/synrc/store driven directly on a
 // migrated database, the same assertions on SQLite and PostgreSQL. Devices and registrations (AuthStore), rosters with
-// the nick index and profiles, friendships, rooms with their members, message feeds (chains, pages, readers, sticker
+// the nick index and profiles, friendships, rooms with their members and links, stars and tags, message feeds (chains, pages, readers, sticker
 // packs) and the delivery queue of delete after ack.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,7 +13,7 @@ import { AuthStore } from '../../src/dialects/synrc/store/auth.ts'
 import { DeliveryStore } from '../../src/dialects/synrc/store/deliveries.ts'
 import { FriendStore } from '../../src/dialects/synrc/store/friends.ts'
 import { MessageStore, type MessageRow, type NewMessage } from '../../src/dialects/synrc/store/messages.ts'
-import { RoomStore } from '../../src/dialects/synrc/store/rooms.ts'
+import { MAX_LINKS, RoomStore } from '../../src/dialects/synrc/store/rooms.ts'
 import { phoneOfRoster, rosterIdOf, RosterStore } from '../../src/dialects/synrc/store/rosters.ts'
 import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../helpers.ts'
 
@@ -199,16 +199,79 @@ export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: s
       assert.deepEqual(await rooms.roomsOf('r_owner'), ['room-1'])
     })
 
-    test('two creates of one room id at once: one room, with one creator\'s members', async () => {
+    test('two creates of one room id at once: one is created, the other told the id is taken (RCHIE1)', async () => {
       const room = (name: string) => ({ id: 'room-race', name, description: '', type: 'group', doc: '', created: T0, update_at: T0 })
-      const results = await Promise.allSettled([
+      const results = await Promise.all([
         rooms.create(room('A'), [{ roster_id: 'r_a', role: 'owner', muted: 0, joined: T0 }]),
         rooms.create(room('B'), [{ roster_id: 'r_b', role: 'owner', muted: 0, joined: T0 }]),
       ])
-      assert.ok(results.some((r) => r.status === 'fulfilled'))
+      assert.deepEqual([...results].sort(), ['created', 'room'])
       const got = (await rooms.get('room-race'))!
-      const owners = (await rooms.members('room-race')).map((m) => m.roster_id)
-      assert.deepEqual(owners, [got.name === 'A' ? 'r_a' : 'r_b'])
+      assert.deepEqual((await rooms.members('room-race')).map((m) => m.roster_id), [results[0] === 'created' ? 'r_a' : 'r_b'])
+      assert.equal(got.name, results[0] === 'created' ? 'A' : 'B')
+    })
+
+    test('§6.9 links: unique over all rooms, at most MAX_LINKS a room, made with the room; gone with it', async () => {
+      const room = (id: string) => ({ id, name: id, description: '', type: 'group', doc: '', created: T0, update_at: T0 })
+      const owner = [{ roster_id: 'r_l', role: 'owner', muted: 0, joined: T0 }]
+      assert.equal(await rooms.create(room('room-l1'), owner, [{ id: 'join-one', name: 'One', type: null, created: T0 }]), 'created')
+      assert.equal(await rooms.create(room('room-l2'), owner, [{ id: 'join-one', name: 'Again', type: null, created: T0 }]), 'link')
+      assert.equal(await rooms.get('room-l2'), undefined, 'a create refused for its link leaves nothing')
+      assert.equal(await rooms.create(room('room-l2'), owner), 'created')
+      assert.equal(await rooms.addLink({ id: 'join-one', room_id: 'room-l2', name: '', type: null, created: T0 }), 'taken')
+      for (let i = 2; i <= MAX_LINKS; i++) {
+        assert.equal(await rooms.addLink({ id: `join-${i}`, room_id: 'room-l1', name: '', type: null, created: T0 + i }), 'added')
+      }
+      assert.equal(await rooms.addLink({ id: 'join-extra', room_id: 'room-l1', name: '', type: null, created: T0 + 9 }), 'max')
+      assert.deepEqual((await rooms.linksOf('room-l1')).map((l) => l.id), ['join-one', ...Array.from({ length: MAX_LINKS - 1 }, (_, i) => `join-${i + 2}`)])
+      const claims = await Promise.all([
+        rooms.addLink({ id: 'join-race', room_id: 'room-l2', name: '', type: null, created: T0 }),
+        rooms.addLink({ id: 'join-race', room_id: 'room-l2', name: '', type: null, created: T0 }),
+      ])
+      assert.deepEqual([...claims].sort(), ['added', 'taken'])
+      await rooms.updateLink('join-one', { name: 'Renamed', type: 'public' })
+      const l = (await rooms.link('join-one'))!
+      assert.deepEqual([l.room_id, l.name, l.type], ['room-l1', 'Renamed', 'public'])
+      await rooms.removeLink('join-2')
+      assert.equal(await rooms.link('join-2'), undefined)
+      await rooms.remove('room-l1')
+      assert.deepEqual(await rooms.linksOf('room-l1'), [])
+      assert.equal(await rooms.link('join-one'), undefined, 'the text is free again')
+    })
+
+    test('§6.8 Member/patch: alias, avatar, names, surnames of one room (null: the roster\'s)', async () => {
+      await rooms.create({ id: 'room-p', name: 'P', description: '', type: 'group', doc: '', created: T0, update_at: T0 }, [
+        { roster_id: 'r_p', role: 'member', muted: 0, joined: T0 },
+      ])
+      let m = (await rooms.member('room-p', 'r_p'))!
+      assert.deepEqual([m.alias, m.avatar, m.names, m.surnames], [null, null, null, null])
+      await rooms.setMember('room-p', 'r_p', { alias: 'Boss', avatar: 'a.png', names: 'N', surnames: 'S' })
+      m = (await rooms.member('room-p', 'r_p'))!
+      assert.deepEqual([m.alias, m.avatar, m.names, m.surnames, m.role], ['Boss', 'a.png', 'N', 'S', 'member'])
+    })
+
+    test('§6.11 stars and tags belong to one roster', async () => {
+      const favs = rooms.favs
+      assert.equal(await favs.nextStarId('r_f'), 1)
+      await favs.setStar({ roster_id: 'r_f', id: 7, client_id: 'c7', doc: 'd1', created: T0 })
+      await favs.setStar({ roster_id: 'r_f', id: 3, client_id: null, doc: 'd0', created: T0 + 1 })
+      await favs.setStar({ roster_id: 'r_f', id: 7, client_id: 'c7', doc: 'd2', created: T0 + 5 })
+      assert.deepEqual((await favs.stars('r_f')).map((s) => [s.id, s.doc, s.created]), [[7, 'd2', T0], [3, 'd0', T0 + 1]])
+      assert.equal(await favs.nextStarId('r_f'), 8)
+      assert.equal(await favs.star('r_other', 7), undefined)
+      assert.equal(await favs.removeStar('r_other', 7), false)
+      assert.equal(await favs.removeStar('r_f', 7), true)
+      assert.deepEqual((await favs.stars('r_f')).map((s) => s.id), [3])
+      assert.equal(await favs.createTag({ roster_id: 'r_f', name: 'work', color: 'red', created: T0 }), true)
+      assert.equal(await favs.createTag({ roster_id: 'r_f', name: 'work', color: 'blue', created: T0 }), false)
+      assert.equal(await favs.createTag({ roster_id: 'r_g', name: 'work', color: 'blue', created: T0 }), true)
+      assert.equal(await favs.createTag({ roster_id: 'r_f', name: 'home', color: '', created: T0 }), true)
+      assert.equal(await favs.editTag('r_f', 'work', 'green'), true)
+      assert.equal(await favs.editTag('r_f', 'none', 'green'), false)
+      assert.deepEqual((await favs.tags('r_f')).map((g) => [g.name, g.color]), [['home', ''], ['work', 'green']])
+      assert.equal((await favs.tag('r_g', 'work'))!.color, 'blue')
+      assert.equal(await favs.removeTag('r_f', 'work'), true)
+      assert.equal(await favs.removeTag('r_f', 'work'), false)
     })
 
     test('§6.3 §7 Index{nick}: one nick per roster, compared case-insensitively; patch, profile, remove', async () => {
@@ -310,6 +373,10 @@ export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: s
     })
 
     test('§6.6 delete after ack: one delivery per (device, message), acknowledged once; what a session does not hold', async () => {
+      for (const d of ['d1', 'd2']) {
+        await reg(`reg_380679000088_${d}`, '380679000088')
+        await auth.verified(`reg_380679000088_${d}`, { client_id: `emqttd_${d}`, token: `tok-88-${d}`, phone: '380679000088', dev_key: d, created: T0 })
+      }
       const m = await messages.add(msg('muc/room-acks', 'r1'), async (trx, row) => {
         await deliveries.enqueue([
           { client_id: 'emqttd_d1', message_id: row.id, session: 's1', created: T0 },
