@@ -94,11 +94,10 @@ export function kindsOf(files: Rec[]): string {
 /**
  * Which broker session holds a device's deliveries (§6.6 "delete after ack"). The embedded broker keeps sessions in
  * memory: a session is the same one only while this process runs and the device reconnects with clean=false. A
- * delivery published while the device is connected is in that session (the broker redelivers it if the connection
- * drops before PUBCOMP); any other pending delivery (queued while the device was offline, or before a restart) is
- * Herald's to resend at the device's next connect. Herald does not count on the broker's offline queue: on the
- * embedded broker a QoS 2 queue redelivered to a returning persistent session lost its first message in our tests,
- * so a message queued while offline may arrive twice (from the queue and from Herald); clients keep Message.id.
+ * delivery queued while such a session exists (the device connected, or offline with its persistent session) reaches
+ * the device through the broker, now or when the broker redelivers its queue at reconnect; any other pending delivery
+ * (no session yet since this process started, a clean session, or a session of an earlier process) is Herald's to
+ * resend at the device's next connect, to its actions topic, after which the new session holds it.
  */
 class DeviceSessions {
   private readonly boot = randomBytes(6).toString('hex')
@@ -141,19 +140,18 @@ export function messagingOf(s: Synrc): Messaging {
   return m
 }
 
-/** the logged-in devices of these rosters but one (the sender's own device), and whether each is connected here */
-export async function devicesOf(s: Synrc, rosters: string[], except?: string): Promise<{ clientId: string; online: boolean }[]> {
-  const out: { clientId: string; online: boolean }[] = []
+/** the logged-in devices of these rosters but one (the sender's own device) */
+export async function devicesOf(s: Synrc, rosters: string[], except?: string): Promise<string[]> {
+  const out: string[] = []
   for (const phone of new Set(rosters.map(phoneOfRoster))) {
-    const online = new Set(s.connectedDevices(phone))
-    for (const d of await s.stores.auth.devices(phone)) if (d.client_id !== except) out.push({ clientId: d.client_id, online: online.has(d.client_id) })
+    for (const d of await s.stores.auth.devices(phone)) if (d.client_id !== except) out.push(d.client_id)
   }
   return out
 }
 
-/** delivery rows for a message: a connected device's session holds it, an offline device's none does */
-function rowsFor(m: Messaging, targets: { clientId: string; online: boolean }[], id: number, now: number) {
-  return targets.map((t) => ({ client_id: t.clientId, message_id: id, session: t.online ? m.sessions.of(t.clientId) : null, created: now }))
+/** delivery rows for a message, each tagged with the broker session that holds it (if one does) */
+function rowsFor(m: Messaging, targets: string[], id: number, now: number) {
+  return targets.map((c) => ({ client_id: c, message_id: id, session: m.sessions.of(c), created: now }))
 }
 
 /** stored with its delivery rows in one transaction: one per device of the feed's parties but the sending one */
@@ -176,6 +174,8 @@ export async function acked(s: Synrc, clientId: string, id: number): Promise<voi
   const { messages, deliveries } = messagingOf(s)
   if (!(await deliveries.ack(clientId, id))) return
   if ((await deliveries.pendingFor(id)) > 0) return
+  // what is left belongs to devices that logged out since
+  await deliveries.removeMessage(id)
   await messages.markDelivered(id, s.clock.now())
   if (s.settings.retention === 'delete-delivered') await messages.remove(id)
 }

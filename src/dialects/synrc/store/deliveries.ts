@@ -1,6 +1,6 @@
 // SYNRC transient delivery queue (§6.6 "delete after ack", issue 12 §4): one row per (recipient device, message)
-// until the device acknowledges it; the only file with synrc_deliveries SQL. `session` names the broker session
-// that holds the delivery (null: none does, so Herald resends it when the device connects).
+// until the device acknowledges it; the only file with synrc_deliveries SQL (it also reads which devices are logged
+// in). `session` names the broker session that holds the delivery (null: none does, so Herald resends it at connect).
 import type { Db } from '../../../core/store/db.ts'
 
 export interface DeliveryRow { client_id: string; message_id: number; session: string | null; created: number }
@@ -22,8 +22,10 @@ export class DeliveryStore {
     return Number(r.numDeletedRows) > 0
   }
 
+  /** deliveries still owed to logged-in devices (a logged-out device's rows do not hold the message back) */
   async pendingFor(messageId: number): Promise<number> {
-    const r = await this.db.selectFrom('synrc_deliveries').select((eb) => eb.fn.countAll().as('n')).where('message_id', '=', messageId).executeTakeFirst()
+    const r = await this.db.selectFrom('synrc_deliveries').select((eb) => eb.fn.countAll().as('n')).where('message_id', '=', messageId)
+      .where('client_id', 'in', this.db.selectFrom('synrc_auth').select('client_id').where('token', 'is not', null)).executeTakeFirst()
     return Number(r?.n ?? 0)
   }
 
