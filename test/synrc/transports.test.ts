@@ -105,6 +105,23 @@ for (const layout of ['a', 'legacy'] as const) {
       }
     })
 
+    test("a registered phone's certificate is no device under another phone's client id", async () => {
+      const other = await registerVia(h, mqtts(), phone(3), 'tls3', { ca: serverCa })
+      await other.device.end()
+      const mine = await registerVia(h, mqtts(), phone(4), 'tls4', { ca: serverCa })
+      await mine.device.end()
+      // phone(4)'s certificate under a device id of phone(3) (one nobody holds yet: a held one is refused at CONNACK
+      // anyway): a plain certificate identity, refused on events/…
+      const c = await SynrcClient.connect(mqtts(), `emqttd_${phone(3)}_unused`, layout, { ca: serverCa, ...clientCert(phone(4)), username: undefined, password: undefined, clean: false })
+      try {
+        const closed = new Promise<void>((r) => c.mqtt.once('close', () => r()))
+        assert.equal(await within(c.send({ $: 'Auth', type: 'list' }), 1000), 'timeout')
+        assert.equal(await within(closed, 1000), undefined)
+      } finally {
+        c.mqtt.end(true)
+      }
+    })
+
     test('a certificate whose CN is no registered phone is not a device: its request closes it unanswered, no actions topic', async () => {
       const stranger = phone(9)
       const cert = clientCert(stranger)

@@ -42,7 +42,8 @@ export function synrcAuthenticator(auth: AuthStore, rosters: RosterStore): Authe
       return row?.token ? device(row.phone) : null
     },
     async certificate(cn, clientId) {
-      if (!clientId || clientKind(clientId) !== 'device') return undefined
+      // a phone's certificate logs in that phone's devices only (`emqttd_<phone>_…`), never another phone's client id
+      if (!clientId || clientKind(clientId) !== 'device' || !clientId.startsWith(`emqttd_${cn}_`)) return undefined
       return (await rosters.byPhone(cn)).length > 0 ? device(cn) : undefined
     },
   }

@@ -15,6 +15,8 @@ const CONNECT_GRACE_MS = 2000
 export class SynrcService {
   /** connected clients by client id: who they are comes from their login */
   private readonly clients = new Map<string, Sender>()
+  /** connects whose server-side subscriptions are being made, by the principal of that connection */
+  private readonly connecting = new Map<string, Principal>()
   /** each client's requests, one after another */
   private readonly queues = new Map<string, Promise<void>>()
   private readonly providers: SubscriptionProvider[] = []
@@ -62,6 +64,7 @@ export class SynrcService {
   private async onConnect(info: SessionInfo): Promise<void> {
     const sender = this.senderOf(info)
     if (!sender) return
+    this.connecting.set(info.clientId, info.principal)
     // as n2o_auth: the client's own actions topic at QoS 2, and for a device what it is entitled to
     const filters = [actionsTopic(info.clientId)]
     if (sender.kind === 'device') {
@@ -70,6 +73,9 @@ export class SynrcService {
       for (const p of this.providers) filters.push(...(await p(device)))
     }
     await this.s.sessions.subscribe(info.clientId, filters.map((filter) => ({ filter, qos: 2 })))
+    // a disconnect that came while the subscriptions were being made: the client is gone
+    if (this.connecting.get(info.clientId) !== info.principal) return
+    this.connecting.delete(info.clientId)
     // requests are answered from here on: the replies' topic is subscribed
     this.clients.set(info.clientId, sender)
     if (sender.kind === 'device') {
@@ -79,6 +85,7 @@ export class SynrcService {
   }
 
   private async onDisconnect(info: SessionInfo): Promise<void> {
+    if (this.connecting.get(info.clientId) === info.principal) this.connecting.delete(info.clientId)
     const sender = this.clients.get(info.clientId)
     if (!sender || sender.principal !== info.principal) return
     this.clients.delete(info.clientId)
