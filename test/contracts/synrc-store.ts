@@ -229,6 +229,11 @@ export function synrcStoreContract(kind: 'sqlite' | 'postgres', opts: { skip?: s
         rooms.addLink({ id: 'join-race', room_id: 'room-l2', name: '', type: null, created: T0 }),
       ])
       assert.deepEqual([...claims].sort(), ['added', 'taken'])
+      // six different links into one room at once: MAX_LINKS of them get in, the room's row serializes them
+      assert.equal(await rooms.create(room('room-l3'), owner), 'created')
+      const many = await Promise.all(Array.from({ length: 6 }, (_, i) => rooms.addLink({ id: `join-many-${i}`, room_id: 'room-l3', name: '', type: null, created: T0 })))
+      assert.deepEqual(many.filter((r) => r === 'added').length, MAX_LINKS)
+      assert.equal((await rooms.linksOf('room-l3')).length, MAX_LINKS)
       await rooms.updateLink('join-one', { name: 'Renamed', type: 'public' })
       const l = (await rooms.link('join-one'))!
       assert.deepEqual([l.room_id, l.name, l.type], ['room-l1', 'Renamed', 'public'])

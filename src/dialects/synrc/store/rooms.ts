@@ -134,6 +134,9 @@ export class RoomStore {
   async addLink(l: LinkRow): Promise<LinkAdd> {
     try {
       return await this.db.transaction().execute(async (trx) => {
+        // the room's row locked for this transaction (an UPDATE locks on PostgreSQL; SQLite runs one at a time): two
+        // links added at once both see the other's, and the room keeps at most MAX_LINKS
+        await trx.updateTable('synrc_rooms').set((eb) => ({ update_at: eb.ref('update_at') })).where('id', '=', l.room_id).execute()
         if (await trx.selectFrom('synrc_links').select('id').where('id', '=', l.id).executeTakeFirst()) return 'taken'
         const n = await trx.selectFrom('synrc_links').select((eb) => eb.fn.countAll<number>().as('n')).where('room_id', '=', l.room_id)
           .executeTakeFirstOrThrow()
