@@ -8,7 +8,7 @@ import type { Handler, Module, Sender, Synrc } from '../context.ts'
 import { DeliveryStore } from '../store/deliveries.ts'
 import { MessageStore, type MessageRow, type NewMessage } from '../store/messages.ts'
 import { phoneOfRoster } from '../store/rosters.ts'
-import { privateTopic, roomTopic, validLevel } from '../topics.ts'
+import { clientKind, privateTopic, roomTopic, validLevel } from '../topics.ts'
 import { error, type Rec } from '../wire.ts'
 import { history } from './history.ts'
 import { message } from './message.ts'
@@ -106,7 +106,7 @@ class DeviceSessions {
   private readonly clean = new Map<string, boolean | undefined>()
 
   /** from the sessions seam's connect event (it runs before the request loop's, which makes the subscriptions) */
-  connecting(info: SessionInfo): void { this.clean.set(info.clientId, info.clean) }
+  connecting(info: SessionInfo): void { if (clientKind(info.clientId) === 'device') this.clean.set(info.clientId, info.clean) }
 
   /** the device's broker session after this connect */
   begin(clientId: string): string {

@@ -6,7 +6,7 @@ import type { Db } from '../../../core/store/db.ts'
 
 export interface MessageRow {
   id: number
-  /** `p2p/<a>/<b>` (roster ids sorted) or `muc/<room>` */
+  /** the feed's topic: `private/<a>/<b>` (roster ids sorted) or `room/<id>` */
   feed: string
   prev: number | null
   next: number | null
