@@ -194,6 +194,35 @@ for (const layout of ['a', 'legacy'] as const) {
       }
       for (const c of [b1, again, a2]) c.mqtt.end(true)
     })
+
+    test('a delete reaches the device that missed it across a restart; its tombstone goes once every device has it', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'herald-synrc-restart-'))
+      dirs.push(dataDir)
+      const h1 = await startSynrc({ layout, overrides: { dataDir } })
+      const w = await world(h1, phone(11), phone(12))
+      await w.b2.client.end()
+      const id = await send(w, 'regret')
+      await w.a1.client.send({ $: 'Message', id, feed_id: p2p(w.A, w.B), status: 'delete' })
+      for (const d of [w.a2, w.b1]) {
+        await d.client.next((r) => isMsg(id)(r) && r.status === 'delete')
+        await d.client.send(ackOf(id))
+      }
+      const q = messagingOf(h1.synrc.synrc!).deliveries
+      await eventually(async () => (await q.pendingFor(id)) === 1 || undefined, 'the two acks of the delete')
+      closeAll(w)
+      await h1.close()
+      const h2 = await startSynrc({ layout, overrides: { dataDir } })
+      started.push(h2)
+      providePrivateTopics(h2)
+      const b2 = await reconnect(h2, w.b2)
+      const del = await b2.next(isMsg(id))
+      assert.deepEqual([del.status, del.files], ['delete', []])
+      assert.equal(await b2.quiet(isMsg(), 300), true)
+      await b2.send(ackOf(id))
+      const { messages } = messagingOf(h2.synrc.synrc!)
+      await eventually(async () => (await messages.get(id)) === undefined || undefined, 'the tombstone gone')
+      b2.mqtt.end(true)
+    })
   })
 }
 

@@ -109,7 +109,9 @@ for (const layout of ['a', 'legacy'] as const) {
       assert.equal(d.id, ids[1])
       await a2.next(isMsg('delete'))
       const { messages } = messagingOf(h.synrc.synrc!)
-      assert.equal(await messages.get(ids[1]), undefined)
+      // kept outside the feed until every device has the delete
+      assert.deepEqual([(await messages.get(ids[1]))?.status, (await messages.get(ids[1]))?.feed.startsWith('deleted:')], ['delete', true])
+      assert.deepEqual(d.files, [])
       assert.equal((await messages.get(ids[0]))?.next, ids[2])
       assert.equal((await messages.get(ids[2]))?.prev, ids[0])
       await b1.send({ $: 'Message', id: ids[0], feed_id: p2p(B.roster, A.roster), status: 'delete' })

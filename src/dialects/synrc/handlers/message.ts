@@ -4,8 +4,8 @@ import type { Handler, Request, Synrc } from '../context.ts'
 import type { MessageRow } from '../store/messages.ts'
 import type { Rec } from '../wire.ts'
 import {
-  bin, bodyOf, feedOf, feedRecord, invalid, kindsOf, mayPost, messageRecord, messagingOf, requeue, storeMessage, text,
-  topicOf, type Feed,
+  bodyOf, deliveryRows, devicesOf, feedOf, feedRecord, invalid, kindsOf, mayPost, messageRecord, messagingOf, partiesOf, requeue,
+  storeMessage, text, topicOf, type Feed,
 } from './messaging.ts'
 
 const ackTo = async (r: Request, s: Synrc): Promise<void> => {
@@ -41,7 +41,7 @@ async function own(r: Request, s: Synrc): Promise<{ row: MessageRow; f: Feed } |
   const id = r.rec.id
   if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) return 'invalid'
   const row = await messagingOf(s).messages.get(id)
-  if (!row) return 'not_found'
+  if (!row || row.status === 'delete') return 'not_found'
   const f = feedOf(feedRecord(row))!
   const mine = r.from.kind === 'sys' || row.author === r.from.rosterId
   if (!mine) return 'not_authorized'
@@ -67,19 +67,23 @@ async function edit(r: Request, s: Synrc): Promise<void> {
   await s.publish(topicOf(o.f), messageRecord(s, (await messages.get(o.row.id))!))
 }
 
-/** §6.6 step 5: out of the feed's chain and the delivery queue, told to the feed as delete */
+/** §6.6 step 5: out of the feed's chain, told to the feed as delete; the delete is owed to every device like a
+ *  message (a tombstone row, resent to a device that missed it, gone once all have acknowledged it) */
 async function remove(r: Request, s: Synrc): Promise<void> {
   const o = await own(r, s)
   if (typeof o === 'string') return failed(r, s, o)
   const { messages, deliveries } = messagingOf(s)
-  const row = await messages.remove(o.row.id, (trx) => deliveries.removeMessage(o.row.id, trx))
+  const targets = await devicesOf(s, await partiesOf(s, o.f), r.from.clientId)
+  const empty = bodyOf(s, { $: 'Message' })
+  const tombstone = targets.length > 0 ? { body: empty, update_at: s.clock.now() } : undefined
+  const row = await messages.remove(o.row.id, async (trx) => {
+    await deliveries.removeMessage(o.row.id, trx)
+    await deliveries.enqueue(deliveryRows(s, targets, o.row.id), trx)
+  }, tombstone)
   if (!row) return invalid(r, s, 'not_found')
   await ackTo(r, s)
-  await s.publish(topicOf(o.f), {
-    $: 'Message', id: row.id, container: 'chain', feed_id: feedRecord(row), prev: row.prev, next: row.next,
-    msg_id: row.msg_id === null ? null : bin(row.msg_id), from: row.author ? bin(row.author) : null, to: bin(row.recipient),
-    created: row.created, files: [], type: [], status: 'delete',
-  })
+  // its neighbours as they were, for the clients to link them
+  await s.publish(topicOf(o.f), messageRecord(s, { ...row, body: empty }, 'delete'))
 }
 
 /** §6.6 async upload, step 3: the upload is complete (its files may now name the stored file); told as sent */

@@ -6,7 +6,7 @@ import type { Db } from '../../../core/store/db.ts'
 import type { SessionInfo } from '../../../core/sessions/types.ts'
 import type { Handler, Module, Sender, Synrc } from '../context.ts'
 import { DeliveryStore } from '../store/deliveries.ts'
-import { MessageStore, type MessageRow, type NewMessage } from '../store/messages.ts'
+import { DELETED, MessageStore, type MessageRow, type NewMessage } from '../store/messages.ts'
 import { phoneOfRoster } from '../store/rosters.ts'
 import { clientKind, privateTopic, roomTopic, validLevel } from '../topics.ts'
 import { error, type Rec } from '../wire.ts'
@@ -41,7 +41,8 @@ export const topicOf = (f: Feed): string => (f.kind === 'p2p' ? privateTopic(f.f
 
 /** the feed record of a stored message: {p2p,From,To} as it was sent, or {muc,Room} */
 export function feedRecord(row: Pick<MessageRow, 'feed' | 'author' | 'recipient'>): Rec {
-  return row.feed.startsWith('private/') ? { $: 'p2p', from: bin(row.author), to: bin(row.recipient) } : { $: 'muc', name: bin(row.recipient) }
+  const feed = row.feed.startsWith(DELETED) ? row.feed.slice(DELETED.length) : row.feed
+  return feed.startsWith('private/') ? { $: 'p2p', from: bin(row.author), to: bin(row.recipient) } : { $: 'muc', name: bin(row.recipient) }
 }
 
 /** the rosters of a feed: both parties of a p2p feed, a room's members */
@@ -169,6 +170,9 @@ export async function requeue(s: Synrc, f: Feed, id: number, senderClientId?: st
   await ms.deliveries.enqueue(rowsFor(ms, targets, id, s.clock.now()))
 }
 
+/** the delivery rows of a message for these devices (targets read before a transaction: SQLite has one connection) */
+export const deliveryRows = (s: Synrc, targets: string[], id: number) => rowsFor(messagingOf(s), targets, id, s.clock.now())
+
 /** §6.6 delete after ack: the device's delivery leaves the queue; the last one marks the message delivered */
 export async function acked(s: Synrc, clientId: string, id: number): Promise<void> {
   const { messages, deliveries } = messagingOf(s)
@@ -176,6 +180,8 @@ export async function acked(s: Synrc, clientId: string, id: number): Promise<voi
   if ((await deliveries.pendingFor(id)) > 0) return
   // what is left belongs to devices that logged out since
   await deliveries.removeMessage(id)
+  // a deleted message's tombstone goes once its delete has reached every device
+  if ((await messages.get(id))?.status === 'delete') return void (await messages.remove(id))
   await messages.markDelivered(id, s.clock.now())
   if (s.settings.retention === 'delete-delivered') await messages.remove(id)
 }

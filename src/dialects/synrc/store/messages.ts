@@ -30,6 +30,9 @@ export interface MessageRow {
   update_at: number
 }
 
+/** the feed prefix of a deleted message kept until its delete reached every device (§6.6 step 5) */
+export const DELETED = 'deleted:'
+
 export type NewMessage = Omit<MessageRow, 'id' | 'prev' | 'next' | 'delivered'>
 
 export interface PageQuery {
@@ -80,8 +83,11 @@ export class MessageStore {
     await this.db.updateTable('synrc_messages').set(set).where('id', '=', id).execute()
   }
 
-  /** out of the chain: the neighbours are linked to each other, the feed's top moves back if it was the top */
-  async remove(id: number, also?: (trx: Db) => Promise<void>): Promise<MessageRow | undefined> {
+  /**
+   * Out of the chain: the neighbours are linked to each other, the feed's top moves back if it was the top. With
+   * `tombstone` the row stays, outside every feed (feed `deleted:<feed>`), until the devices owed the delete have it.
+   */
+  async remove(id: number, also?: (trx: Db) => Promise<void>, tombstone?: Pick<MessageRow, 'body' | 'update_at'>): Promise<MessageRow | undefined> {
     return this.db.transaction().execute(async (trx) => {
       const r = await trx.selectFrom('synrc_messages').selectAll().where('id', '=', id).executeTakeFirst()
       if (!r) return undefined
@@ -90,7 +96,11 @@ export class MessageStore {
       if (m.next !== null) await trx.updateTable('synrc_messages').set({ prev: m.prev }).where('id', '=', m.next).execute()
       else await trx.updateTable('synrc_feeds').set({ top: m.prev }).where('id', '=', m.feed).execute()
       await trx.updateTable('synrc_feeds').set((eb) => ({ count: eb('count', '-', 1) })).where('id', '=', m.feed).execute()
-      await trx.deleteFrom('synrc_messages').where('id', '=', id).execute()
+      if (tombstone && !m.feed.startsWith(DELETED)) {
+        await trx.updateTable('synrc_messages').set({ ...tombstone, feed: DELETED + m.feed, prev: null, next: null, status: 'delete' }).where('id', '=', id).execute()
+      } else {
+        await trx.deleteFrom('synrc_messages').where('id', '=', id).execute()
+      }
       if (also) await also(trx)
       return m
     })
