@@ -9,7 +9,9 @@ import type { PushNotifier } from './push.ts'
 import type { synrcSettings } from './settings.ts'
 import type { SmsSender } from './sms.ts'
 import type { AuthStore } from './store/auth.ts'
+import type { DeliveryStore } from './store/deliveries.ts'
 import type { FriendStore } from './store/friends.ts'
+import type { MessageStore } from './store/messages.ts'
 import type { RoomStore } from './store/rooms.ts'
 import type { RosterStore } from './store/rosters.ts'
 import type { ClientKind } from './topics.ts'
@@ -32,6 +34,8 @@ export interface Stores {
   rosters: RosterStore
   friends: FriendStore
   rooms: RoomStore
+  messages: MessageStore
+  deliveries: DeliveryStore
 }
 
 export interface Synrc {

@@ -13,7 +13,9 @@ import { SynrcService } from './service.ts'
 import { synrcSettings } from './settings.ts'
 import { smsSender, type SmsSender } from './sms.ts'
 import { AuthStore } from './store/auth.ts'
+import { DeliveryStore } from './store/deliveries.ts'
 import { FriendStore } from './store/friends.ts'
+import { MessageStore } from './store/messages.ts'
 import { RoomStore } from './store/rooms.ts'
 import { RosterStore } from './store/rosters.ts'
 import { actionsTopic, EVENTS_FILTER, OWNED_TOPICS, roomTopic } from './topics.ts'
@@ -42,7 +44,10 @@ export function createSynrc(): SynrcDialect {
       }
       const log = ctx.log.child({ dialect: 'synrc' })
       const db = ctx.store.db
-      const stores = { auth: new AuthStore(db), rosters: new RosterStore(db), friends: new FriendStore(db), rooms: new RoomStore(db) }
+      const stores = {
+        auth: new AuthStore(db), rosters: new RosterStore(db), friends: new FriendStore(db), rooms: new RoomStore(db),
+        messages: new MessageStore(db), deliveries: new DeliveryStore(db),
+      }
       ctx.access.addAuthenticator(synrcAuthenticator(stores.auth, stores.rosters))
       ctx.access.addRules(rules.map((r) => ({ ...r, kind: KIND })))
       ctx.access.ownTopics(OWNED_TOPICS)

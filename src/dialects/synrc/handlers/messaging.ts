@@ -2,7 +2,6 @@
 // to or read a feed, its topic, its parties' devices), Message records from stored rows, and the transient delivery
 // queue of "delete after ack" (issue 12 §4) with its resend at device connect.
 import { randomBytes } from 'node:crypto'
-import type { Db } from '../../../core/store/db.ts'
 import type { SessionInfo } from '../../../core/sessions/types.ts'
 import type { Handler, Module, Sender, Synrc } from '../context.ts'
 import { DeliveryStore } from '../store/deliveries.ts'
@@ -134,8 +133,7 @@ const STATE = new WeakMap<Synrc, Messaging>()
 export function messagingOf(s: Synrc): Messaging {
   let m = STATE.get(s)
   if (!m) {
-    const db = (s.stores.friends as unknown as { db: Db }).db
-    m = { messages: new MessageStore(db), deliveries: new DeliveryStore(db), sessions: new DeviceSessions() }
+    m = { messages: s.stores.messages, deliveries: s.stores.deliveries, sessions: new DeviceSessions() }
     STATE.set(s, m)
   }
   return m
