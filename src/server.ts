@@ -25,7 +25,7 @@ import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
-import { clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
+import { CERTS_PREFIX, clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
 import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
@@ -276,6 +276,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       if (d.setup) await d.setup(contexts.get(d)!)
     }
     if (identity) await main.app.register(identity.est, { prefix: EST_PREFIX })
+    if (identity) await main.app.register(identity.certs, { prefix: CERTS_PREFIX })
     await mountRoutes(o.dialects, main.app, ctx.extraHttp)
     await main.app.ready()
     for (const l of pendingListens) await l()

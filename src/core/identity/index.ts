@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, settingsOf, str, type Config } from '../../config.ts'
 import { HeraldCA } from './ca.ts'
+import { certRoutes } from './certs.ts'
 import { estRoutes, type EstOptions } from './est.ts'
 import { certificateGate, RevocationWatch, type TlsGate } from './revocation.ts'
 import { identitySettings } from './settings.ts'
@@ -12,6 +13,7 @@ export { identitySettings } from './settings.ts'
 export type { TlsGate } from './revocation.ts'
 
 export const EST_PREFIX = '/.well-known/est'
+export const CERTS_PREFIX = '/api/v1/identity'
 
 export interface Identity {
   ca: HeraldCA
@@ -20,6 +22,8 @@ export interface Identity {
   gate(listener: string, require: boolean): TlsGate
   /** EST, to register under EST_PREFIX on the HTTP app (it answers on the HTTPS port only) */
   est: FastifyPluginAsync
+  /** GET certs/:name, to register under CERTS_PREFIX (issue 13 §5) */
+  certs: FastifyPluginAsync
   close(): void
 }
 
@@ -36,6 +40,7 @@ export async function startIdentity(o: { config: Config; log: Logger; authentica
     trust: (clientCa) => [clientCa?.trim(), ca.certPem.trim()].filter(Boolean).join('\n') + '\n',
     gate: (listener, require) => certificateGate({ listener, log, require, watch }),
     est: estRoutes({ ca, certDays: s.certDays, authenticate: o.authenticate, isRevoked: (serial) => watch.isRevoked(serial) }),
+    certs: certRoutes(ca),
     close: () => watch.close(),
   }
 }

@@ -69,6 +69,8 @@ export interface Synrc {
    * messaging module replaces it with one that also stores the message in the room's feed.
    */
   systemMessage(roomId: string, text: string): Promise<void>
+  /** §8.3 HERALD_SYNRC_VERIFY_SIGNATURES: true when every signed Desc of a Message is its sender's, else why not */
+  verifySignatures?(r: Request): Promise<true | string>
 }
 
 export interface DeviceHooks {

@@ -11,6 +11,7 @@ import { synrcMigrations } from './migrations.ts'
 import { PushOutbox } from './push.ts'
 import { SynrcService } from './service.ts'
 import { synrcSettings } from './settings.ts'
+import { signatureCheck } from './signatures.ts'
 import { smsSender, type SmsSender } from './sms.ts'
 import { AuthStore } from './store/auth.ts'
 import { DeliveryStore } from './store/deliveries.ts'
@@ -79,6 +80,7 @@ export function createSynrc(): SynrcDialect {
         }),
       }
       s.push = new PushOutbox(s, ctx.outbox, ctx.metrics.registry)
+      if (settings.verifySignatures) s.verifySignatures = signatureCheck(ctx.config, log)
       d.synrc = s
       d.service = new SynrcService(s, routesOf(MODULES))
     },

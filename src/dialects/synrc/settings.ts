@@ -9,5 +9,6 @@ export const synrcSettings = defineSettings([
   { key: 'synrc.smsAttempts', env: ['HERALD_SYNRC_SMS_ATTEMPTS'], type: 'int', default: 3, description: 'wrong codes before a registration answers attempts_expired (a resend starts over)' },
   { key: 'synrc.maxPayloadBytes', env: ['HERALD_SYNRC_MAX_PAYLOAD_BYTES'], type: 'int', default: 512 * 1024, description: 'largest ETF request (emqttd allowed 64 KiB; file chunks need 256 KiB)' },
   { key: 'synrc.files.dir', env: ['HERALD_SYNRC_FILES_DIR'], type: 'string', default: '', description: 'where uploaded files are stored; empty: synrc-files in the data directory' },
+  { key: 'synrc.verifySignatures', env: ['HERALD_SYNRC_VERIFY_SIGNATURES'], type: 'bool', default: false, description: "§8.3: a Message's Desc declaring CMS SignedData (application/pkcs7-signature, application/pkcs7-mime; smime-type=signed-data, multipart/signed) is delivered only when signed by the sender's own certificate (CN = phone) from Herald's CA or HERALD_TLS_CLIENT_CA, valid and not revoked; else invalid_signature. EnvelopedData passes through unread" },
   { key: 'synrc.files.maxBytes', env: ['HERALD_SYNRC_FILES_MAX_BYTES'], type: 'int', default: 100 * 1024 * 1024, description: 'largest uploaded file' },
 ])

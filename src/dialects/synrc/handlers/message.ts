@@ -104,6 +104,8 @@ async function complete(r: Request, s: Synrc): Promise<void> {
 }
 
 export const message: Handler = async (r, s) => {
+  // §8.3 (issue 13 §5): a signed Desc not signed by its sender is refused before anything is stored or told
+  if (s.verifySignatures && (await s.verifySignatures(r)) !== true) return invalid(r, s, 'invalid_signature')
   switch (r.rec.status ?? null) {
     case null: case 'client': return send(r, s, 'sent')
     case 'upload': return send(r, s, 'link')

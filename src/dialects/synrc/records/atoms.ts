@@ -18,6 +18,7 @@ export const FLOW_ATOMS: readonly string[] = [
   'contact_not_found',
   // §7 Index ids {nick, N} and {link, L}
   'link',
+  'invalid_signature', // §8.3: a signed Desc whose signer is not the sender
   // §6.12 FTP {event, stop}
   'event', 'stop',
   'true', 'false', 'undefined',

@@ -1,0 +1,30 @@
+// The certificate lookup (issue 13 §5): a user's current certificate from Herald's CA, so another client can encrypt
+// to it (CMS EnvelopedData, specs/synrc.md §8.3). Certificates are public: no login is asked.
+import type { FastifyPluginAsync } from 'fastify'
+import type { HeraldCA } from './ca.ts'
+
+export const PEM_FILE = 'application/x-pem-file'
+
+export function certRoutes(ca: HeraldCA): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { name: string } }>('/certs/:name', {
+      schema: {
+        summary: "a user's current certificate from Herald's CA (the newest valid one), to encrypt to",
+        tags: ['identity'],
+        params: {
+          type: 'object', required: ['name'],
+          // the names ca.ts issues certificates to
+          properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$' } },
+        },
+        response: {
+          200: { type: 'string', description: `PEM certificate, ${PEM_FILE}` },
+          404: { type: 'object', properties: { error: { type: 'string' } } },
+        },
+      },
+    }, async (req, reply) => {
+      const current = ca.current(req.params.name)
+      if (!current) return reply.code(404).send({ error: `no valid certificate for ${req.params.name}` })
+      return reply.type(PEM_FILE).send(current.pem)
+    })
+  }
+}
