@@ -157,6 +157,11 @@ describe('verifySigned: refused (issue 13 §5)', () => {
   })
 })
 
+test('signatureTrust: no CA configured (HERALD_CA_ENABLED off, no HERALD_TLS_CLIENT_CA) is a configuration error', () => {
+  assert.throws(() => signatureTrust(config({ 'ca.enabled': false })), /HERALD_CA_ENABLED=true or HERALD_TLS_CLIENT_CA/)
+  assert.throws(() => signatureTrust(config({ dataDir: join(dir, 'none') })), /no CA in/)
+})
+
 test('cmsKindOf: which Desc mimes are checked (signed) and which pass through unread (enveloped)', () => {
   const table: [string, string | undefined][] = [
     ['application/pkcs7-signature', 'signed'],

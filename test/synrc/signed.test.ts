@@ -13,7 +13,7 @@ import { HeraldCA } from '../../src/core/identity/ca.ts'
 import { rosterIdOf } from '../../src/dialects/synrc/store/rosters.ts'
 import { privateTopic } from '../../src/dialects/synrc/topics.ts'
 import type { Rec } from '../../src/dialects/synrc/wire.ts'
-import { bin, register, startSynrc, str, type SynrcClient, type SynrcHerald } from './client.ts'
+import { bin, register, startSynrc, str, SynrcClient, type SynrcHerald } from './client.ts'
 
 const SIGNED = 'application/pkcs7-mime; smime-type=signed-data'
 const ENVELOPED = 'application/pkcs7-mime; smime-type=enveloped-data'
@@ -139,6 +139,20 @@ for (const layout of ['a', 'legacy'] as const) {
       // a new certificate signs again
       await issue(A.phone, 'alice')
       assert.ok((await send(desc(SIGNED, signed('alice', 'after reissue')))).delivered)
+    })
+
+    test("a sys_ service relaying a signed Desc: it must be signed by the author it names (from), not by anyone", async () => {
+      const sys = await SynrcClient.connect(h.mqttUrl, `sys_signed_${layout}`, layout, { username: 'herald', password: h.servicePassword })
+      open.push(sys)
+      const relay = (who: string, msgId: string) => sys.send({
+        $: 'Message', feed_id: p2p(A.roster, B.roster), msg_id: bin(msgId), from: bin(A.roster), to: bin(B.roster), files: [desc(SIGNED, signed(who, msgId))],
+      })
+      await relay('bob', 'r1')
+      assert.equal((await sys.next((r) => r.$ === 'io' || r.$ === 'Ack')).code?.code, 'invalid_signature')
+      assert.equal(await b.quiet(isMsg), true)
+      await relay('alice', 'r2')
+      assert.equal((await sys.next((r) => r.$ === 'io' || r.$ === 'Ack')).$, 'Ack')
+      assert.equal(str((await b.next(isMsg)).from), A.roster)
     })
 
     test('GET /api/v1/identity/certs/:name: the PEM to encrypt to; openssl cms -encrypt to it arrives byte-identical and B decrypts it', async () => {
