@@ -94,7 +94,8 @@ export function readCms(input: Uint8Array | string): { der: Uint8Array; detached
 function multipartSigned(type: string, body: string): { der: Uint8Array; detached: Uint8Array } {
   const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1]
   if (!boundary) throw new CmsError('multipart/signed without a boundary')
-  const parts = body.split(new RegExp(`\\r?\\n?--${boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:--)?[ \\t]*\\r?\\n?`))
+  // a delimiter is a line of its own: the line break before it belongs to it (RFC 2046 §5.1.1)
+  const parts = body.split(new RegExp(`(?:^|\\r?\\n)--${boundary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:--)?[ \\t]*(?:\\r?\\n|$)`))
   // [preamble, content, signature, epilogue]
   if (parts.length < 4) throw new CmsError('multipart/signed needs two parts')
   const sig = entity(parts[2])
