@@ -183,12 +183,16 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const ports: Record<string, number> = {}
     const pendingListens: (() => Promise<void>)[] = []
     let tlsMaterial: TlsMaterial | undefined
-    const tlsNeeded = port(cfg, 'https.port') !== null || (!external && port(cfg, 'mqtts.port') !== null)
-    if (tlsNeeded) {
+    // also a dialect's own TLS listener asks for it (ctx.tls)
+    const tlsOf = (): TlsMaterial => {
+      if (tlsMaterial) return tlsMaterial
       tlsMaterial = loadTls({ cert: str(cfg, 'tls.cert'), key: str(cfg, 'tls.key'), clientCa: str(cfg, 'tls.clientCa'), dataDir: str(cfg, 'dataDir') })
       if (tlsMaterial.generated) log.info({ cert: tlsMaterial.certFile }, 'using a self-signed development certificate')
       tlsMaterial.ca = trustedClientCas(tlsMaterial.ca, identity, clientAuth)
+      return tlsMaterial
     }
+    const tlsNeeded = port(cfg, 'https.port') !== null || (!external && port(cfg, 'mqtts.port') !== null)
+    if (tlsNeeded) tlsOf()
 
     if (!external) {
       broker = await createEmbeddedBroker({
@@ -250,6 +254,12 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
           servers.push(app.server)
         })
         return app
+      },
+      tls: tlsOf,
+      async listen(name, server, p, hint) {
+        ports[name] = await listen(server, p, host, hint)
+        servers.push(server)
+        return ports[name]
       },
       async extraWebSocket(p, paths) {
         if (!broker) throw new Error('an extra WebSocket listener needs the embedded broker')

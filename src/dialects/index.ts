@@ -2,9 +2,10 @@
 // instances (no module state): a process, or a test, gets dialects of its own.
 import { createChat21 } from './chat21/index.ts'
 import { createHeartsms } from './heartsms/index.ts'
+import { createPush } from './push/index.ts'
 import { createSynrc } from './synrc/index.ts'
 import type { Dialect } from './types.ts'
 
 export function createDialects(): Dialect[] {
-  return [createHeartsms(), createChat21(), createSynrc()]
+  return [createHeartsms(), createChat21(), createSynrc(), createPush()]
 }

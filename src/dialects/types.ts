@@ -1,4 +1,5 @@
 // What a dialect plugin sees of Herald: core interfaces only. A dialect never imports another dialect.
+import type net from 'node:net'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Migration } from 'kysely'
 import type { Logger } from 'pino'
@@ -11,6 +12,7 @@ import type { Presence } from '../core/presence/types.ts'
 import type { Outbox } from '../core/queue/outbox.ts'
 import type { SessionCapabilities, Sessions } from '../core/sessions/types.ts'
 import type { Store } from '../core/store/db.ts'
+import type { TlsMaterial } from '../transport/devcert.ts'
 
 export interface DialectContext {
   config: Config
@@ -31,6 +33,10 @@ export interface DialectContext {
   extraHttp(name: string, port: number): Promise<HttpApp>
   /** MQTT over WebSocket on a port and path of its own (embedded broker only) */
   extraWebSocket(port: number, paths: string[]): Promise<void>
+  /** the core TLS certificate and key (HERALD_TLS_CERT, or the development certificate), loaded at first use */
+  tls(): TlsMaterial
+  /** listen a server of the dialect's own (e.g. raw TLS) on Herald's host; reported in `ports[name]`, closed at stop */
+  listen(name: string, server: net.Server, port: number, hint: string): Promise<number>
   /** development or test: fixed, well-known passwords are acceptable */
   development: boolean
 }
