@@ -4,6 +4,7 @@ import { hashPassword, verifyPassword } from '../access/passwords.ts'
 import type { Authenticator, Principal } from '../access/types.ts'
 import { accessStateMigration } from './access-state.ts'
 import { outboxMigration } from '../queue/migrations.ts'
+import { pushTokensMigration } from '../push/store.ts'
 import type { Db } from './db.ts'
 
 export const coreMigrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ export const coreMigrations: Record<string, Migration> = {
   },
   '002_access_state': accessStateMigration,
   '003_outbox': outboxMigration,
+  '004_push_tokens': pushTokensMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }
