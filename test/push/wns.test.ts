@@ -153,6 +153,38 @@ for (const [kind, open] of [['SQLite', sqliteDb], ['PostgreSQL', pgDb]] as const
       assert.equal(fake.tokenRequests().length, 2)
     })
 
+    t('cluster: after a 401 a node takes the new token another node stored, without fetching', async () => {
+      const p1 = provider()
+      const p2 = provider()
+      await p1.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })
+      await p2.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })
+      assert.equal(fake.tokenRequests().length, 1)
+      fake.revoke('tok-1')
+      assert.equal((await p1.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })).kind, 'delivered')
+      assert.equal((await p2.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })).kind, 'delivered')
+      assert.equal(fake.tokenRequests().length, 2)
+      assert.deepEqual(fake.notifications().map((r) => r.headers.authorization), ['bearer tok-1', 'bearer tok-1', 'bearer tok-1', 'bearer tok-2', 'bearer tok-1', 'bearer tok-2'])
+    })
+
+    t('a failed refresh before expiry keeps the still-valid token, and tries again after a hold-off', async () => {
+      fake.expiresIn = 3600
+      const p = provider({ tokenMarginS: 600 })
+      await p.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })
+      clock.t += 3_100_000
+      fake.tokenSteps.push({ status: 503, body: '' })
+      assert.equal((await p.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })).kind, 'delivered')
+      assert.equal((await p.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })).kind, 'delivered')
+      assert.equal(fake.tokenRequests().length, 2, 'one failed refresh, then the hold-off')
+      clock.t += 11_000
+      await p.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })
+      assert.equal(fake.tokenRequests().length, 3)
+      assert.deepEqual(fake.notifications().map((r) => r.headers.authorization), ['bearer tok-1', 'bearer tok-1', 'bearer tok-1', 'bearer tok-3'])
+      // past expiry with the endpoint down: no token, back to the queue
+      clock.t += 3_600_000
+      fake.tokenSteps.push({ status: 500, body: '' })
+      assert.equal((await p.send({ channelUri: uri('a'), version: '2' }, { type: 'test' })).kind, 'retry-after')
+    })
+
     t('5xx: retried with exponential back-off and jitter, then delivered', async () => {
       const p = provider({ retryBaseMs: 500, random: () => 0.5 })
       fake.script('a', [503, 500])
