@@ -25,7 +25,7 @@ import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
-import { CERTS_PREFIX, clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
+import { certificateFieldOf, CERTS_PREFIX, clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
 import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
@@ -178,6 +178,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     const clientAuth = clientAuthOf(cfg)
     const gate = tlsGates({ identity, mode: clientAuth, log })
+    // the name of a verified client certificate that is the login on MQTTS, secure WebSocket and HTTPS
+    const certificateField = certificateFieldOf(cfg)
     const host = str(cfg, 'host')
     const external = str(cfg, 'broker.url')
     const ports: Record<string, number> = {}
@@ -196,7 +198,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     if (!external) {
       broker = await createEmbeddedBroker({
-        access, metrics, log,
+        access, metrics, log, certificateField,
         maxPacketSize: num(cfg, 'mqtt.maxPacketSize'),
         maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
@@ -221,7 +223,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     const metricsToken = str(cfg, 'metrics.token')
     main = await createHttp({
-      bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready },
+      bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready }, certificateField,
       serveMetrics: metricsToken ? { token: metricsToken } : undefined,
     })
     registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow'),

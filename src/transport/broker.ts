@@ -7,6 +7,7 @@ import memoryModule, { type AedesMemoryPersistence } from 'aedes-persistence'
 import type { AccessControl, AccessSession } from '../core/access/access.ts'
 import { ownerOf } from '../core/access/client-ids.ts'
 import { validTopicFilter, validTopicName } from '../core/access/topics.ts'
+import { verifiedName, type CertificateField } from '../core/identity/peer.ts'
 import type { QoS } from '../core/bus/types.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import { MqttConnection } from './connection.ts'
@@ -24,6 +25,8 @@ export interface BrokerOptions {
   /** connections one principal may have open at once; more get CONNACK 3 (superusers are not limited) */
   maxConnectionsPerPrincipal: number
   log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void; error(o: object, msg: string): void }
+  /** which name of a verified client certificate is the login (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
+  certificateField?: CertificateField
 }
 
 function authError(code: 2 | 3 | 4 | 5, message: string): AuthenticateError {
@@ -34,13 +37,10 @@ function connectionOf(client: Client): MqttConnection | undefined {
   return client.conn instanceof MqttConnection ? client.conn : undefined
 }
 
-/** CN of a client certificate the TLS layer verified against the configured CA. */
-function verifiedCertCN(client: Client): string | undefined {
+/** The name (CN, or the configured SAN field) of a client certificate the TLS layer verified against the client CAs. */
+function verifiedCertName(client: Client, field: CertificateField | undefined): string | undefined {
   const info = connectionOf(client)?.info
-  const socket = info?.socket instanceof TLSSocket ? info.socket : info?.tlsSocket
-  if (!socket?.authorized) return undefined
-  const cn = socket.getPeerCertificate()?.subject?.CN
-  return Array.isArray(cn) ? cn[0] : cn
+  return verifiedName(info?.socket instanceof TLSSocket ? info.socket : info?.tlsSocket, field)
 }
 
 function message(p: Pick<AedesPublishPacket, 'topic' | 'payload' | 'qos' | 'retain'>): BrokerMessage {
@@ -82,7 +82,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   aedes.authenticate = (client, username, password, done) => {
     const info = connectionOf(client)?.info
     const ip = info?.remoteAddress
-    access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertCN(client), listener: info?.listener }).then((r) => {
+    access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertName(client, o.certificateField), listener: info?.listener }).then((r) => {
       if (r.ok) {
         const p = r.principal
         const replaces = access.clientIds.isLive(client.id, p)

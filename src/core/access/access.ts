@@ -260,8 +260,9 @@ export class AccessControl {
   }
 
   /**
-   * A verified certificate's CN belongs to the dialects bound to its listener that know certificates; else it is
-   * Herald's own certificate principal (ACL-file rules). A CN is never looked up as some dialect's username.
+   * A verified certificate's name belongs to the dialects bound to its listener that know certificates; else it is
+   * Herald's own certificate principal (ACL-file rules), a superuser when Herald's own account of that name is one
+   * (issue 13 §3). A certificate name is never looked up as some dialect's username.
    */
   private async byCertificate(c: Credentials): Promise<AuthResult> {
     for (const a of this.authenticators) {
@@ -269,7 +270,20 @@ export class AccessControl {
       const p = await a.certificate(c.certCN!, c.clientId)
       if (p) return { ok: true, principal: { ...p, clientId: c.clientId } }
     }
-    return { ok: true, principal: { kind: 'certificate', username: c.certCN!, clientId: c.clientId, attrs: {} } }
+    const principal: Principal = { kind: 'certificate', username: c.certCN!, clientId: c.clientId, attrs: {} }
+    if (await this.heraldSuperuser(c.certCN!)) principal.superuser = true
+    return { ok: true, principal }
+  }
+
+  /** Whether Herald's own account (`herald user`, the directory) of this name is a superuser; a directory down: no. */
+  private async heraldSuperuser(username: string): Promise<boolean> {
+    for (const a of this.authenticators) {
+      if (a.dialect !== undefined || !a.lookup) continue
+      const p = await a.lookup(username).catch(() => undefined)
+      if (p) return p.superuser === true
+      if (p === null) return false
+    }
+    return false
   }
 
   private servicePrincipal(svc: ServiceAccount, clientId?: string): Principal {

@@ -41,7 +41,7 @@ export interface Credentials {
   clientId: string
   /** remote address, for the failed-login limit */
   ip?: string
-  /** CN of a verified client certificate */
+  /** name of a verified client certificate: its CN, or the SAN field HERALD_TLS_CLIENT_IDENTITY names */
   certCN?: string
   /** `hook`: an external broker asks; its address is the broker's, so failed logins count per username */
   via?: 'broker' | 'hook'

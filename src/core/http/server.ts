@@ -1,10 +1,12 @@
 // The HTTP server: one Fastify instance per port group, one JSON error model `{"error": "<message>"}`.
 import http, { type RequestListener } from 'node:http'
+import { TLSSocket } from 'node:tls'
 import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sameSecret } from '../access/passwords.ts'
+import { verifiedName, type CertificateField } from '../identity/peer.ts'
 import type { Metrics } from './metrics.ts'
 
 export interface HttpOptions {
@@ -15,6 +17,16 @@ export interface HttpOptions {
   health?: { ready: () => boolean }
   /** /metrics on this instance: open (the metrics listener), or for a bearer token only (the public port) */
   serveMetrics?: { token?: string }
+  /** which name of a verified client certificate `request.tlsIdentity` is (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
+  certificateField?: CertificateField
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** over HTTPS, the name of the client certificate the TLS layer verified (Herald's CA or HERALD_TLS_CLIENT_CA; the
+     *  handshake refused revoked ones): an identity without a password (issue 13 §3); else undefined */
+    readonly tlsIdentity: string | undefined
+  }
 }
 
 export interface HttpApp {
@@ -53,6 +65,13 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
   // collects every route's schema as routes are added (dialects' included): app.swagger() is the OpenAPI document
   await app.register(swagger, { openapi: { info: { title: 'Herald', version: '0.1.0' } } })
 
+  // read where a route asks: the TLS socket of the request's connection (none over plain HTTP)
+  app.decorateRequest('tlsIdentity', {
+    getter(this: FastifyRequest) {
+      const socket = this.raw.socket
+      return socket instanceof TLSSocket ? verifiedName(socket, o.certificateField) : undefined
+    },
+  })
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body } = errorBody(err)
     if (status >= 500) req.log.error({ err }, 'request failed')

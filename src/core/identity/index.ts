@@ -6,11 +6,13 @@ import { ConfigError, settingsOf, str, type Config } from '../../config.ts'
 import { HeraldCA } from './ca.ts'
 import { certRoutes } from './certs.ts'
 import { estRoutes, type EstOptions } from './est.ts'
+import { SAN_TYPE, type CertificateField } from './peer.ts'
 import { certificateGate, RevocationWatch, type TlsGate } from './revocation.ts'
 import { identitySettings } from './settings.ts'
 
 export { identitySettings } from './settings.ts'
 export type { TlsGate } from './revocation.ts'
+export { verifiedName, type CertificateField } from './peer.ts'
 
 export const EST_PREFIX = '/.well-known/est'
 export const CERTS_PREFIX = '/api/v1/identity'
@@ -53,6 +55,13 @@ export function clientAuthOf(cfg: Config): ClientAuth | undefined {
   if (v === '') return undefined
   if (v === 'off' || v === 'optional' || v === 'required') return v
   throw new ConfigError(`tls.clientAuth (HERALD_TLS_CLIENT_AUTH): expected off, optional or required, got ${JSON.stringify(v)}`)
+}
+
+/** HERALD_TLS_CLIENT_IDENTITY: which name of a verified client certificate is the identity */
+export function certificateFieldOf(cfg: Config): CertificateField {
+  const v = str(cfg, 'tls.clientIdentity') || 'cn'
+  if (v === 'cn' || v in SAN_TYPE) return v as CertificateField
+  throw new ConfigError(`tls.clientIdentity (HERALD_TLS_CLIENT_IDENTITY): expected cn, san-email, san-dns or san-uri, got ${JSON.stringify(v)}`)
 }
 
 /** The CA list TLS listeners ask client certificates of: none with `off`; HERALD_TLS_CLIENT_CA's and Herald's root. */

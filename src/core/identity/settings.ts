@@ -1,4 +1,4 @@
-// Settings of Herald's certificate authority and EST enrollment (issue 13 §1, §2).
+// Settings of Herald's certificate authority, EST enrollment and client certificates (issue 13 §1–§3).
 import { defineSettings } from '../../config.ts'
 
 export const identitySettings = defineSettings([
@@ -8,5 +8,6 @@ export const identitySettings = defineSettings([
   { key: 'ca.certDays', env: ['HERALD_CA_CERT_DAYS'], type: 'int', default: 365, description: 'validity in days of the client certificates Herald issues (herald ca issue, EST)' },
   { key: 'ca.codeTtl', env: ['HERALD_CA_CODE_TTL'], type: 'int', default: 86_400, description: 'seconds a one-time enrollment code (herald ca code) stays valid' },
   { key: 'tls.clientAuth', env: ['HERALD_TLS_CLIENT_AUTH'], type: 'string', default: '', description: 'client certificates on MQTTS, HTTPS and secure WebSocket: off (never asked), optional (a valid one is the identity, else a password login; a bad one is refused), required (no valid certificate, no connection); empty: as HERALD_TLS_CLIENT_CA and HERALD_TLS_REQUIRE_CLIENT_CERT say' },
+  { key: 'tls.clientIdentity', env: ['HERALD_TLS_CLIENT_IDENTITY'], type: 'string', default: 'cn', description: "which name of a verified client certificate is the identity on MQTTS, secure WebSocket and HTTPS: cn, or the first subjectAltName of a type: san-email, san-dns, san-uri" },
   { key: 'ca.revocationPollMs', env: ['HERALD_CA_REVOCATION_POLL_MS'], type: 'int', default: 1000, description: "how often a running server re-reads the CA's index: a revocation refuses new connections and closes open ones within this time" },
 ])

@@ -1,5 +1,6 @@
-// Token issuance (§13.1, issue item 4): a Herald superuser account (HTTP Basic) or a chat21 admin token asks for a
-// user's chat21 token, as Tiledesk's `createCustomToken` answers it: `{userid, fullname, firstname, lastname, token}`.
+// Token issuance (§13.1, issue item 4): a Herald superuser account (HTTP Basic, or its client certificate over HTTPS,
+// issue 13 §3) or a chat21 admin token asks for a user's chat21 token, as Tiledesk's `createCustomToken` answers it:
+// `{userid, fullname, firstname, lastname, token}`.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AccessRegistry } from '../../../core/access/access.ts'
 import type { Tokens } from '../jwt.ts'
@@ -19,6 +20,11 @@ async function allowed(req: FastifyRequest, access: AccessRegistry, tokens: Toke
     return r.ok && r.principal.superuser === true
   }
   const token = tokenOf(req)
+  // no credentials in the request, over HTTPS: a verified client certificate whose name is a Herald superuser
+  if (!token && req.tlsIdentity) {
+    const r = await access.authenticate({ certCN: req.tlsIdentity, clientId: '', ip: req.ip })
+    return r.ok && r.principal.superuser === true
+  }
   const claims = token ? await tokens.verify(token) : null
   return claims?.tiledesk_api_roles === 'admin'
 }
