@@ -20,6 +20,9 @@ export interface UwpxListenerOptions {
   log: Logger
 }
 
+/** the TCP socket under a server-side TLS socket (Node's `_parent`) */
+const rawOf = (s: tls.TLSSocket): net.Socket | undefined => (s as unknown as { _parent?: net.Socket })._parent
+
 /** frames read ahead of the one being answered before the socket is paused */
 const MAX_QUEUED = 16
 
@@ -34,8 +37,9 @@ export class UwpxListener {
       handshakeTimeout: o.idleTimeoutMs, allowHalfOpen: true,
     }, (socket) => this.serve(socket))
     this.server.on('connection', (raw: net.Socket) => this.admit(raw))
-    // a failed handshake only ends that connection
-    this.server.on('tlsClientError', () => {})
+    // a failed handshake only ends that connection; Node leaves its TCP socket object without a 'close' event
+    // then (the TLS socket took its handle over), so it is destroyed here to be counted out
+    this.server.on('tlsClientError', (_err, socket) => rawOf(socket)?.destroy())
   }
 
   /** open connections (TCP, before and after the handshake) */
@@ -71,6 +75,7 @@ export class UwpxListener {
     let ended = false
     socket.setTimeout(this.o.idleTimeoutMs, () => socket.destroy())
     socket.on('error', () => socket.destroy())
+    socket.once('close', () => rawOf(socket)?.destroy())
 
     const drain = async () => {
       if (busy) return
