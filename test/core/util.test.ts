@@ -43,7 +43,7 @@ describe('core/util', () => {
 
   test('createDialects builds fresh instances every call (no module singletons)', () => {
     const [a, b] = [createDialects(), createDialects()]
-    assert.deepEqual(a.map((d) => d.name), ['heartsms', 'chat21', 'synrc'])
+    assert.deepEqual(a.map((d) => d.name), ['heartsms', 'chat21', 'synrc', 'push'])
     for (let i = 0; i < a.length; i++) assert.notEqual(a[i], b[i])
   })
 })

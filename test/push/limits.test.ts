@@ -59,11 +59,14 @@ describe('UWPX limits', () => {
     await new Promise((r) => raw.once('close', r))
   })
 
-  test('garbage instead of a TLS handshake closes that connection only', async () => {
-    const raw = net.connect(h.push.port!, '127.0.0.1')
-    raw.on('error', () => {})
-    raw.write('{"version":2,"action":"set_channel_uri"}\0')
-    await new Promise((r) => raw.once('close', r))
+  test('garbage instead of a TLS handshake closes that connection only, and it is counted out', async () => {
+    // more failed handshakes than the per-address limit: each one's TCP socket is closed and no longer counted
+    for (let i = 0; i < 5; i++) {
+      const raw = net.connect(h.push.port!, '127.0.0.1')
+      raw.on('error', () => {})
+      raw.write('{"version":2,"action":"set_channel_uri"}\0')
+      await new Promise((r) => raw.once('close', r))
+    }
     const c = await UwpxClient.connect(h)
     assert.equal(await c.ask(setUri('d-after-garbage')), OK)
     c.close()

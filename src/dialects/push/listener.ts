@@ -20,8 +20,8 @@ export interface UwpxListenerOptions {
   log: Logger
 }
 
-/** the TCP socket under a server-side TLS socket (Node's `_parent`) */
-const rawOf = (s: tls.TLSSocket): net.Socket | undefined => (s as unknown as { _parent?: net.Socket })._parent
+/** a connection's peer, the same on its TCP socket and on the TLS socket over it */
+const peerOf = (s: net.Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? ''}`
 
 /** frames read ahead of the one being answered before the socket is paused */
 const MAX_QUEUED = 16
@@ -30,6 +30,8 @@ export class UwpxListener {
   readonly server: tls.Server
   private perAddress = new Map<string, number>()
   private sockets = new Set<net.Socket>()
+  /** the TCP sockets by peer, to end the one under a TLS socket (Node gives no public way from one to the other) */
+  private byPeer = new Map<string, net.Socket>()
 
   constructor(private readonly o: UwpxListenerOptions) {
     this.server = tls.createServer({
@@ -39,7 +41,7 @@ export class UwpxListener {
     this.server.on('connection', (raw: net.Socket) => this.admit(raw))
     // a failed handshake only ends that connection; Node leaves its TCP socket object without a 'close' event
     // then (the TLS socket took its handle over), so it is destroyed here to be counted out
-    this.server.on('tlsClientError', (_err, socket) => rawOf(socket)?.destroy())
+    this.server.on('tlsClientError', (_err, socket) => this.rawOf(socket)?.destroy())
   }
 
   /** open connections (TCP, before and after the handshake) */
@@ -60,12 +62,19 @@ export class UwpxListener {
     }
     this.perAddress.set(address, n + 1)
     this.sockets.add(raw)
+    const peer = peerOf(raw)
+    this.byPeer.set(peer, raw)
     raw.once('close', () => {
       this.sockets.delete(raw)
+      if (this.byPeer.get(peer) === raw) this.byPeer.delete(peer)
       const left = (this.perAddress.get(address) ?? 1) - 1
       if (left <= 0) this.perAddress.delete(address)
       else this.perAddress.set(address, left)
     })
+  }
+
+  private rawOf(socket: tls.TLSSocket): net.Socket | undefined {
+    return this.byPeer.get(peerOf(socket))
   }
 
   private serve(socket: tls.TLSSocket): void {
@@ -75,7 +84,7 @@ export class UwpxListener {
     let ended = false
     socket.setTimeout(this.o.idleTimeoutMs, () => socket.destroy())
     socket.on('error', () => socket.destroy())
-    socket.once('close', () => rawOf(socket)?.destroy())
+    socket.once('close', () => this.rawOf(socket)?.destroy())
 
     const drain = async () => {
       if (busy) return
