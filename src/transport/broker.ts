@@ -1,12 +1,12 @@
 // The embedded broker: Aedes with Herald's access layer in its connect, publish, subscribe and delivery hooks,
 // behind Herald's own interface (transport/types.ts). Nothing outside src/transport imports Aedes.
-import type { Duplex } from 'node:stream'
+import { Readable, type Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes'
 import memoryModule, { type AedesMemoryPersistence } from 'aedes-persistence'
 import type { AccessControl, AccessSession } from '../core/access/access.ts'
 import { ownerOf } from '../core/access/client-ids.ts'
-import { validTopicFilter, validTopicName } from '../core/access/topics.ts'
+import { topicMatches, validTopicFilter, validTopicName } from '../core/access/topics.ts'
 import { verifiedName, type CertificateField } from '../core/identity/peer.ts'
 import type { QoS } from '../core/bus/types.ts'
 import type { Metrics } from '../core/http/metrics.ts'
@@ -47,11 +47,17 @@ function message(p: Pick<AedesPublishPacket, 'topic' | 'payload' | 'qos' | 'reta
   return { topic: p.topic, payload: Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload), qos: p.qos as QoS, retain: p.retain }
 }
 
+/** A filter starting with a wildcard matches no topic beginning with `$` (MQTT 3.1.1 §4.7.2, MQTT-4.7.2-1). */
+function dollarBlocked(filter: string, topic: string): boolean {
+  return topic.startsWith('$') && (filter.startsWith('#') || filter.startsWith('+'))
+}
+
 /**
  * aedes-persistence's memory store, with each stored PUBREL keyed by its own packet id. Its outgoingUpdate matches a
  * PUBREL (no broker id) to the first stored packet without a broker id, i.e. an earlier PUBREL, and renumbers that:
  * two PUBRECs in one segment then got the same PUBREL twice and one QoS 2 delivery never completed
- * (test/core/qos2-persistent.test.ts).
+ * (test/core/qos2-persistent.test.ts). Its retained messages and offline queues also apply MQTT-4.7.2-1, which Aedes
+ * only applies to live deliveries (and to `$SYS` offline ones).
  */
 function memoryPersistence(): AedesMemoryPersistence {
   // the package is CommonJS: its module.exports is the factory its typings call the default export
@@ -61,7 +67,47 @@ function memoryPersistence(): AedesMemoryPersistence {
     if (packet.cmd === 'pubrel' && packet.brokerId === undefined) packet.brokerId = `pubrel:${packet.messageId}`
     return update(client, packet, cb)
   }
+  const q = p as unknown as {
+    createRetainedStream(pattern: string): Readable
+    createRetainedStreamCombi(patterns: string[]): Readable
+    subscriptionsByTopic(topic: string, cb?: (err: Error | null, subs?: { topic: string }[]) => void): Promise<{ topic: string }[]> | unknown
+  }
+  const byTopic = q.subscriptionsByTopic.bind(q) as (topic: string) => Promise<{ topic: string }[]>
+  // its callback and promise forms both (Aedes calls the promise one)
+  q.subscriptionsByTopic = (topic, cb) => {
+    const subs = byTopic(topic).then((all) => (topic.startsWith('$') ? all.filter((s) => !dollarBlocked(s.topic, topic)) : all))
+    if (!cb) return subs
+    subs.then((r) => cb(null, r), (err: Error) => cb(err))
+  }
+  const retained = q.createRetainedStream.bind(q)
+  // one stream per filter, as aedes-persistence's own Combi does (overlapping filters each deliver their copy)
+  q.createRetainedStreamCombi = (patterns) => Readable.from((async function * () {
+    for (const pattern of patterns) {
+      for await (const packet of retained(pattern) as AsyncIterable<{ topic: string }>) {
+        if (!dollarBlocked(pattern, packet.topic)) yield packet
+      }
+    }
+  })())
   return p
+}
+
+/**
+ * The QoS a client gets `packet` at: at most the highest QoS of its subscriptions matching the topic (MQTT-3.8.4-6,
+ * MQTT-3.3.5-1). Aedes only lowers it for a subscription whose filter is the topic itself, so a QoS 2 message reached a
+ * QoS 1 `a/+` subscriber at QoS 2, and a retained QoS 1 message a QoS 0 subscriber at QoS 1.
+ */
+function grantedQoS(client: Client, packet: { topic: string; qos: number }): number {
+  if (packet.qos === 0) return 0
+  const subs = (client as unknown as { subscriptions: Record<string, { qos: number }> }).subscriptions
+  let max = -1
+  for (const filter in subs) {
+    const q = subs[filter].qos
+    if (q <= max || !topicMatches(filter, packet.topic)) continue
+    if (q >= packet.qos) return packet.qos
+    max = q
+  }
+  // no matching subscription (Herald's own deliveries): as published
+  return max < 0 ? packet.qos : max
 }
 
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
@@ -79,7 +125,24 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       : reason === 'client-id-taken' ? authError(2, 'client identifier in use by another account')
         : authError(5, 'not authorized')
 
+  /** connections whose CONNECT had a zero-length client id without clean session */
+  const idRejected = new WeakSet<Client>()
+  // MQTT-3.1.3-8: a zero-length client id needs clean session 1 (Aedes then assigns a unique `aedes_<uuid>`, MQTT-3.1.3-6)
+  aedes.preConnect = (client, packet, done) => {
+    if (!packet.clientId && !packet.clean) idRejected.add(client)
+    // Aedes sends a message once per client (the first matching subscription wins); when that is a QoS 0 one, the QoS of
+    // an overlapping QoS 1/2 subscription is kept (MQTT-3.3.5-1). Set before any subscription takes the function.
+    const c = client as unknown as Record<'deliver0' | 'deliverQoS', (p: AedesPublishPacket, cb: () => void) => void>
+    const deliver0 = c.deliver0
+    c.deliver0 = (p, cb) => (p.qos > 0 && grantedQoS(client, p) > 0 ? c.deliverQoS(p, cb) : deliver0(p, cb))
+    done(null, true)
+  }
+
   aedes.authenticate = (client, username, password, done) => {
+    if (idRejected.has(client)) {
+      metrics.authFailures.inc({ reason: 'client-id-rejected' })
+      return done(authError(2, 'identifier rejected: a zero-length client id needs clean session'), false)
+    }
     const info = connectionOf(client)?.info
     const ip = info?.remoteAddress
     access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertName(client, o.certificateField), listener: info?.listener }).then((r) => {
@@ -107,6 +170,24 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const incoming = (aedes as unknown as { persistence: { incomingGetPacket(c: Client, p: AedesPublishPacket): Promise<unknown> } }).persistence
   let beforeAck: BeforeAck | undefined
 
+  /** client PUBLISHes taken (and acknowledged by Aedes as usual) but published to nobody */
+  const dropped = new WeakSet<object>()
+  // Aedes' handlers call publish(packet, client, done) (its typings only show the two-argument form)
+  const publish = aedes.publish.bind(aedes) as unknown as (packet: AedesPublishPacket, client: Client | null, done?: (err?: Error) => void) => void
+  ;(aedes as { publish: unknown }).publish = (packet: AedesPublishPacket, client: Client | null, done?: (err?: Error) => void) => {
+    if (!dropped.has(packet)) return publish(packet, client, done)
+    dropped.delete(packet)
+    ;(typeof client === 'function' ? client as (err?: Error) => void : done)?.()
+  }
+  // MQTT 3.1.1 §3.3.5: a PUBLISH the client may not make is acknowledged (PUBACK, or PUBREC/PUBREL/PUBCOMP) and
+  // dropped, as Mosquitto does; closing the connection instead made a QoS 1 client resend it forever
+  const drop = (client: Client, p: AedesPublishPacket, reason: 'denied' | 'reserved', done: (err: Error | null) => void) => {
+    dropped.add(p)
+    metrics.publishDenied.inc({ reason })
+    o.log.debug({ clientId: client.id, topic: p.topic, qos: p.qos, reason }, 'mqtt publish dropped')
+    done(null)
+  }
+
   aedes.authorizePublish = (client, packet, done) => {
     const p = packet as AedesPublishPacket
     if (!client) {
@@ -114,16 +195,19 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       if (beforeAck && p.qos > 0 && (p as { clientId?: string }).clientId) void beforeAck(message(p))
       return done(null)
     }
-    if (!validTopicName(p.topic) || p.topic.startsWith('$SYS')) return done(new Error(`invalid topic for PUBLISH: ${p.topic}`))
+    // a malformed topic is a protocol error that closes the connection (MQTT-4.7.3-2, MQTT-1.5.3-1)
+    if (!validTopicName(p.topic)) return done(new Error(`invalid topic for PUBLISH: ${p.topic}`))
+    // `$SYS/…` is the broker's own (§4.7.2); other `$…` topics are decided by the access layer like any topic
+    if (p.topic.startsWith('$SYS')) return drop(client, p, 'reserved', done)
     const s = accessOf.get(client)
-    if (!s) return done(new Error(`not authorized to publish to ${p.topic}`))
+    if (!s) return drop(client, p, 'denied', done)
     // a dialect's rewrite (SYNRC: the real client id into `events/…`) before the decision, as n2o's broker hook did
     const topic = access.publishTopic(s.principal, p.topic)
     if (topic !== p.topic) {
       if (!validTopicName(topic)) return done(new Error(`invalid rewritten topic for PUBLISH: ${topic}`))
       p.topic = topic
     }
-    if (!s.can('publish', p.topic)) return done(new Error(`not authorized to publish to ${p.topic}`))
+    if (!s.can('publish', p.topic)) return drop(client, p, 'denied', done)
     metrics.messagesIn.value++
     // QoS 0 promises nothing: it reaches the handlers when it is published, which happens at once (in publish order
     // with this client's QoS 1/2 messages, handed to beforeAck right here)
@@ -157,7 +241,9 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     const s = accessOf.get(client)
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
     metrics.messagesOut.value++
-    return packet
+    const qos = grantedQoS(client, packet)
+    // a copy: the packet object is shared by every subscriber
+    return qos < packet.qos ? { ...packet, qos } as typeof packet : packet
   }
 
   aedes.on('clientReady', (client) => {

@@ -74,18 +74,16 @@ describe('chat21 JWT login on the embedded broker (development mode)', () => {
   })
 
   it('refuses spoofing: another user\'s outgoing topic, server topics, another inbox (§9, §17)', async () => {
+    // MQTT 3.1.1 §3.3.5: a denied PUBLISH is acknowledged (PUBACK) and dropped; the connection stays open
     const spoofer = await login(h, 'U3')
-    const closed = new Promise<void>((r) => spoofer.client.once('close', () => r()))
-    spoofer.publish('apps/tilechat/outgoing/users/U1/messages/U2/outgoing', { text: 'spoofed' })
-    await closed
+    await spoofer.client.publishAsync('apps/tilechat/outgoing/users/U1/messages/U2/outgoing', JSON.stringify({ text: 'spoofed' }), { qos: 1 })
     assert.equal(await silence(u2.client, 200) || !u2.got.some((m) => m.body.text === 'spoofed'), true)
     for (const topic of ['apps/tilechat/users/U3/messages/U2/clientadded', 'apps/tilechat/users/U3/groups/update', 'apps/tilechat/users/U2/messages/U3/clientadded']) {
-      const s = await login(h, 'U3')
-      const gone = new Promise<void>((r) => s.client.once('close', () => r()))
-      s.publish(topic, { text: 'forged', members: { U2: 1 } })
-      await gone
+      await spoofer.client.publishAsync(topic, JSON.stringify({ text: 'forged', members: { U2: 1 } }), { qos: 1 })
     }
+    await silence(u2.client, 200)
     assert.equal(u2.got.some((m) => m.body.text === 'forged'), false)
+    assert.equal(spoofer.client.connected, true)
     const peek = await login(h, 'U3')
     // SUBACK 0x80: mqtt.js reports it as a subscribe error
     await assert.rejects(peek.client.subscribeAsync('apps/tilechat/users/U2/#'), /Subscribe error/)

@@ -24,8 +24,8 @@ export function packet(type: number, body: Buffer): Buffer {
 }
 
 /** CONNECT (MQTT 3.1.1 §3.1) with an optional protocol name override. */
-export function connectPacket(o: { clientId: string; username?: string; password?: string; keepalive?: number; protocol?: string }): Buffer {
-  let flags = 0x02 // clean session
+export function connectPacket(o: { clientId: string; username?: string; password?: string; keepalive?: number; protocol?: string; clean?: boolean }): Buffer {
+  let flags = o.clean === false ? 0 : 0x02 // clean session unless told otherwise
   if (o.username !== undefined) flags |= 0x80
   if (o.password !== undefined) flags |= 0x40
   const keep = Buffer.alloc(2)
@@ -39,6 +39,20 @@ export function connectPacket(o: { clientId: string; username?: string; password
 /** PUBLISH QoS 0 with raw topic bytes (so invalid UTF-8 can be sent). */
 export function publishPacket(topic: Buffer, payload: Buffer): Buffer {
   return packet(0x30, Buffer.concat([str(topic), payload]))
+}
+
+/** PUBLISH QoS 1 or 2 (§3.3) with its packet identifier. */
+export function publishQoSPacket(topic: string, payload: string, qos: 1 | 2, id: number): Buffer {
+  const pid = Buffer.alloc(2)
+  pid.writeUInt16BE(id)
+  return packet(0x30 | (qos << 1), Buffer.concat([str(topic), pid, Buffer.from(payload)]))
+}
+
+/** SUBSCRIBE (§3.8) to one filter. */
+export function subscribePacket(id: number, filter: string, qos: 0 | 1 | 2): Buffer {
+  const pid = Buffer.alloc(2)
+  pid.writeUInt16BE(id)
+  return packet(0x82, Buffer.concat([pid, str(filter), Buffer.from([qos])]))
 }
 
 export interface RawConn {

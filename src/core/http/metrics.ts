@@ -10,6 +10,8 @@ export interface Metrics {
   messagesIn: Tally
   messagesOut: Tally
   authFailures: Counter<'reason'>
+  /** client PUBLISHes acknowledged and dropped: `denied` by the access layer, `reserved` ($SYS) */
+  publishDenied: Counter<'reason'>
   httpDuration: Histogram<'method' | 'route' | 'status'>
 }
 
@@ -23,6 +25,7 @@ export function createMetrics(defaults = true): Metrics {
     messagesIn: tally('herald_mqtt_messages_in_total', 'PUBLISH packets accepted from clients', registry),
     messagesOut: tally('herald_mqtt_messages_out_total', 'messages delivered to clients', registry),
     authFailures: new Counter({ name: 'herald_auth_failures_total', help: 'refused logins', labelNames: ['reason'], registers }),
+    publishDenied: new Counter({ name: 'herald_mqtt_publish_denied_total', help: 'client PUBLISH packets acknowledged and dropped (not authorized, or $SYS)', labelNames: ['reason'], registers }),
     httpDuration: new Histogram({
       name: 'herald_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route', 'status'], registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
