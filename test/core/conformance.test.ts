@@ -165,6 +165,25 @@ describe('topics beginning with $ (MQTT 3.1.1 §4.7.2)', () => {
     assert.deepEqual(topics.filter((t) => t.startsWith('$')), [])
   })
 
+  test("mosquitto_sub -t '#' gets retained conf/mosq but not $conf/mosq; -t '$conf/#' gets it", requireService(hasMosquittoClients, 'mosquitto-clients'), async () => {
+    const pub = await client({ ...alice })
+    await pub.publishAsync('$conf/mosq', 'dollar', { qos: 1, retain: true })
+    await pub.publishAsync('conf/mosq', 'plain', { qos: 1, retain: true })
+    const svc = ['-p', String(h.ports.mqtt), '-u', h.config['service.username'] as string, '-P', h.servicePassword, '-v']
+    try {
+      // -W 1: collect for one second (exits non-zero on the timeout)
+      const all = await mosquitto('mosquitto_sub', [...svc, '-t', '#', '-W', '1'])
+      const lines = all.out.trim().split('\n')
+      assert.ok(lines.includes('conf/mosq plain'), all.out + all.err)
+      assert.deepEqual(lines.filter((l) => l.startsWith('$')), [])
+      const named = await mosquitto('mosquitto_sub', [...svc, '-t', '$conf/#', '-C', '1', '-W', '5'])
+      assert.equal(named.out.trim(), '$conf/mosq dollar', named.err)
+    } finally {
+      await pub.publishAsync('$conf/mosq', '', { qos: 1, retain: true })
+      await pub.publishAsync('conf/mosq', '', { qos: 1, retain: true })
+    }
+  })
+
   test('a client PUBLISH to $SYS/… is acknowledged and dropped: nobody gets it, counted as reserved', async () => {
     const svc = await service()
     await svc.subscribeAsync('$SYS/conformance/#', { qos: 1 })
