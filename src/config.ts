@@ -55,6 +55,7 @@ export const coreSettings = defineSettings([
   { key: 'auth.failWindowMs', env: ['HERALD_AUTH_FAIL_WINDOW_MS'], type: 'int', default: 60000, description: 'window of the failed-login limit' },
   { key: 'auth.clientIdHoldMs', env: ['HERALD_AUTH_CLIENT_ID_HOLD_MS'], type: 'int', default: 86_400_000, description: 'how long a client id stays held by its account after its last connection or hook call; another account is refused it meanwhile' },
   { key: 'mqtt.maxSubscriptions', env: ['HERALD_MQTT_MAX_SUBSCRIPTIONS'], type: 'int', default: 10_000, description: 'subscriptions one client may hold; more are refused (SUBACK 0x80)' },
+  { key: 'mqtt.deniedPublish', env: ['HERALD_MQTT_DENIED_PUBLISH'], type: 'string', default: 'drop', description: 'a PUBLISH the client may not make (access rules, $SYS): drop (acknowledged and dropped, as Mosquitto) or disconnect (the connection is closed)' },
   { key: 'mqtt.maxConnectionsPerPrincipal', env: ['HERALD_MQTT_MAX_CONNECTIONS_PER_PRINCIPAL'], type: 'int', default: 100, description: 'MQTT connections one account may have open at once; more are refused (CONNACK 3); superusers are not limited' },
 
   { key: 'auth.state', env: ['HERALD_AUTH_STATE'], type: 'string', default: 'auto', description: 'where failed logins, client-id holders and hook logins are kept so that every node agrees: memory, store, or auto (the store on PostgreSQL, memory on SQLite)' },

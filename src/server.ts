@@ -98,6 +98,11 @@ async function mountRoutes(dialects: Dialect[], main: FastifyInstance, extraHttp
   }
 }
 
+function deniedPublishOf(v: string): 'drop' | 'disconnect' {
+  if (v !== 'drop' && v !== 'disconnect') throw new Error(`mqtt.deniedPublish (HERALD_MQTT_DENIED_PUBLISH) is drop or disconnect, not ${v}`)
+  return v
+}
+
 export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const cfg = o.config
   const log = o.log ?? createLogger(str(cfg, 'logLevel'))
@@ -202,6 +207,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         maxPacketSize: num(cfg, 'mqtt.maxPacketSize'),
         maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
+        deniedPublish: deniedPublishOf(str(cfg, 'mqtt.deniedPublish')),
       })
       feedFromSessions(present, broker.sessions, presenceError)
       bus = new EmbeddedBus(broker, (err, topic) => log.error({ err, topic }, 'bus handler failed'))

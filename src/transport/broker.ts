@@ -24,6 +24,8 @@ export interface BrokerOptions {
   maxSubscriptions: number
   /** connections one principal may have open at once; more get CONNACK 3 (superusers are not limited) */
   maxConnectionsPerPrincipal: number
+  /** a PUBLISH the client may not make: `drop` (acknowledged and dropped, default) or `disconnect` (the connection closed) */
+  deniedPublish?: 'drop' | 'disconnect'
   log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void; error(o: object, msg: string): void }
   /** which name of a verified client certificate is the login (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
   certificateField?: CertificateField
@@ -182,9 +184,10 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   // MQTT 3.1.1 §3.3.5: a PUBLISH the client may not make is acknowledged (PUBACK, or PUBREC/PUBREL/PUBCOMP) and
   // dropped, as Mosquitto does; closing the connection instead made a QoS 1 client resend it forever
   const drop = (client: Client, p: AedesPublishPacket, reason: 'denied' | 'reserved', done: (err: Error | null) => void) => {
-    dropped.add(p)
     metrics.publishDenied.inc({ reason })
-    o.log.debug({ clientId: client.id, topic: p.topic, qos: p.qos, reason }, 'mqtt publish dropped')
+    o.log.debug({ clientId: client.id, topic: p.topic, qos: p.qos, reason, action: o.deniedPublish ?? 'drop' }, 'mqtt publish refused')
+    if (o.deniedPublish === 'disconnect') return done(new Error(`not authorized to publish to ${p.topic}`))
+    dropped.add(p)
     done(null)
   }
 

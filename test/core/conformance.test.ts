@@ -344,3 +344,28 @@ function mosquitto(cmd: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Prom
     })
   })
 }
+
+describe('HERALD_MQTT_DENIED_PUBLISH=disconnect', () => {
+  let d: TestHerald
+  before(async () => {
+    const acl = join(process.env.TMPDIR ?? '/tmp', `herald-conformance-acl-dc-${process.pid}.conf`)
+    writeFileSync(acl, ACL)
+    d = await startTestHerald({ overrides: { 'auth.aclFile': acl, 'mqtt.deniedPublish': 'disconnect' } })
+    await d.users.add(bob.username, bob.password)
+  })
+  after(() => d.close())
+
+  test('a denied PUBLISH closes the connection (the operator chose it); an allowed one does not', async () => {
+    const b = await connect(d.mqttUrl, { ...bob, clientId: `dc-${process.pid}` })
+    await b.publishAsync('home/bob/ok', 'fine', { qos: 1 })
+    assert.equal(b.connected, true)
+    const closed = new Promise<void>((r) => b.once('close', () => r()))
+    b.publish('conf/denied/dc', 'no', { qos: 1 })
+    await closed
+    b.end(true)
+  })
+
+  test('another value stops the start naming the setting', async () => {
+    await assert.rejects(startTestHerald({ overrides: { 'mqtt.deniedPublish': 'ignore' } }), /HERALD_MQTT_DENIED_PUBLISH/)
+  })
+})
