@@ -46,6 +46,15 @@ for (const [layout, db] of [['a', 'sqlite'], ['legacy', 'sqlite'], ['a', 'postgr
       await h.close()
     })
 
+    test('SEARCH by link (§6.10, status room): the room in the Roster envelope\'s roomlist, without its members; an unknown link finds nothing', async () => {
+      await guest.send({ $: 'Search', ref: bin('q-link'), field: bin('link'), type: '==', value: [bin(L('first')), bin(L('nowhere'))], status: 'room' })
+      const io = await guest.next((r) => r.$ === 'io')
+      assert.equal(str(io.code.code), 'q-link')
+      assert.deepEqual(io.data.roomlist.map((r: Rec) => [str(r.id), str(r.name), r.members, r.admins]), [[roomId, 'linked', [], []]])
+      await guest.send({ $: 'Search', ref: bin('q-none'), field: bin('link'), type: '==', value: [bin(L('nowhere'))], status: 'room' })
+      assert.deepEqual((await guest.next((r) => r.$ === 'io')).data.roomlist, [])
+    })
+
     test('check: a free valid text comes back; LNKIE1 for an invalid one, LNKIE2 for one in use', async () => {
       await guest.send({ $: 'Link', id: bin(L('free')), status: 'check' })
       assert.equal(str((await guest.next(isLink('check'))).id), L('free'))
