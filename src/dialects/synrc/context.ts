@@ -91,3 +91,8 @@ export type Handler = (req: Request, s: Synrc) => Promise<void>
 
 /** §5: which client kinds may send a record, and who handles it */
 export interface Route { accept: readonly ClientKind[]; handle: Handler }
+
+/** the client kinds of §5's table, as routes accept them */
+export const ANY = ['reg', 'device', 'sys'] as const
+export const DEVICE = ['device'] as const
+export const DEVICE_OR_SYS = ['device', 'sys'] as const

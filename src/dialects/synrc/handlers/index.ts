@@ -1,6 +1,6 @@
 // §5: which record each client kind may send, and its handler; one module per sub-protocol group, one file per
 // sub-protocol (STYLE.md). A module may also set things up at start (subscription providers, device hooks).
-import type { Module, Route } from '../context.ts'
+import { ANY, DEVICE_OR_SYS, type Module, type Route } from '../context.ts'
 import { auth } from './auth.ts'
 import { files } from './files.ts'
 import { messaging } from './messaging.ts'
@@ -8,9 +8,6 @@ import { profile } from './profile.ts'
 import { rooms } from './rooms.ts'
 import { social } from './social.ts'
 
-export const ANY = ['reg', 'device', 'sys'] as const
-export const DEVICE = ['device'] as const
-export const DEVICE_OR_SYS = ['device', 'sys'] as const
 
 const core: Module = {
   routes: {

@@ -3,7 +3,7 @@
 // queue of "delete after ack" (issue 12 §4) with its resend at device connect.
 import { randomBytes } from 'node:crypto'
 import type { SessionInfo } from '../../../core/sessions/types.ts'
-import type { Handler, Module, Sender, Synrc } from '../context.ts'
+import { DEVICE, DEVICE_OR_SYS, type Handler, type Module, type Sender, type Synrc } from '../context.ts'
 import { DeliveryStore } from '../store/deliveries.ts'
 import { DELETED, MessageStore, type MessageRow, type NewMessage } from '../store/messages.ts'
 import { phoneOfRoster } from '../store/rosters.ts'
@@ -221,8 +221,6 @@ async function systemMessage(s: Synrc, roomId: string, body: string): Promise<vo
   await s.publish(topicOf(f), messageRecord(s, row))
 }
 
-const DEVICE = ['device'] as const
-const DEVICE_OR_SYS = ['device', 'sys'] as const
 
 export const messaging: Module = {
   routes: {

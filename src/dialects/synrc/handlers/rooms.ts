@@ -1,6 +1,6 @@
 // The rooms module (§6.8 ROOM/MEMBER, §6.9 LINK, §6.11 FAV): its routes, and at start the subscription provider that
 // re-subscribes a device to the room/<id> of its roster's rooms at every connect, and the Member presence hooks.
-import type { Module } from '../context.ts'
+import { DEVICE, DEVICE_OR_SYS, type Module } from '../context.ts'
 import type { Rec } from '../wire.ts'
 import { roomTopic } from '../topics.ts'
 import { star, tag } from './fav.ts'
@@ -9,10 +9,6 @@ import { member, presenceHooks } from './member.ts'
 import { room, roomRecord } from './room.ts'
 import { addSearch } from './search.ts'
 import { text } from './presence.ts'
-
-// local: importing index.ts's lists would be a cycle (index.ts imports this module)
-const DEVICE = ['device'] as const
-const DEVICE_OR_SYS = ['device', 'sys'] as const
 
 export const rooms: Module = {
   // §5 (inference there): Room, Member, Star and Tag from devices as Link; Room also from sys_ (delete)
