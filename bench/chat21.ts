@@ -19,7 +19,7 @@ import { chat21Settings } from '../src/dialects/chat21/settings.ts'
 import { startHerald } from '../src/server.ts'
 import { createPgSchema, dropPgSchema, pgUrlForSchema } from '../test/helpers.ts'
 import { cpuMs } from './lib/proc.ts'
-import { fmt, table } from './lib/stats.ts'
+import { fmt, percentileOf as pct, table } from './lib/stats.ts'
 
 const { values: args } = parseArgs({ options: {
   pairs: { type: 'string', default: '50' }, groups: { type: 'string', default: '10' },
@@ -51,12 +51,6 @@ function client(url: string, username: string, password: string): Promise<MqttCl
     c.once('connect', () => resolve(c))
     c.once('error', reject)
   })
-}
-
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
 }
 
 /** Each stream keeps at most W messages outstanding; a message is done when every receiver has it. */

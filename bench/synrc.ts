@@ -21,7 +21,7 @@ import { privateTopic } from '../src/dialects/synrc/topics.ts'
 import { Wire, type Rec } from '../src/dialects/synrc/wire.ts'
 import { startHerald } from '../src/server.ts'
 import { cpuMs } from './lib/proc.ts'
-import { fmt, table } from './lib/stats.ts'
+import { fmt, percentileOf as pct, table } from './lib/stats.ts'
 
 const { values: args } = parseArgs({ options: {
   pairs: { type: 'string', default: '20' }, rate: { type: 'string', default: '400' }, seconds: { type: 'string', default: '5' },
@@ -102,12 +102,6 @@ function connect(url: string, o: mqtt.IClientOptions): Promise<MqttClient> {
     c.once('connect', () => resolve(c))
     c.once('error', reject)
   })
-}
-
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
 }
 
 /** which run is measuring: a late part of an earlier run is not counted */

@@ -8,6 +8,11 @@ export function percentile(values: Float64Array, n: number, p: number): number {
   return sorted[rank]
 }
 
+/** percentile() of a plain array */
+export function percentileOf(xs: number[], p: number): number {
+  return percentile(Float64Array.from(xs), xs.length, p)
+}
+
 export function median(xs: number[]): number {
   const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b)
   if (v.length === 0) return NaN
