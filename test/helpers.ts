@@ -147,3 +147,14 @@ export function requireService(available: boolean, what: string): { skip: string
   if (process.env.CI === 'true') throw new Error(`${what} is required under CI=true but is not available`)
   return { skip: `${what} not available` }
 }
+
+/** The SUBACK return codes (mqtt.js rejects a SUBACK that contains 0x80; the packet is on the error). */
+export async function subackCodes(c: MqttClient, topics: string[], qos: 0 | 1 | 2): Promise<number[]> {
+  try {
+    return (await c.subscribeAsync(topics, { qos })).map((g) => g.qos)
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet?.granted
+    if (!granted) throw err
+    return granted.map((g) => (typeof g === 'number' ? g : g.qos))
+  }
+}

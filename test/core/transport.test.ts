@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { ErrorWithReasonCode, MqttClient } from 'mqtt'
-import { collect, connect, requireService, silence, startTestHerald, type TestHerald } from '../helpers.ts'
+import { collect, connect, requireService, silence, startTestHerald, subackCodes, type TestHerald } from '../helpers.ts'
 import { connectPacket, raw } from './raw.ts'
 
 const ACL = `
@@ -37,17 +37,6 @@ function refusal(p: Promise<unknown>): Promise<number | undefined> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** The SUBACK return codes (mqtt.js rejects a SUBACK that contains 0x80; the packet is on the error). */
-async function subackCodes(c: MqttClient, topics: string[], qos: 0 | 1 | 2): Promise<number[]> {
-  try {
-    return (await c.subscribeAsync(topics, { qos })).map((g) => g.qos)
-  } catch (err) {
-    const granted = (err as { packet?: { granted?: (number | { qos: number })[] } }).packet?.granted
-    if (!granted) throw err
-    return granted.map((g) => (typeof g === 'number' ? g : g.qos))
-  }
-}
 
 before(async () => {
   h = await startTestHerald({ overrides: { 'auth.aclFile': aclFile() } })

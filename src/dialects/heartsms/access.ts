@@ -20,6 +20,12 @@ export function authenticator(store: HeartStore): Authenticator {
       if (!a) return undefined
       return sameSecret(String(c.password ?? ''), a.session_id) ? principal(a.username, a.session_id) : null
     },
+    // issue 13 §3: a verified client certificate whose name is a HeartSMS username is that account on MQTTS and
+    // secure WebSocket (the stream), with no account_id as password
+    async certificate(cn) {
+      const a = await store.findAccount(cn)
+      return a ? principal(a.username, a.session_id) : undefined
+    },
     async lookup(username) {
       const a = await store.findAccount(username)
       return a ? principal(a.username, a.session_id) : undefined

@@ -1,7 +1,7 @@
 // heartsms §3 and §4.1: signup, login, account removal and cleaning, counts, settings, and the stubs.
 import { pbkdf2, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { BUSY, busy } from '../limits.ts'
-import { DbError } from '../store.ts'
+import { DbError, type Account } from '../store.ts'
 import { ok, shape, type Client, type HeartContext, type Result, type RouteDef } from './common.ts'
 
 const LOGIN_SETTINGS = [
@@ -62,6 +62,9 @@ async function login(p: Record<string, any>, h: HeartContext, client: Client): P
   const refused = h.limits.refused(username, client.ip)
   if (refused) return refused
   const a = await h.store.findAccount(username)
+  // issue 13 §3: over HTTPS, a verified client certificate naming this account logs it in whatever the password says
+  // (the client still sends the field; a certificate of another name falls through to the password check)
+  if (a && client.tlsIdentity !== undefined && client.tlsIdentity === a.username) return loggedIn(h, a)
   // an unknown username costs one derivation too, so that the time taken does not tell which names exist
   const derived = await h.limits.derive(p.password, a ? a.salt1 : h.limits.dummySalt)
   if (derived === BUSY) return busy()
@@ -72,6 +75,10 @@ async function login(p: Record<string, any>, h: HeartContext, client: Client): P
     return denied(401, 'username or password incorrect')
   }
   h.limits.succeeded(username)
+  return loggedIn(h, a)
+}
+
+async function loggedIn(h: HeartContext, a: Account): Promise<Result> {
   const s = await h.store.settings(a.id, LOGIN_SETTINGS)
   return {
     body: {

@@ -35,7 +35,11 @@ export interface Result {
 }
 
 /** Who is asking: Fastify's req.ip (the socket's peer; no proxy header is trusted) */
-export interface Client { ip: string }
+export interface Client {
+  ip: string
+  /** the verified client certificate's name over HTTPS (issue 13 §3; HERALD_TLS_CLIENT_IDENTITY), else undefined */
+  tlsIdentity?: string
+}
 
 export type Handler = (p: Values, items: Values[], h: HeartContext, client: Client) => Promise<Result>
 
@@ -77,7 +81,7 @@ export function register(scope: FastifyInstance, h: HeartContext, defs: RouteDef
         if (Object.values(req.params as Values).some((v) => v === '')) return reply.callNotFound()
         const c = check(s, merge(req.query, req.body, req.params))
         if (!c.ok) return reply.code(400).send({ error: c.error })
-        const r = await d.handler(c.values, c.items, h, { ip: req.ip })
+        const r = await d.handler(c.values, c.items, h, { ip: req.ip, tlsIdentity: req.tlsIdentity })
         const events = r.events ?? []
         const topicId = String(c.values.account_id)
         if (r.first) for (const [op, content] of events) h.stream.publish(topicId, op, content)
