@@ -5,6 +5,9 @@ import type { Authenticator, Principal } from '../access/types.ts'
 import { accessStateMigration } from './access-state.ts'
 import { outboxMigration } from '../queue/migrations.ts'
 import { pushTokensMigration } from '../push/store.ts'
+import { mqttSessionsMigration } from '../../transport/persistence-store.ts'
+import { caMigration } from '../identity/sql-store.ts'
+import { pushQueueMigration } from '../push/queue-store.ts'
 import type { Db } from './db.ts'
 
 export const coreMigrations: Record<string, Migration> = {
@@ -21,6 +24,9 @@ export const coreMigrations: Record<string, Migration> = {
   '002_access_state': accessStateMigration,
   '003_outbox': outboxMigration,
   '004_push_tokens': pushTokensMigration,
+  '005_mqtt_sessions': mqttSessionsMigration,
+  '005_push_queue': pushQueueMigration,
+  '006_ca': caMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }

@@ -1,0 +1,300 @@
+// The MQTT session tables (core migration 005, frozen: add columns in new migrations) and the only SQL of the durable
+// Aedes persistence (transport/persistence.ts): subscriptions per client, retained messages, each client's outgoing
+// queue (queued and in-flight QoS 1/2 packets, PUBRELs), incoming QoS 2 packets awaiting PUBREL, and will messages.
+import { PostgresAdapter, sql, type Migration } from 'kysely'
+import type { Db, DbKind } from '../core/store/db.ts'
+
+export const mqttSessionsMigration: Migration = {
+  async up(db) {
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter
+    const bytes = postgres ? 'bytea' : 'blob'
+    // topics compare byte by byte (UTF-8 order) so that a prefix is a range of the primary key on both databases
+    const topic = postgres ? sql`text collate "C"` : sql`text`
+    await db.schema.createTable('herald_mqtt_subscriptions')
+      .addColumn('client_id', 'varchar(1024)', (c) => c.notNull())
+      .addColumn('topic', topic, (c) => c.notNull())
+      .addColumn('qos', 'integer', (c) => c.notNull())
+      // the other subscription fields (rh, rap, nl, subscriptionIdentifier) as JSON
+      .addColumn('options', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('herald_mqtt_subscriptions_pk', ['client_id', 'topic'])
+      .execute()
+    await db.schema.createTable('herald_mqtt_retained')
+      .addColumn('topic', topic, (c) => c.primaryKey())
+      .addColumn('packet', 'text', (c) => c.notNull())
+      .addColumn('payload', bytes)
+      .execute()
+    await db.schema.createTable('herald_mqtt_outgoing')
+      // the queue order: an increasing id
+      .addColumn('id', postgres ? 'bigserial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+      .addColumn('client_id', 'varchar(1024)', (c) => c.notNull())
+      .addColumn('cmd', 'varchar(16)', (c) => c.notNull())
+      .addColumn('broker_id', 'varchar(255)')
+      .addColumn('broker_counter', 'bigint')
+      // set once the packet is sent (in flight); null while only queued
+      .addColumn('message_id', 'integer')
+      .addColumn('packet', 'text', (c) => c.notNull())
+      .addColumn('payload', bytes)
+      // ms epoch after which a packet not yet sent is dropped; null: never
+      .addColumn('expires_at', 'bigint')
+      .execute()
+    await db.schema.createIndex('herald_mqtt_outgoing_client').on('herald_mqtt_outgoing').columns(['client_id', 'id']).execute()
+    await db.schema.createIndex('herald_mqtt_outgoing_message').on('herald_mqtt_outgoing').columns(['client_id', 'message_id']).execute()
+    await db.schema.createIndex('herald_mqtt_outgoing_counter').on('herald_mqtt_outgoing').columns(['client_id', 'broker_id', 'broker_counter']).execute()
+    await db.schema.createTable('herald_mqtt_incoming')
+      .addColumn('client_id', 'varchar(1024)', (c) => c.notNull())
+      .addColumn('message_id', 'integer', (c) => c.notNull())
+      .addColumn('packet', 'text', (c) => c.notNull())
+      .addColumn('payload', bytes)
+      .addPrimaryKeyConstraint('herald_mqtt_incoming_pk', ['client_id', 'message_id'])
+      .execute()
+    await db.schema.createTable('herald_mqtt_wills')
+      .addColumn('client_id', 'varchar(1024)', (c) => c.primaryKey())
+      .addColumn('broker_id', 'varchar(255)', (c) => c.notNull())
+      .addColumn('packet', 'text', (c) => c.notNull())
+      .addColumn('payload', bytes)
+      .execute()
+  },
+}
+
+/** A packet as stored: its fields as JSON, its payload as bytes (null: it had none). */
+export interface StoredPacket { packet: string; payload: Buffer | null }
+
+export interface SubscriptionRow { client_id: string; topic: string; qos: number; options: string }
+
+export interface OutgoingRow extends StoredPacket {
+  id: number
+  client_id: string
+  cmd: string
+  broker_id: string | null
+  broker_counter: number | null
+  message_id: number | null
+  expires_at: number | null
+}
+
+export interface NewOutgoing extends StoredPacket {
+  client_id: string
+  cmd: string
+  broker_id: string | null
+  broker_counter: number | null
+  message_id: number | null
+  expires_at: number | null
+}
+
+const bytesOf = (v: unknown): Buffer | null => (v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array))
+const num = (v: unknown): number | null => (v == null ? null : Number(v))
+
+function outgoingRow(r: Record<string, unknown>): OutgoingRow {
+  return {
+    id: Number(r.id), client_id: r.client_id as string, cmd: r.cmd as string, broker_id: (r.broker_id as string | null) ?? null,
+    broker_counter: num(r.broker_counter), message_id: num(r.message_id), packet: r.packet as string,
+    payload: bytesOf(r.payload), expires_at: num(r.expires_at),
+  }
+}
+
+/** The next string after every string starting with `prefix`, in code point (UTF-8 byte) order; undefined: none. */
+function prefixEnd(prefix: string): string | undefined {
+  const cps = [...prefix]
+  while (cps.length > 0) {
+    const last = cps.pop()!.codePointAt(0)!
+    let next = last + 1
+    if (next >= 0xd800 && next <= 0xdfff) next = 0xe000
+    if (next <= 0x10ffff) return cps.join('') + String.fromCodePoint(next)
+  }
+  return undefined
+}
+
+/** Rows per statement: well under SQLite's bound variables limit. */
+const CHUNK = 500
+
+export class MqttSessionStore {
+  constructor(private db: Db, readonly kind: DbKind) {}
+
+  // subscriptions
+
+  allSubscriptions(): Promise<SubscriptionRow[]> {
+    return this.db.selectFrom('herald_mqtt_subscriptions').selectAll().orderBy('client_id').orderBy('topic').execute() as Promise<SubscriptionRow[]>
+  }
+
+  subscriptionsOf(clientId: string): Promise<SubscriptionRow[]> {
+    return this.db.selectFrom('herald_mqtt_subscriptions').selectAll().where('client_id', '=', clientId).orderBy('topic').execute() as Promise<SubscriptionRow[]>
+  }
+
+  async subscribedClients(): Promise<number> {
+    const r = await this.db.selectFrom('herald_mqtt_subscriptions').select((eb) => eb.fn.count('client_id').distinct().as('n')).executeTakeFirst()
+    return Number(r?.n ?? 0)
+  }
+
+  async clientsSubscribedTo(topic: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('herald_mqtt_subscriptions').select('client_id').where('topic', '=', topic).orderBy('client_id').execute()
+    return rows.map((r) => r.client_id as string)
+  }
+
+  async putSubscriptions(rows: SubscriptionRow[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        await trx.insertInto('herald_mqtt_subscriptions').values(rows.slice(i, i + CHUNK))
+          .onConflict((oc) => oc.columns(['client_id', 'topic']).doUpdateSet((eb) => ({ qos: eb.ref('excluded.qos'), options: eb.ref('excluded.options') })))
+          .execute()
+      }
+    })
+  }
+
+  async removeSubscriptions(clientId: string, topics: string[]): Promise<void> {
+    for (let i = 0; i < topics.length; i += CHUNK) {
+      await this.db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).where('topic', 'in', topics.slice(i, i + CHUNK)).execute()
+    }
+  }
+
+  async cleanSubscriptions(clientId: string): Promise<void> {
+    await this.db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).execute()
+  }
+
+  // retained messages
+
+  async putRetained(topic: string, p: StoredPacket): Promise<void> {
+    await this.db.insertInto('herald_mqtt_retained').values({ topic, ...p })
+      .onConflict((oc) => oc.column('topic').doUpdateSet(p))
+      .execute()
+  }
+
+  async deleteRetained(topic: string): Promise<void> {
+    await this.db.deleteFrom('herald_mqtt_retained').where('topic', '=', topic).execute()
+  }
+
+  /** One page of the retained messages whose topic starts with `prefix`, in topic order, after topic `after`. */
+  async retainedPage(prefix: string, after: string | undefined, limit: number): Promise<(StoredPacket & { topic: string })[]> {
+    let q = this.db.selectFrom('herald_mqtt_retained').selectAll()
+    if (after !== undefined) q = q.where('topic', '>', after)
+    else if (prefix) q = q.where('topic', '>=', prefix)
+    const end = prefixEnd(prefix)
+    if (prefix && end !== undefined) q = q.where('topic', '<', end)
+    const rows = await q.orderBy('topic').limit(limit).execute()
+    return rows.map((r) => ({ topic: r.topic as string, packet: r.packet as string, payload: bytesOf(r.payload) }))
+  }
+
+  // outgoing queues
+
+  /** Queue packets; answers their ids, in order. */
+  async enqueue(rows: NewOutgoing[]): Promise<number[]> {
+    if (rows.length === 0) return []
+    const insert = async (db: Db) => {
+      const ids: number[] = []
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        const r = await db.insertInto('herald_mqtt_outgoing').values(rows.slice(i, i + CHUNK)).returning('id').execute()
+        for (const x of r) ids.push(Number(x.id))
+      }
+      return ids
+    }
+    return rows.length <= CHUNK ? insert(this.db) : this.db.transaction().execute(insert)
+  }
+
+  /** Delete the oldest queued PUBLISHes of a client beyond its `max` newest packets; answers how many went. */
+  async trim(clientId: string, max: number): Promise<number> {
+    const keep = await this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
+      .orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
+    if (!keep) return 0
+    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('cmd', '=', 'publish')
+      .where('id', '<=', Number(keep.id)).executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
+
+  async queuedCounts(): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom('herald_mqtt_outgoing').select(['client_id', (eb) => eb.fn.countAll().as('n')]).groupBy('client_id').execute()
+    return new Map(rows.map((r) => [r.client_id as string, Number(r.n)]))
+  }
+
+  async maxOutgoingId(): Promise<number> {
+    const r = await this.db.selectFrom('herald_mqtt_outgoing').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst()
+    return Number(r?.m ?? 0)
+  }
+
+  /** A page of a client's queue in order: ids after `after`, up to `upTo` (inclusive). */
+  async outgoingPage(clientId: string, after: number, upTo: number, limit: number): Promise<OutgoingRow[]> {
+    const rows = await this.db.selectFrom('herald_mqtt_outgoing').selectAll().where('client_id', '=', clientId)
+      .where('id', '>', after).where('id', '<=', upTo).orderBy('id').limit(limit).execute()
+    return rows.map(outgoingRow)
+  }
+
+  /** Drop a client's packets not sent yet whose time ran out; answers how many went. */
+  async dropExpired(clientId: string, now: number): Promise<number> {
+    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('message_id', 'is', null)
+      .where('expires_at', 'is not', null).where('expires_at', '<=', now).executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
+
+  /** Set the packet id of a queued PUBLISH (found by broker id and counter); false when there is none. */
+  async setMessageId(clientId: string, brokerId: string, brokerCounter: number, messageId: number): Promise<boolean> {
+    const r = await this.db.updateTable('herald_mqtt_outgoing').set({ message_id: messageId }).where('client_id', '=', clientId)
+      .where('broker_id', '=', brokerId).where('broker_counter', '=', brokerCounter).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /** Replace the first packet of a client with this packet id (and, given, another broker id); false when there is none. */
+  async replaceByMessageId(clientId: string, messageId: number, notBrokerId: string | undefined, row: Omit<NewOutgoing, 'client_id'>): Promise<boolean> {
+    let q = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId).where('message_id', '=', messageId)
+    if (notBrokerId !== undefined) q = q.where((eb) => eb.or([eb('broker_id', 'is', null), eb('broker_id', '!=', notBrokerId)]))
+    const first = await q.orderBy('id').limit(1).executeTakeFirst()
+    if (!first) return false
+    await this.db.updateTable('herald_mqtt_outgoing').set(row).where('id', '=', Number(first.id)).execute()
+    return true
+  }
+
+  /** Delete and answer the first packet of a client with this packet id (null: the first not sent yet). */
+  async clearMessageId(clientId: string, messageId: number | null): Promise<OutgoingRow | undefined> {
+    const first = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
+      .where('message_id', messageId === null ? 'is' : '=', messageId).orderBy('id').limit(1)
+    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('id', '=', first)
+      .returningAll().executeTakeFirst()
+    return r ? outgoingRow(r) : undefined
+  }
+
+  // incoming QoS 2 packets
+
+  async putIncoming(clientId: string, messageId: number, p: StoredPacket): Promise<void> {
+    await this.db.insertInto('herald_mqtt_incoming').values({ client_id: clientId, message_id: messageId, ...p })
+      .onConflict((oc) => oc.columns(['client_id', 'message_id']).doUpdateSet(p))
+      .execute()
+  }
+
+  async getIncoming(clientId: string, messageId: number): Promise<StoredPacket | undefined> {
+    const r = await this.db.selectFrom('herald_mqtt_incoming').select(['packet', 'payload']).where('client_id', '=', clientId)
+      .where('message_id', '=', messageId).executeTakeFirst()
+    return r ? { packet: r.packet as string, payload: bytesOf(r.payload) } : undefined
+  }
+
+  async deleteIncoming(clientId: string, messageId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).where('message_id', '=', messageId).executeTakeFirst()
+    return Number(r.numDeletedRows) > 0
+  }
+
+  async cleanIncoming(clientId: string): Promise<void> {
+    await this.db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute()
+  }
+
+  // wills
+
+  async putWill(clientId: string, brokerId: string, p: StoredPacket): Promise<void> {
+    await this.db.insertInto('herald_mqtt_wills').values({ client_id: clientId, broker_id: brokerId, ...p })
+      .onConflict((oc) => oc.column('client_id').doUpdateSet({ broker_id: brokerId, ...p }))
+      .execute()
+  }
+
+  async getWill(clientId: string): Promise<StoredPacket | undefined> {
+    const r = await this.db.selectFrom('herald_mqtt_wills').select(['packet', 'payload']).where('client_id', '=', clientId).executeTakeFirst()
+    return r ? { packet: r.packet as string, payload: bytesOf(r.payload) } : undefined
+  }
+
+  async deleteWill(clientId: string): Promise<StoredPacket | undefined> {
+    const r = await this.db.deleteFrom('herald_mqtt_wills').where('client_id', '=', clientId).returning(['packet', 'payload']).executeTakeFirst()
+    return r ? { packet: r.packet as string, payload: bytesOf(r.payload) } : undefined
+  }
+
+  /** The wills of clients of brokers not in `alive`. */
+  async willsNotOf(alive: string[]): Promise<StoredPacket[]> {
+    let q = this.db.selectFrom('herald_mqtt_wills').select(['packet', 'payload'])
+    if (alive.length > 0) q = q.where('broker_id', 'not in', alive)
+    const rows = await q.orderBy('client_id').execute()
+    return rows.map((r) => ({ packet: r.packet as string, payload: bytesOf(r.payload) }))
+  }
+}

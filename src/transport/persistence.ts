@@ -1,0 +1,372 @@
+// A durable Aedes persistence on Herald's store (SQLite embedded, PostgreSQL in cluster mode): subscriptions, retained
+// messages, queued and in-flight QoS 1/2 packets, incoming QoS 2 packets and wills survive a restart or a kill -9.
+// The store is the truth; the only memory is the subscription trie (loaded at setup, as aedes-persistence-redis does)
+// and per-client queue sizes. Every write commits before its promise resolves, and Aedes (with the PUBACK hold in
+// broker.ts) acknowledges only after that. It passes aedes-persistence's abstract suite (test/core/persistence-*.test.ts).
+import { createRequire } from 'node:module'
+import { Readable } from 'node:stream'
+import { Counter, type Registry } from 'prom-client'
+import { topicMatches } from '../core/access/topics.ts'
+import type { Db, DbKind } from '../core/store/db.ts'
+import { MqttSessionStore, type NewOutgoing, type OutgoingRow, type StoredPacket } from './persistence-store.ts'
+
+const require = createRequire(import.meta.url)
+
+/** What Herald reads and writes of an Aedes packet (aedes-packet, mqtt-packet fields); the rest is carried as is. */
+export interface Pkt {
+  cmd: string
+  topic?: string
+  payload?: Buffer | string
+  qos?: number
+  retain?: boolean
+  dup?: boolean
+  messageId?: number
+  brokerId?: string
+  brokerCounter?: number
+  /** aedes: absolute expiry (ms epoch) of an MQTT 5 message expiry interval */
+  messageExpiry?: number
+  [k: string]: unknown
+}
+interface Sub { topic: string; qos: number; rh?: number; rap?: boolean; nl?: boolean; subscriptionIdentifier?: number; clientId?: string }
+interface ClientRef { id: string }
+interface BrokerRef { id: string; publish: unknown; subscribe: unknown; unsubscribe: unknown }
+interface Trie {
+  add(topic: string, sub: Sub & { clientId: string }): void
+  remove(topic: string, sub: { clientId: string; topic: string }): void
+  match(topic: string): (Sub & { clientId: string })[]
+  subscriptionsCount: number
+}
+interface Broadcast {
+  brokerSubscribe(): Promise<void>
+  brokerUnsubscribe(): Promise<void>
+  addedSubscriptions(client: ClientRef, subs: Sub[]): Promise<void>
+  removedSubscriptions(client: ClientRef, subs: string[]): Promise<void>
+}
+
+const Packet = require('aedes-packet') as new (p: Pkt, broker?: unknown) => Pkt
+const QlobberSub = require('qlobber/aedes/qlobber-sub') as new (o: object) => Trie
+const BroadcastPersistence = require('aedes-persistence/broadcastPersistence.js') as new (broker: BrokerRef, trie: Trie) => Broadcast
+const QLOBBER = { wildcard_one: '+', wildcard_some: '#', separator: '/' }
+const PAGE = 500
+const STRING_PAYLOAD = '$herald.payloadString'
+
+/** Packet fields as JSON (Buffers kept as Buffers, functions and undefined left out), the payload as bytes. */
+export function encodePacket(p: Pkt, omit: readonly string[] = []): StoredPacket {
+  const fields: Record<string, unknown> = {}
+  for (const k of Object.keys(p)) {
+    const v = p[k]
+    if (k === 'payload' || v === undefined || typeof v === 'function' || omit.includes(k)) continue
+    fields[k] = v
+  }
+  let payload: Buffer | null = null
+  if (typeof p.payload === 'string') {
+    fields[STRING_PAYLOAD] = true
+    payload = Buffer.from(p.payload)
+  } else if (p.payload != null) {
+    payload = Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload as Uint8Array)
+  }
+  return { packet: JSON.stringify(fields), payload }
+}
+
+export function decodePacket(s: StoredPacket): Pkt {
+  const p = JSON.parse(s.packet, (_k, v) => (v && v.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data) : v)) as Pkt
+  if (s.payload !== null) p.payload = p[STRING_PAYLOAD] ? s.payload.toString() : s.payload
+  delete p[STRING_PAYLOAD]
+  return p
+}
+
+function decodeOutgoing(r: OutgoingRow): Pkt {
+  const p = decodePacket(r)
+  // the packet shape aedes-packet gives: a message id for QoS > 0 and for PUBREL (MQTT-2.3.1-5)
+  if (r.cmd !== 'publish' || (p.qos ?? 0) > 0) p.messageId = r.message_id ?? undefined
+  return p
+}
+
+/** The literal start of every topic a filter matches: a key range to read instead of the whole table. */
+export function filterPrefix(filter: string): { exact: boolean; prefix: string } {
+  const levels = filter.split('/')
+  const i = levels.findIndex((l) => l === '+' || l === '#')
+  if (i < 0) return { exact: true, prefix: filter }
+  const literal = levels.slice(0, i).join('/')
+  // `a/#` also matches `a` itself (MQTT-4.7.1-2)
+  return { exact: false, prefix: i === 0 ? '' : levels[i] === '#' ? literal : `${literal}/` }
+}
+
+export interface StorePersistenceOptions {
+  db: Db
+  kind: DbKind
+  /** packets kept per client queue (HERALD_MQTT_MAX_QUEUED); the oldest queued PUBLISH goes first; 0: no limit */
+  maxQueued: number
+  /** a queued message not sent within this many ms is dropped (HERALD_MQTT_QUEUED_EXPIRY_MS); 0: never */
+  queuedExpiryMs: number
+  /** Prometheus registry for herald_mqtt_queue_dropped_total */
+  registry?: Registry
+  now?: () => number
+}
+
+export class StorePersistence {
+  readonly store: MqttSessionStore
+  #broker: BrokerRef | undefined
+  #trie = new QlobberSub(QLOBBER)
+  #broadcast: Broadcast | undefined
+  /** queued packets per client, as far as this node wrote them */
+  #queued = new Map<string, number>()
+  /** the newest outgoing id this node knows: a queue read starts as a snapshot up to it (SQLite: exact) */
+  #lastId = 0
+  #destroyed = false
+  readonly #dropped: Counter<'reason'>
+  readonly #now: () => number
+
+  constructor(private o: StorePersistenceOptions) {
+    this.store = new MqttSessionStore(o.db, o.kind)
+    this.#now = o.now ?? Date.now
+    const name = 'herald_mqtt_queue_dropped_total'
+    const existing = o.registry?.getSingleMetric(name) as Counter<'reason'> | undefined
+    this.#dropped = existing ?? new Counter({ name, help: 'queued MQTT messages dropped: the oldest beyond HERALD_MQTT_MAX_QUEUED (limit), or not sent before their expiry (expired)', labelNames: ['reason'], registers: o.registry ? [o.registry] : [] })
+  }
+
+  /** for aedes-persistence's abstract suite */
+  get broker(): BrokerRef | undefined { return this.#broker }
+
+  async setup(broker: BrokerRef): Promise<void> {
+    this.#broker = broker
+    for (const r of await this.store.allSubscriptions()) {
+      const o = JSON.parse(r.options) as Sub
+      if (r.qos > 0) this.#trie.add(r.topic, { clientId: r.client_id, topic: r.topic, qos: r.qos, rh: o.rh, rap: o.rap, nl: o.nl })
+    }
+    this.#queued = await this.store.queuedCounts()
+    this.#lastId = await this.store.maxOutgoingId()
+    // N embedded nodes on one PostgreSQL: each node's trie learns the others' subscriptions through the shared emitter
+    if (this.o.kind === 'postgres') {
+      this.#broadcast = new BroadcastPersistence(broker, this.#trie)
+      await this.#broadcast.brokerSubscribe()
+    }
+  }
+
+  // retained messages
+
+  async storeRetained(packet: Pkt): Promise<void> {
+    const topic = packet.topic!
+    if (packet.payload === undefined || packet.payload.length === 0) return this.store.deleteRetained(topic)
+    await this.store.putRetained(topic, encodePacket(packet))
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return Readable.from(this.#retained([pattern]))
+  }
+
+  /** one pass per filter, as aedes-persistence does (overlapping filters each deliver their copy) */
+  createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(this.#retained(patterns))
+  }
+
+  async * #retained(patterns: string[]): AsyncGenerator<Pkt> {
+    for (const pattern of patterns) {
+      const { exact, prefix } = filterPrefix(pattern)
+      let after: string | undefined
+      for (;;) {
+        const rows = await this.store.retainedPage(prefix, after, exact ? 1 : PAGE)
+        for (const r of rows) {
+          if (exact ? r.topic === pattern : topicMatches(pattern, r.topic)) yield decodePacket(r)
+        }
+        if (exact || rows.length < PAGE) break
+        after = rows[rows.length - 1].topic
+      }
+    }
+  }
+
+  // subscriptions
+
+  async addSubscriptions(client: ClientRef, subs: Sub[]): Promise<void> {
+    // one row per filter: the last of the same filter in one SUBSCRIBE wins
+    const byTopic = new Map<string, Sub>()
+    for (const s of subs) byTopic.set(s.topic, s)
+    await this.store.putSubscriptions([...byTopic.values()].map((s) => ({ client_id: client.id, topic: s.topic, qos: s.qos, options: JSON.stringify(optionsOf(s)) })))
+    for (const s of subs) {
+      if (s.qos > 0) this.#trie.add(s.topic, { clientId: client.id, topic: s.topic, qos: s.qos, rh: s.rh, rap: s.rap, nl: s.nl })
+      else this.#trie.remove(s.topic, { clientId: client.id, topic: s.topic })
+    }
+    if (this.#broadcast) await this.#broadcast.addedSubscriptions(client, subs)
+  }
+
+  async removeSubscriptions(client: ClientRef, topics: string[]): Promise<void> {
+    await this.store.removeSubscriptions(client.id, topics)
+    for (const topic of topics) this.#trie.remove(topic, { clientId: client.id, topic })
+    if (this.#broadcast) await this.#broadcast.removedSubscriptions(client, topics)
+  }
+
+  async subscriptionsByClient(client: ClientRef): Promise<Sub[]> {
+    const rows = await this.store.subscriptionsOf(client.id)
+    return rows.map((r) => ({ topic: r.topic, qos: r.qos, ...JSON.parse(r.options) }))
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return { subsCount: this.#trie.subscriptionsCount, clientsCount: await this.store.subscribedClients() }
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<(Sub & { clientId: string })[]> {
+    const subs = this.#trie.match(topic)
+    // a filter starting with a wildcard matches no `$` topic (MQTT-4.7.2-1)
+    return topic.startsWith('$') ? subs.filter((s) => s.topic[0] !== '#' && s.topic[0] !== '+') : subs
+  }
+
+  async cleanSubscriptions(client: ClientRef): Promise<void> {
+    const rows = await this.store.subscriptionsOf(client.id)
+    await this.store.cleanSubscriptions(client.id)
+    for (const r of rows) this.#trie.remove(r.topic, { clientId: client.id, topic: r.topic })
+    if (this.#broadcast && rows.length > 0) await this.#broadcast.removedSubscriptions(client, rows.map((r) => r.topic))
+  }
+
+  getClientList(topic: string): Readable {
+    const store = this.store
+    return Readable.from((async function * () { yield * await store.clientsSubscribedTo(topic) })())
+  }
+
+  // outgoing queues: queued (no message id yet) and in-flight packets, PUBRELs awaiting PUBCOMP
+
+  async outgoingEnqueue(sub: { clientId: string }, packet: Pkt): Promise<void> {
+    await this.outgoingEnqueueCombi([sub], packet)
+  }
+
+  async outgoingEnqueueCombi(subs: { clientId: string }[], packet: Pkt): Promise<void> {
+    if (subs.length === 0) return
+    const p = new Packet(packet)
+    const stored = encodePacket(p, ['messageId'])
+    const expiresAt = p.messageExpiry ?? (this.o.queuedExpiryMs > 0 ? this.#now() + this.o.queuedExpiryMs : null)
+    const rows: NewOutgoing[] = subs.map((s) => ({
+      client_id: s.clientId, cmd: p.cmd, broker_id: p.brokerId ?? null, broker_counter: p.brokerCounter ?? null, message_id: null, expires_at: expiresAt, ...stored,
+    }))
+    const ids = await this.store.enqueue(rows)
+    for (const id of ids) if (id > this.#lastId) this.#lastId = id
+    for (const s of subs) {
+      const n = (this.#queued.get(s.clientId) ?? 0) + 1
+      this.#queued.set(s.clientId, n)
+      if (this.o.maxQueued > 0 && n > this.o.maxQueued) await this.#trim(s.clientId)
+    }
+  }
+
+  async #trim(clientId: string): Promise<void> {
+    const dropped = await this.store.trim(clientId, this.o.maxQueued)
+    if (dropped > 0) this.#dropped.inc({ reason: 'limit' }, dropped)
+    this.#queued.set(clientId, Math.max(0, (this.#queued.get(clientId) ?? 0) - dropped))
+  }
+
+  async outgoingUpdate(client: ClientRef, packet: Pkt): Promise<void> {
+    const messageId = packet.messageId!
+    if (packet.cmd === 'publish' && packet.brokerId !== undefined) {
+      if (await this.store.setMessageId(client.id, packet.brokerId, packet.brokerCounter ?? 0, messageId)) return
+      // another broker's packet with the same id is replaced by this one (aedes-persistence's rule)
+      if (await this.store.replaceByMessageId(client.id, messageId, packet.brokerId, this.#outgoingRow(packet))) return
+      throw new Error('no such packet')
+    }
+    // a PUBREL takes the place of its PUBLISH, found by its own packet id (never by a missing broker id: see
+    // memoryPersistence in broker.ts)
+    const row = packet.cmd === 'publish' ? this.#outgoingRow(packet) : this.#outgoingRow({ cmd: packet.cmd, messageId })
+    if (await this.store.replaceByMessageId(client.id, messageId, undefined, row)) return
+    throw new Error('no such packet')
+  }
+
+  #outgoingRow(p: Pkt): Omit<NewOutgoing, 'client_id'> {
+    return {
+      cmd: p.cmd, broker_id: p.brokerId ?? null, broker_counter: p.brokerCounter ?? null, message_id: p.messageId ?? null,
+      expires_at: null, ...encodePacket(p, ['messageId']),
+    }
+  }
+
+  async outgoingClearMessageId(client: ClientRef, packet: Pkt): Promise<Pkt | undefined> {
+    // a packet id that is not a number (none yet) clears the first packet not sent, as aedes-persistence does
+    const id = typeof packet?.messageId === 'number' ? packet.messageId : null
+    const r = await this.store.clearMessageId(client.id, id)
+    if (!r) return undefined
+    const n = this.#queued.get(client.id)
+    if (n !== undefined) {
+      if (n > 1) this.#queued.set(client.id, n - 1)
+      else this.#queued.delete(client.id)
+    }
+    return decodeOutgoing(r)
+  }
+
+  outgoingStream(client: ClientRef): Readable {
+    // a snapshot, as aedes-persistence's: what is queued after this goes out live, not a second time from here
+    const upTo = this.o.kind === 'sqlite' ? this.#lastId : undefined
+    const self = this
+    return Readable.from((async function * () {
+      const expired = await self.store.dropExpired(client.id, self.#now())
+      if (expired > 0) {
+        self.#dropped.inc({ reason: 'expired' }, expired)
+        self.#queued.set(client.id, Math.max(0, (self.#queued.get(client.id) ?? 0) - expired))
+      }
+      const bound = upTo ?? await self.store.maxOutgoingId()
+      let after = 0
+      for (;;) {
+        const rows = await self.store.outgoingPage(client.id, after, bound, PAGE)
+        for (const r of rows) yield decodeOutgoing(r)
+        if (rows.length < PAGE) break
+        after = rows[rows.length - 1].id
+      }
+    })())
+  }
+
+  // incoming QoS 2 packets, kept from PUBLISH to PUBREL (MQTT-4.3.3-2)
+
+  async incomingStorePacket(client: ClientRef, packet: Pkt): Promise<void> {
+    const p = new Packet(packet)
+    p.messageId = packet.messageId
+    await this.store.putIncoming(client.id, packet.messageId!, encodePacket(p))
+  }
+
+  async incomingGetPacket(client: ClientRef, packet: Pkt): Promise<Pkt> {
+    const s = await this.store.getIncoming(client.id, packet.messageId!)
+    if (!s) throw new Error('no such packet')
+    return decodePacket(s)
+  }
+
+  async incomingDelPacket(client: ClientRef, packet: Pkt): Promise<void> {
+    if (!(await this.store.deleteIncoming(client.id, packet.messageId!))) throw new Error('no such packet')
+  }
+
+  async cleanIncoming(client: ClientRef): Promise<void> {
+    await this.store.cleanIncoming(client.id)
+  }
+
+  // wills
+
+  async putWill(client: ClientRef, packet: Pkt): Promise<void> {
+    packet.brokerId = this.#broker!.id
+    packet.clientId = client.id
+    await this.store.putWill(client.id, packet.brokerId, encodePacket(packet))
+  }
+
+  async getWill(client: ClientRef): Promise<Pkt | undefined> {
+    const s = await this.store.getWill(client.id)
+    return s ? decodePacket(s) : undefined
+  }
+
+  async delWill(client: ClientRef): Promise<Pkt | undefined> {
+    const s = await this.store.deleteWill(client.id)
+    return s ? decodePacket(s) : undefined
+  }
+
+  /** the wills of clients whose broker is not among `brokers` (alive ones, by id) */
+  streamWill(brokers: Record<string, unknown> = {}): Readable {
+    const store = this.store
+    return Readable.from((async function * () {
+      for (const s of await store.willsNotOf(Object.keys(brokers))) yield decodePacket(s)
+    })())
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) throw new Error('destroyed called twice!')
+    this.#destroyed = true
+    if (this.#broadcast) await this.#broadcast.brokerUnsubscribe()
+  }
+}
+
+function optionsOf(s: Sub): Omit<Sub, 'topic' | 'qos' | 'clientId'> {
+  const o: Omit<Sub, 'topic' | 'qos' | 'clientId'> = {}
+  if (s.rh !== undefined) o.rh = s.rh
+  if (s.rap !== undefined) o.rap = s.rap
+  if (s.nl !== undefined) o.nl = s.nl
+  if (s.subscriptionIdentifier !== undefined) o.subscriptionIdentifier = s.subscriptionIdentifier
+  return o
+}
