@@ -1,6 +1,9 @@
 // External-broker hook endpoints. Both contracts ask the same access layer as the embedded broker.
 // - mosquitto-go-auth HTTP backend (heartsms §6): POST /api/v1/mqtt/login | acl | superuser, JSON or form.
 // - RabbitMQ rabbitmq_auth_backend_http (chat21 §15): /api/v1/rabbitmq/user | vhost | resource | topic.
+// - EMQX 5 HTTP authentication and authorization (issue 11 item 5): /api/v1/emqx/authn | authz, JSON, form or query,
+//   with EMQX's placeholder names (username, password, clientid, peerhost; topic, action, qos, retain); answers
+//   `{"result":"allow"|"deny"|"ignore","is_superuser":…}`.
 import { BlockList, isIP } from 'node:net'
 import formbody from '@fastify/formbody'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -138,6 +141,42 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       return goAuth(reply, principal !== null && accActions(p.acc).every((a) => access.authorize(principal, a, topic)))
     })
 
+    // EMQX 5: 200 with a JSON result. `ignore` hands the client to the next authenticator of EMQX's chain: a login
+    // without a username (Herald judges names only); a directory that is down answers 503, which EMQX treats as ignore.
+    const both = ['GET', 'POST'] as const
+    const emqx = (reply: FastifyReply, result: 'allow' | 'deny' | 'ignore', superuser?: boolean) =>
+      reply.code(200).send(superuser === undefined ? { result } : { result, is_superuser: superuser })
+
+    scope.route({ method: [...both], url: '/api/v1/emqx/authn', handler: async (req, reply) => {
+      const p = params(req)
+      if (!present(p.username)) return emqx(reply, 'ignore')
+      const clientId = present(p.clientid) ? String(p.clientid) : undefined
+      const username = String(p.username)
+      const r = await access.authenticate({ username, password: String(p.password ?? ''), clientId: clientId ?? '', via: 'hook', listener: 'hook', ip: present(p.peerhost) ? String(p.peerhost) : undefined })
+      if (!r.ok) {
+        metrics.authFailures.inc({ reason: r.reason })
+        if (r.reason === 'unavailable') return reply.code(503).send({ result: 'ignore' })
+        return emqx(reply, 'deny', false)
+      }
+      await access.rememberExternal(username, { ...r.principal, clientId })
+      if (clientId) await o.presence?.login(r.principal, clientId)
+      return emqx(reply, 'allow', r.principal.superuser === true)
+    } })
+
+    scope.route({ method: [...both], url: '/api/v1/emqx/authz', handler: async (req, reply) => {
+      const p = params(req)
+      if (!present(p.topic) || !present(p.action)) return reply.code(400).send({ error: 'missing required parameter ' + (present(p.topic) ? 'action' : 'topic') })
+      const clientId = present(p.clientid) ? String(p.clientid) : undefined
+      const principal = await access.lookup(String(p.username ?? ''), clientId)
+      if (!principal) return emqx(reply, 'deny')
+      await access.touchClient(clientId, principal)
+      if (clientId) await o.presence?.acl(principal, clientId)
+      const actions: Action[] = p.action === 'publish' ? ['publish'] : p.action === 'subscribe' ? ['subscribe'] : p.action === 'all' ? ['publish', 'subscribe'] : []
+      if (actions.length === 0) return reply.code(400).send({ error: 'action must be publish, subscribe or all' })
+      const topic = String(p.topic)
+      return emqx(reply, actions.every((a) => access.authorize(principal, a, topic)) ? 'allow' : 'deny')
+    } })
+
     // RabbitMQ: answer 200 with `allow` / `deny` (plain text); anything else counts as an error.
     const rabbit = (reply: FastifyReply, ok: boolean, tags = '') =>
       reply.code(200).type('text/plain').send(ok ? `allow${tags}` : 'deny')
@@ -149,8 +188,6 @@ export function registerBrokerHooks(app: FastifyInstance, access: AccessControl,
       if (principal && clientId) await o.presence?.acl(principal, clientId)
       return principal
     }
-    const both = ['GET', 'POST'] as const
-
     scope.route({ method: [...both], url: '/api/v1/rabbitmq/user', handler: async (req, reply) => {
       const p = params(req)
       if (!present(p.username)) return rabbit(reply, false)
