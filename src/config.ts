@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { identitySettings } from './core/identity/settings.ts'
 import { ldapSettings } from './core/identity/ldap-settings.ts'
-import { wnsSettings } from './core/push/settings.ts'
+import { pushDispatchSettings, wnsSettings } from './core/push/settings.ts'
 
 export type SettingType = 'string' | 'int' | 'port' | 'bool' | 'list'
 
@@ -78,6 +78,7 @@ export const coreSettings = defineSettings([
   ...identitySettings,
   ...ldapSettings,
   ...wnsSettings,
+  ...pushDispatchSettings,
 ])
 
 export type Config = Record<string, unknown>

@@ -19,6 +19,8 @@ import { createPresence } from './core/presence/create.ts'
 import { feedFromSessions, HookPresenceFeed } from './core/presence/feed.ts'
 import type { Presence } from './core/presence/types.ts'
 import { Outbox } from './core/queue/outbox.ts'
+import { pushFromConfig } from './core/push/create.ts'
+import type { PushDispatcher } from './core/push/dispatcher.ts'
 import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './core/sessions/external.ts'
 import { RabbitMqSessions } from './core/sessions/rabbitmq.ts'
 import type { Sessions } from './core/sessions/types.ts'
@@ -48,6 +50,8 @@ export interface Herald {
   store: Store
   /** the durable job queue (src/core/queue) */
   outbox: Outbox
+  /** the push dispatcher every dialect's ctx.push is (src/core/push) */
+  pushDispatch: PushDispatcher
   bus: Bus
   metrics: Metrics
   presence: Presence
@@ -139,6 +143,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   let ready = false
   let identity: Identity | undefined
   const started: Dialect[] = []
+  let push: PushDispatcher | undefined
 
   const stop = async () => {
     ready = false
@@ -146,6 +151,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])
     for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
     await outbox.stop()
+    await push?.stop()
     await broker?.close()
     identity?.close()
     await ldap?.close()
@@ -167,6 +173,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     await migrate(store.db, 'core', coreMigrations)
     for (const d of o.dialects) if (d.migrations) await migrate(store.db, d.name, d.migrations)
     const users = new UserStore(store.db)
+    // before the dialects' setup, which may register onEndpointGone; its senders start after the dialects started
+    push = await pushFromConfig(cfg, store, { clock: o.clock, registry: metrics.registry, log: log.child({ part: 'push' }) })
+    const pushService = push
     access.addAuthenticator(userAuthenticator(users))
     // issue 13 item 4: directory users after Herald's own accounts, before the dialects' accounts
     if (ldap) access.addAuthenticator(ldapAuthenticator(ldap))
@@ -248,6 +257,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       config: cfg, log, store, access: access.registry('core'), presence: present, sessions, metrics, development,
       http: main.app,
       outbox,
+      push: pushService,
       get bus(): Bus {
         if (!bus) throw new Error('the bus is not connected yet: use it in start(), not setup()')
         return bus
@@ -341,9 +351,10 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       await d.start?.(contexts.get(d)!)
       started.push(d)
     }
+    pushService.start()
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
-    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, stop }
+    return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, pushDispatch: pushService, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

@@ -9,6 +9,7 @@ import type { Bus } from '../core/bus/types.ts'
 import type { HttpApp } from '../core/http/server.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import type { Presence } from '../core/presence/types.ts'
+import type { PushService } from '../core/push/service.ts'
 import type { Outbox } from '../core/queue/outbox.ts'
 import type { SessionCapabilities, Sessions } from '../core/sessions/types.ts'
 import type { Store } from '../core/store/db.ts'
@@ -26,6 +27,8 @@ export interface DialectContext {
   presence: Presence
   /** the durable job queue: enqueue in your transaction, consume with leases and retries (src/core/queue) */
   outbox: Outbox
+  /** offline push to WNS, Web Push, UnifiedPush, FCM and APNs targets, durably queued (src/core/push/service.ts) */
+  push: PushService
   /** the clients' sessions: connect/disconnect events, server-side subscriptions, disconnect, list (see `needs`) */
   sessions: Sessions
   metrics: Metrics

@@ -54,6 +54,8 @@ export interface PushService {
   enabled(provider: PushProviderName): boolean
   /** a dialect prunes its stored endpoints here */
   onEndpointGone(dialect: string, fn: EndpointGone): void
+  /** the VAPID public key (base64url) browsers subscribe with (`applicationServerKey`); every node has the same */
+  vapidPublicKey(): string | undefined
 }
 
 /** send() to a provider without credentials, or a target that fails validation */

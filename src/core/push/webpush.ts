@@ -1,0 +1,114 @@
+// Web Push (RFC 8030) with aes128gcm payload encryption (RFC 8291) and VAPID (RFC 8292), through the `web-push`
+// package's encryption and JWT; and UnifiedPush, whose distributor hands out a Web Push endpoint: encrypted when
+// the app gave keys, else the payload POSTed as is (issue 14 item 4).
+import webpush from 'web-push'
+import type { Agent } from 'undici'
+import { systemClock, type Clock } from '../clock.ts'
+import { post, pushAgent, retryAfterMs, type PushResponse } from './http.ts'
+import type { PushNotification } from './service.ts'
+import type { PushOutcome, PushProvider } from './types.ts'
+
+export interface VapidKeys { publicKey: string; privateKey: string }
+
+export interface WebPushTarget { endpoint: string; p256dh?: string; auth?: string }
+
+export interface WebPushOptions {
+  /** `webpush` or `unifiedpush` (metrics, reasons) */
+  name: 'webpush' | 'unifiedpush'
+  vapid: VapidKeys
+  /** RFC 8292 `sub`: mailto: or https: */
+  subject: string
+  connectTo?: string
+  ca?: string | string[]
+  timeoutMs?: number
+  clock?: Clock
+}
+
+/** RFC 8291 §4: one aes128gcm record of at most 4096 bytes; header 86 + tag 16 + padding delimiter 1 */
+export const WEBPUSH_MAX_PLAINTEXT = 4096 - 86 - 16 - 1
+/** without encryption a push service still takes 4096 bytes (RFC 8030 §7.2) */
+export const UNENCRYPTED_MAX = 4096
+/** RFC 8292 §2: exp at most 24 h ahead; a header is reused for an hour, then signed again */
+const JWT_LIFETIME_S = 12 * 3600
+const JWT_REUSE_MS = 3600_000
+/** when to try again after a transport fault or a 5xx without Retry-After: the dispatcher's back-off decides */
+const RETRY_NOW = 0
+
+const b64url = /^[A-Za-z0-9_-]+={0,2}$/
+
+/** A subscription's keys are what RFC 8291 needs: a P-256 point and 16 bytes of auth secret. */
+export function webPushKeysProblem(p256dh: string, auth: string): string | undefined {
+  if (!b64url.test(p256dh) || Buffer.from(p256dh, 'base64url').length !== 65 || Buffer.from(p256dh, 'base64url')[0] !== 4) return 'p256dh is not a base64url uncompressed P-256 point'
+  if (!b64url.test(auth) || Buffer.from(auth, 'base64url').length !== 16) return 'auth is not 16 bytes of base64url'
+  return undefined
+}
+
+export function generateVapidKeys(): VapidKeys { return webpush.generateVAPIDKeys() }
+
+export class WebPushProvider implements PushProvider<WebPushTarget, PushNotification> {
+  readonly name: 'webpush' | 'unifiedpush'
+  private agent: Agent
+  private clock: Clock
+  private timeoutMs: number
+  private jwt = new Map<string, { header: string; at: number }>()
+
+  constructor(private o: WebPushOptions) {
+    this.name = o.name
+    this.clock = o.clock ?? systemClock
+    this.timeoutMs = o.timeoutMs ?? 10_000
+    this.agent = pushAgent({ connectTo: o.connectTo || undefined, ca: o.ca, timeoutMs: this.timeoutMs })
+  }
+
+  /** The Authorization header for the push service at `audience` (its origin), signed at most once an hour. */
+  private vapid(audience: string): string {
+    const now = this.clock.now()
+    const c = this.jwt.get(audience)
+    if (c && now - c.at < JWT_REUSE_MS) return c.header
+    const exp = Math.floor(now / 1000) + JWT_LIFETIME_S
+    const header = webpush.getVapidHeaders(audience, this.o.subject, this.o.vapid.publicKey, this.o.vapid.privateKey, 'aes128gcm', exp).Authorization
+    if (this.jwt.size > 1000) this.jwt.clear()
+    this.jwt.set(audience, { header, at: now })
+    return header
+  }
+
+  async send(target: WebPushTarget, n: PushNotification): Promise<PushOutcome> {
+    let url: URL
+    try { url = new URL(target.endpoint) } catch { return { kind: 'failed', reason: 'endpoint is not a URL' } }
+    const headers: Record<string, string> = {
+      ttl: String(Math.max(0, Math.floor(n.ttlS ?? 86_400))),
+      urgency: n.urgency ?? 'normal',
+      authorization: this.vapid(url.origin),
+      'content-type': 'application/octet-stream',
+    }
+    // RFC 8030 §5.4: a topic is at most 32 base64url characters
+    if (n.collapseKey) headers.topic = Buffer.from(n.collapseKey).toString('base64url').slice(0, 32)
+    let body: Buffer
+    if (target.p256dh && target.auth) {
+      try {
+        body = webpush.encrypt(target.p256dh, target.auth, n.payload, 'aes128gcm').cipherText
+      } catch (e) { return { kind: 'failed', reason: `encryption: ${(e as Error).message}` } }
+      headers['content-encoding'] = 'aes128gcm'
+    } else {
+      body = Buffer.from(n.payload)
+    }
+    let res: PushResponse
+    try {
+      res = await post(this.agent, target.endpoint, headers, body, this.timeoutMs)
+    } catch (e) {
+      return { kind: 'retry-after', afterMs: RETRY_NOW, reason: `transport: ${(e as Error).message}` }
+    }
+    return outcomeOf(this.name, res, this.clock.now())
+  }
+
+  async close(): Promise<void> { await this.agent.close() }
+}
+
+/** RFC 8030 §5, §6.2, §8.3: 201 (and any 2xx) accepted; 404/410 gone; 429 and 5xx later; the rest for good. */
+function outcomeOf(name: string, res: PushResponse, now: number): PushOutcome {
+  const s = res.status
+  const why = `${name} push service answered ${s}${res.body ? `: ${res.body.slice(0, 200)}` : ''}`
+  if (s >= 200 && s < 300) return { kind: 'delivered', status: s }
+  if (s === 404 || s === 410) return { kind: 'drop-channel', reason: why, status: s }
+  if (s === 429 || s >= 500) return { kind: 'retry-after', afterMs: retryAfterMs(res.headers['retry-after'], now) ?? RETRY_NOW, reason: why, status: s }
+  return { kind: 'failed', reason: why, status: s }
+}
