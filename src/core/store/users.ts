@@ -25,7 +25,7 @@ export const coreMigrations: Record<string, Migration> = {
   '003_outbox': outboxMigration,
   '004_push_tokens': pushTokensMigration,
   '005_mqtt_sessions': mqttSessionsMigration,
-  '005_push_queue': pushQueueMigration,
+  '006_push_queue': pushQueueMigration,
   '006_ca': caMigration,
 }
 
