@@ -238,7 +238,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
 
     const metricsToken = str(cfg, 'metrics.token')
     main = await createHttp({
-      bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready }, certificateField,
+      bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready && o.dialects.every((d) => d.ready?.() ?? true) }, certificateField,
       serveMetrics: metricsToken ? { token: metricsToken } : undefined,
     })
     registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow'),

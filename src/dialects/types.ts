@@ -68,4 +68,6 @@ export interface Dialect {
   start?(ctx: DialectContext): Promise<void>
   /** stop taking work and finish what is in flight */
   stop?(): Promise<void>
+  /** false while something the dialect serves through is down (e.g. push's XMPP session): /readyz answers 503 */
+  ready?(): boolean
 }

@@ -1,9 +1,8 @@
 // UWPX §3 over a real TLS socket on Herald's push port: the §3.5 wire examples byte for byte, every error reply,
-// split and merged frames, a last message without NUL, node reuse (§5.3 #1), request_test_push on the outbox.
+// split and merged frames, a last message without NUL, node reuse (§5.3 #1), request_test_push refused without WNS.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { ERRORS } from '../../src/dialects/push/messages.ts'
-import { TEST_PUSH_QUEUE } from '../../src/dialects/push/index.ts'
 import { ACC, clientJson, DEV, startPush, URI, UwpxClient, type PushHerald } from './client.ts'
 
 const OK = '{"action":"response","status":1,"version":2}\0'
@@ -149,16 +148,11 @@ describe('UWPX registration server over TLS (§3)', () => {
     c.close()
   })
 
-  test('request_test_push: a push.test job with the §4.2 body for the stored version, then status 1', async () => {
+  test('request_test_push without WNS credentials: the §3.4 test-push error, nothing queued (delivery: test-push.test.ts)', async () => {
     const c = await UwpxClient.connect(h)
     await c.ask(setUri('d-test1'))
-    assert.equal(await c.ask(testPush('d-test1')), OK)
-    await c.ask(setUri('d-test2'))
-    await c.ask(setAccounts([], 'd-test2', 2))
-    assert.equal(await c.ask(testPush('d-test2')), OK)
-    const jobs = (await h.outbox.pending(TEST_PUSH_QUEUE)).map((j) => j.payload as Record<string, unknown>)
-    assert.deepEqual(jobs.find((j) => j.device_id === 'd-test1'), { device_id: 'd-test1', channel_uri: URI, version: null, body: '<test/>' })
-    assert.deepEqual(jobs.find((j) => j.device_id === 'd-test2'), { device_id: 'd-test2', channel_uri: URI, version: '2', body: '{"action":"test_push","version":2}' })
+    assert.equal(await c.ask(testPush('d-test1')), err(ERRORS.testPush))
+    assert.deepEqual(await h.pushDispatch.store.list(), [])
     c.close()
   })
 

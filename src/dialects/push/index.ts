@@ -12,8 +12,6 @@ import { pushSettings } from './settings.ts'
 import { PushStore } from './store.ts'
 import { UwpxService } from './uwpx.ts'
 
-export { TEST_PUSH_QUEUE, type TestPushJob } from './uwpx.ts'
-
 const DAY_MS = 86_400_000
 /** expired records are deleted this often (they read as absent from the moment they expire) */
 const SWEEP_EVERY_MS = 3_600_000
@@ -51,11 +49,13 @@ export function createPush(o: PushOptions = {}): PushDialect {
         nodes = noXmpp(s.xmpp.jid || s.xmpp.component)
       }
       d.store = new PushStore(ctx.store.db, ctx.store.kind)
-      d.service = new UwpxService({ store: d.store, nodes, outbox: ctx.outbox, clock, ttlMs: s.ttlDays * DAY_MS, log })
+      d.service = new UwpxService({ store: d.store, nodes, push: ctx.push, clock, ttlMs: s.ttlDays * DAY_MS, log })
+      const service = d.service
+      // §12.2: a channel WNS reports gone (404/410) is dropped with its devices
+      ctx.push.onEndpointGone('push', async (t) => { if (t.provider === 'wns') await service.channelGone(t.channelUri) })
       if (s.port === null) return
       const requests = counter(ctx.metrics.registry, 'push_uwpx_requests_total', 'UWPX registration requests (§3.3), by action and reply status', ['action', 'status'])
       const refused = counter(ctx.metrics.registry, 'push_uwpx_connections_refused_total', 'UWPX connections closed by the per-address limit', [])
-      const service = d.service
       const tlsMaterial = ctx.tls()
       d.listener = new UwpxListener({
         cert: tlsMaterial.cert, key: tlsMaterial.key,

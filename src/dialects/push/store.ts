@@ -67,6 +67,18 @@ export class PushStore {
       .where('a.node', '=', node).where('d.expires_at', '>', now).executeTakeFirst() as NodeTarget | undefined
   }
 
+  /** §12.2: WNS says the channel is gone (404/410): delete the devices registered with it; the nodes they held. */
+  async dropChannel(channelUri: string): Promise<string[]> {
+    return await this.db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('push_uwpx_accounts as a').innerJoin('push_uwpx_devices as d', 'd.device_id', 'a.device_id')
+        .select('a.node').where('d.channel_uri', '=', channelUri).execute() as { node: string }[]
+      await trx.deleteFrom('push_uwpx_accounts').where('device_id', 'in',
+        trx.selectFrom('push_uwpx_devices').select('device_id').where('channel_uri', '=', channelUri)).execute()
+      await trx.deleteFrom('push_uwpx_devices').where('channel_uri', '=', channelUri).execute()
+      return rows.map((r) => r.node)
+    })
+  }
+
   /** Delete the records expired by `now`; the nodes they held (for the XMPP side to remove). */
   async sweep(now: number): Promise<string[]> {
     return await this.db.transaction().execute(async (trx) => {

@@ -1,17 +1,12 @@
 // UWPX §3.3: the three actions, each answered with one reply frame. Node reuse per (device, account) and full
-// replacement of the account set (§5.2, without the §5.3 #1 corruption); request_test_push is queued on the outbox.
+// replacement of the account set (§5.2, without the §5.3 #1 corruption); request_test_push is queued on ctx.push.
 import type { Logger } from 'pino'
 import type { Clock } from '../../core/clock.ts'
-import type { Outbox } from '../../core/queue/outbox.ts'
+import { PushTargetError, type PushService } from '../../core/push/service.ts'
 import { accountsReply, CHANNEL_URI, ERRORS, errorReply, okReply, parseRequest, type ReplyAccount, type Request } from './messages.ts'
 import type { PushNodes } from './nodes.ts'
 import type { NewAccount, PushStore } from './store.ts'
 import { randomToken } from './tokens.ts'
-
-export const TEST_PUSH_QUEUE = 'push.test'
-
-/** one job of push.test: a WNS raw notification (§4.2) for one device's channel */
-export interface TestPushJob { device_id: string; channel_uri: string; version: string | null; body: string }
 
 /** §4.2: the test push body by the device's stored version ("2": JSON, anything else: `<test/>`) */
 export function testPushBody(version: string | null): string {
@@ -21,7 +16,8 @@ export function testPushBody(version: string | null): string {
 export interface UwpxOptions {
   store: PushStore
   nodes: PushNodes
-  outbox: Outbox
+  /** the core push service: WNS delivery (§4) */
+  push: PushService
   clock: Clock
   ttlMs: number
   log: Logger
@@ -116,15 +112,27 @@ export class UwpxService {
   }
 
   /**
-   * §3.3 request_test_push: the WNS send is the push-dispatch's (issue 14 item 3); the request is a push.test job
-   * committed before the reply, so status 1 here means "queued", not yet "WNS answered 200".
+   * §3.3 request_test_push: the §4.2 test body for the device's stored version, queued on the push service before
+   * the reply, so status 1 here means "accepted for delivery", not yet "WNS answered 200" (the original waited for
+   * WNS). Without WNS credentials, or for a channel the push service refuses, the §3.4 test-push error.
    */
   private async requestTestPush(deviceId: string): Promise<Buffer> {
     const device = await this.o.store.device(deviceId, this.o.clock.now())
     if (!device) return errorReply(ERRORS.unknownDevice)
-    const job: TestPushJob = { device_id: deviceId, channel_uri: device.channel_uri, version: device.version, body: testPushBody(device.version) }
-    await this.o.outbox.enqueue(TEST_PUSH_QUEUE, job)
+    if (!this.o.push.enabled('wns')) return errorReply(ERRORS.testPush)
+    try {
+      await this.o.push.send({ provider: 'wns', channelUri: device.channel_uri }, { payload: testPushBody(device.version), wnsType: 'wns/raw' }, { dialect: 'push' })
+    } catch (err) {
+      if (!(err instanceof PushTargetError)) throw err
+      this.o.log.warn({ err: err.message }, 'push: test push refused')
+      return errorReply(ERRORS.testPush)
+    }
     return okReply()
+  }
+
+  /** §12.2: WNS answered 404/410 for this channel: the devices registered with it are dropped, their nodes too. */
+  async channelGone(channelUri: string): Promise<void> {
+    await this.removeNodes(await this.o.store.dropChannel(channelUri))
   }
 
   /** Delete expired records and drop their nodes on the XMPP side. */
