@@ -183,7 +183,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     access.addServiceAccount(str(cfg, 'service.username'), svcPassword)
     // issue 13: Herald's CA (made on first start) and EST, whose Basic logins are Herald accounts (no client id to claim)
     identity = await startIdentity({
-      config: cfg, log,
+      config: cfg, log, store,
       authenticate: async (username, password, ip) => {
         const r = await access.authenticate({ username, password, clientId: '', ip, listener: 'https' })
         return r.ok ? r.principal.username : undefined
@@ -191,7 +191,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     })
 
     const clientAuth = clientAuthOf(cfg)
-    const gate = tlsGates({ identity, mode: clientAuth, log })
+    const gate = tlsGates({ identity, mode: clientAuth, log, config: cfg })
     // the name of a verified client certificate that is the login on MQTTS, secure WebSocket and HTTPS
     const certificateField = certificateFieldOf(cfg)
     const host = str(cfg, 'host')

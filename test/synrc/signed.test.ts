@@ -160,7 +160,7 @@ for (const layout of ['a', 'legacy'] as const) {
       assert.equal(res.status, 200)
       assert.equal(res.headers.get('content-type'), 'application/x-pem-file')
       const pem = await res.text()
-      assert.equal(pem, ca.current(B.phone)!.pem)
+      assert.equal(pem, (await ca.current(B.phone))!.pem)
       writeFileSync(join(dir, 'bob-fetched.pem'), pem)
       const secret = 'the launch code is 0000'
       const enveloped = openssl(['cms', '-encrypt', '-aes256', '-recip', 'bob-fetched.pem', '-keyopt', 'ecdh_kdf_md:sha256', '-outform', 'DER', '-binary'], Buffer.from(secret))

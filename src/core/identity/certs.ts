@@ -22,7 +22,7 @@ export function certRoutes(ca: HeraldCA): FastifyPluginAsync {
         },
       },
     }, async (req, reply) => {
-      const current = ca.current(req.params.name)
+      const current = await ca.current(req.params.name)
       if (!current) return reply.code(404).send({ error: `no valid certificate for ${req.params.name}` })
       return reply.type(PEM_FILE).send(current.pem)
     })

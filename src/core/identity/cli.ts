@@ -1,7 +1,8 @@
-// `herald ca init|issue|revoke|list|code|tlsa` (issue 13 §1, §2, §6): they work on the data directory, next to a
-// running server (which re-reads the index every ca.revocationPollMs).
+// `herald ca init|issue|revoke|list|code|tlsa` (issue 13 §1, §2, §6): they work on the CA store the same configuration
+// gives a server (stores.ts: <dataDir>/ca, or the database on PostgreSQL), next to running servers (which re-read the
+// revocations every ca.revocationPollMs).
 import { writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
 import { port, settingsOf, str, type Config } from '../../config.ts'
@@ -9,14 +10,25 @@ import { loadTls } from '../../transport/devcert.ts'
 import { HeraldCA } from './ca.ts'
 import { pkcs12 } from './pkcs.ts'
 import { identitySettings } from './settings.ts'
+import { openCaStore } from './stores.ts'
+import { FileCaStore, type CaStore } from './store.ts'
 import { tlsa311, tlsaHost } from './tlsa.ts'
 
 type Opts = Record<string, unknown>
 
-async function openCa(cfg: Config): Promise<HeraldCA> {
-  const ca = await HeraldCA.open(str(cfg, 'dataDir'))
-  if (!ca) throw new Error(`no certificate authority in ${resolve(str(cfg, 'dataDir'), 'ca')}: run herald ca init first`)
-  return ca
+/** run `fn` on this configuration's CA store, closed afterwards (the database connection) */
+async function withStore<T>(cfg: Config, fn: (store: CaStore) => Promise<T>): Promise<T> {
+  const store = await openCaStore(cfg)
+  try { return await fn(store) } finally { await store.close() }
+}
+
+/** run `fn` on this configuration's CA */
+function withCa<T>(cfg: Config, fn: (ca: HeraldCA) => Promise<T>): Promise<T> {
+  return withStore(cfg, async (store) => {
+    const ca = await HeraldCA.open(store)
+    if (!ca) throw new Error(`no certificate authority in ${store.where}: run herald ca init first`)
+    return fn(ca)
+  })
 }
 
 export function caCommands(program: Command, withFlags: (c: Command) => Command, configFrom: (opts: Opts) => Config): void {
@@ -26,9 +38,11 @@ export function caCommands(program: Command, withFlags: (c: Command) => Command,
     .action(async (opts: Opts) => {
       const cfg = configFrom(opts)
       const s = settingsOf(cfg, identitySettings, 'ca')
-      const { ca: root, created } = await HeraldCA.init(str(cfg, 'dataDir'), { subject: s.subject, days: s.rootDays })
-      console.log(`${created ? 'created' : 'already there'}: ${root.cert.subject}, valid until ${root.cert.notAfter.toISOString()}`)
-      console.log(`certificate ${root.files.path('ca.crt')}`)
+      await withStore(cfg, async (store) => {
+        const { ca: root, created } = await HeraldCA.init(store, { subject: s.subject, days: s.rootDays })
+        console.log(`${created ? 'created' : 'already there'}: ${root.cert.subject}, valid until ${root.cert.notAfter.toISOString()}`)
+        console.log(store instanceof FileCaStore ? `certificate ${store.files.path('ca.crt')}` : `in ${store.where}`)
+      })
     })
 
   withFlags(ca.command('issue <name>')).description('a new key, its certificate (CN and SAN = name) and a PKCS#12 bundle')
@@ -39,8 +53,7 @@ export function caCommands(program: Command, withFlags: (c: Command) => Command,
       const cfg = configFrom(opts)
       const days = opts.days === undefined ? settingsOf(cfg, identitySettings, 'ca').certDays : Number(opts.days)
       if (!Number.isInteger(days) || days <= 0) throw new Error(`--days: expected a positive whole number, got ${String(opts.days)}`)
-      const root = await openCa(cfg)
-      const issued = await root.issue(name, days)
+      const { root, issued } = await withCa(cfg, async (root) => ({ root, issued: await root.issue(name, days) }))
       const out = String(opts.out)
       const keyFile = join(out, `${name}.key`), certFile = join(out, `${name}.crt`), p12File = join(out, `${name}.p12`)
       writeFileSync(keyFile, issued.keyPem, { mode: 0o600 })
@@ -58,13 +71,13 @@ export function caCommands(program: Command, withFlags: (c: Command) => Command,
 
   withFlags(ca.command('revoke <nameOrSerial>')).description("revoke a serial (hex) or every valid certificate of a name; the CRL is regenerated")
     .action(async (what: string, opts: Opts) => {
-      const revoked = await (await openCa(configFrom(opts))).revoke(what)
+      const revoked = await withCa(configFrom(opts), (root) => root.revoke(what))
       if (!revoked.length) { console.error(`no valid certificate ${what}`); process.exitCode = 1; return }
       for (const e of revoked) console.log(`revoked ${e.subject} serial ${e.serial}`)
     })
 
   withFlags(ca.command('list')).description('issued certificates: subject, serial, not-after, status').action(async (opts: Opts) => {
-    const rows = (await openCa(configFrom(opts))).list()
+    const rows = await withCa(configFrom(opts), (root) => root.list())
     console.log('subject\tserial\tnot-after\tstatus')
     for (const r of rows) console.log(`${r.subject}\t${r.serial}\t${r.notAfter}\t${r.status}`)
   })
@@ -73,7 +86,7 @@ export function caCommands(program: Command, withFlags: (c: Command) => Command,
     .action(async (name: string, opts: Opts) => {
       const cfg = configFrom(opts)
       const ttl = settingsOf(cfg, identitySettings, 'ca').codeTtl
-      const code = await (await openCa(cfg)).code(name, ttl)
+      const code = await withCa(cfg, (root) => root.code(name, ttl))
       console.log(`enrollment code for ${name}, valid once until ${new Date(Date.now() + ttl * 1000).toISOString()}`)
       console.log('use it as the HTTP Basic password of POST /.well-known/est/simpleenroll with the name as user name:')
       console.log(code)

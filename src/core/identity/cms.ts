@@ -5,9 +5,13 @@ import { createHash, verify, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { bool, ConfigError, str, type Config } from '../../config.ts'
-import { commonName } from './ca.ts'
+import pino from 'pino'
+import { bool, ConfigError, num, str, type Config } from '../../config.ts'
+import { CrlWatch } from './crl.ts'
+import { certificateFieldOf, certificateName, type CertificateField } from './peer.ts'
+import { runningIdentities } from './running.ts'
 import { CaFiles } from './store.ts'
+import { caStoreKindOf } from './stores.ts'
 import { normalSerial, x509 } from './x509.ts'
 
 const ID_SIGNED_DATA = '1.2.840.113549.1.7.2'
@@ -26,8 +30,10 @@ const DIGESTS: Record<string, string> = {
 const MAX_CHAIN = 4
 
 export interface VerifyOptions {
-  /** the CN the signer's certificate must carry: the sender's own name */
+  /** the name the signer's certificate must carry: the sender's own name */
   expectedName: string
+  /** where that name is read (HERALD_TLS_CLIENT_IDENTITY, as at the TLS login): the CN by default */
+  identityField?: CertificateField
   /** trust anchors: Herald's CA root and/or HERALD_TLS_CLIENT_CA's certificates (PEM text, or parsed) */
   trustedCa: string | X509Certificate[]
   /** a certificate this issuer revoked (Herald's CA index); serial as normalSerial prints it */
@@ -224,8 +230,9 @@ export function verifySigned(input: Uint8Array | string, o: VerifyOptions): Veri
     for (let i = 0; i + 1 < chain.length; i++) {
       if (o.isRevoked?.(normalSerial(chain[i].serialNumber), chain[i + 1])) throw new CmsError(`certificate ${normalSerial(chain[i].serialNumber)} is revoked`)
     }
-    const name = commonName(new x509.X509Certificate(signer.raw).subjectName)
-    if (name !== o.expectedName) throw new CmsError(`the signer is ${JSON.stringify(name ?? '')}, not ${JSON.stringify(o.expectedName)}`)
+    const field = o.identityField ?? 'cn'
+    const name = certificateName(signer.raw, field)
+    if (name !== o.expectedName) throw new CmsError(`the signer is ${JSON.stringify(name ?? '')}, not ${JSON.stringify(o.expectedName)}${field === 'cn' ? '' : ` (${field})`}`)
     return { ok: true, signerName: name, content }
   } catch (e) {
     if (e instanceof CmsError) return { ok: false, reason: e.message }
@@ -236,38 +243,66 @@ export function verifySigned(input: Uint8Array | string, o: VerifyOptions): Veri
 export interface SignatureTrust {
   trustedCa: X509Certificate[]
   isRevoked(serial: string, issuer: X509Certificate): boolean
+  /** HERALD_TLS_CLIENT_IDENTITY: the signer's name is read as at the TLS login */
+  identityField: CertificateField
 }
 
 /**
- * The CAs a signer may chain to: Herald's CA (when HERALD_CA_ENABLED) with its index of revocations, re-read when
- * it changes (`herald ca revoke` on a running server), and HERALD_TLS_CLIENT_CA's certificates (no revocation list).
+ * The CAs a signer may chain to, with their revocations: Herald's CA (when HERALD_CA_ENABLED) and
+ * HERALD_TLS_CLIENT_CA's certificates, with HERALD_TLS_CLIENT_CRL. In a running server (the Config its identity
+ * service started with) Herald's CA and its revocations are that service's, in whichever store; otherwise the CA's
+ * files in the data directory, re-read when they change.
  */
 export function signatureTrust(config: Config): SignatureTrust {
   const trustedCa: X509Certificate[] = []
-  let files: CaFiles | undefined
+  const identityField = certificateFieldOf(config)
+  const running = runningIdentities.get(config)
+  let ours: ((serial: string) => boolean) | undefined
   let root = ''
-  if (bool(config, 'ca.enabled')) {
-    files = new CaFiles(str(config, 'dataDir'))
+  if (running) {
+    const cert = new X509Certificate(running.ca.certPem)
+    root = cert.fingerprint256
+    trustedCa.push(cert)
+    ours = (serial) => running.watch.isRevoked(serial)
+  } else if (bool(config, 'ca.enabled')) {
+    if (caStoreKindOf(config) !== 'files') throw new ConfigError("signature checks on Herald's CA in the database need the running server's identity service")
+    const files = new CaFiles(str(config, 'dataDir'))
     if (!files.exists()) throw new ConfigError(`HERALD_CA_ENABLED: no CA in ${files.dir} (herald ca init)`)
     const cert = new X509Certificate(files.read('ca.crt'))
     root = cert.fingerprint256
     trustedCa.push(cert)
-  }
-  const clientCa = str(config, 'tls.clientCa')
-  if (clientCa) trustedCa.push(...certificatesOf(readFileSync(clientCa, 'utf8')))
-  if (!trustedCa.length) throw new ConfigError('signature checks need a CA: HERALD_CA_ENABLED=true or HERALD_TLS_CLIENT_CA')
-  let stamp = ''
-  let revoked = new Set<string>()
-  return {
-    trustedCa,
-    isRevoked: (serial, issuer) => {
-      if (!files || issuer.fingerprint256 !== root) return false
+    let stamp = ''
+    let revoked = new Set<string>()
+    ours = (serial) => {
       const now = files.indexStamp()
       if (now !== stamp) {
         revoked = new Set(files.index().filter((e) => e.revokedAt).map((e) => e.serial))
         stamp = now
       }
       return revoked.has(serial)
+    }
+  }
+  const clientCa = str(config, 'tls.clientCa')
+  if (clientCa) trustedCa.push(...certificatesOf(readFileSync(clientCa, 'utf8')))
+  if (!trustedCa.length) throw new ConfigError('signature checks need a CA: HERALD_CA_ENABLED=true or HERALD_TLS_CLIENT_CA')
+  const crl = running ? running.crl : crlFileOf(config, trustedCa)
+  return {
+    trustedCa,
+    identityField,
+    isRevoked: (serial, issuer) => {
+      if (issuer.fingerprint256 === root && ours?.(serial)) return true
+      return crl ? crl.covers(issuer.fingerprint256) && crl.isRevoked(serial, issuer.fingerprint256) : false
     },
+  }
+}
+
+/** HERALD_TLS_CLIENT_CRL outside a running server (no connections to close: it is re-read when it changes) */
+function crlFileOf(config: Config, cas: X509Certificate[]): CrlWatch | undefined {
+  const file = str(config, 'tls.clientCrl')
+  if (!file) return undefined
+  try {
+    return new CrlWatch(file, cas, pino({ level: 'silent' }), num(config, 'ca.revocationPollMs') || 1000)
+  } catch (e) {
+    throw new ConfigError((e as Error).message)
   }
 }

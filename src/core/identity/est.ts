@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { HeraldCA } from './ca.ts'
 import { CsrError, readCsr, type CheckedCsr } from './csr.ts'
+import { certificateName, type CertificateField } from './peer.ts'
 import { CERTS_ONLY, certsOnly, csrAttrs } from './pkcs.ts'
 import type { x509 } from './x509.ts'
 
@@ -15,6 +16,8 @@ export interface EstOptions {
   authenticate(username: string, password: string, ip: string): Promise<string | undefined>
   /** the serial of a certificate Herald's CA revoked */
   isRevoked(serial: string): boolean
+  /** HERALD_TLS_CLIENT_IDENTITY: the current certificate's identity is read as at the TLS login */
+  field?: CertificateField
 }
 
 class EstError extends Error {
@@ -99,10 +102,13 @@ export function estRoutes(o: EstOptions): FastifyPluginAsync {
         throw new EstError(403, "re-enrollment needs the current client certificate issued by Herald's CA")
       }
       if (o.isRevoked(peer.serialNumber)) throw new EstError(403, 'the current client certificate is revoked')
-      const current = Array.isArray(peer.subject.CN) ? peer.subject.CN[0] : peer.subject.CN
+      // the identity the TLS login sees (CN or the configured SAN): the new certificate carries it as CN and SAN
+      const field = o.field ?? 'cn'
+      const current = certificateName(peer, field)
+      if (!current) throw new EstError(403, `the current client certificate has no ${field} name (HERALD_TLS_CLIENT_IDENTITY)`)
       const csr = await checked(req.body as string)
       const { cn } = csr
-      if (cn !== current) throw new EstError(403, `the request's CN (${cn}) must be the current certificate's (${current}) (RFC 7030 §4.2.2)`)
+      if (cn !== current) throw new EstError(403, `the request's CN (${cn}) must be the current certificate's identity (${field} ${current}) (RFC 7030 §4.2.2)`)
       return enroll(cn, csr, reply)
     })
   }

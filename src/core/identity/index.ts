@@ -1,18 +1,25 @@
-// Herald's identity service in a running server (issue 13): the CA opened (or created on first start), its root
-// added to the TLS client CA list, the revocation gate for TLS listeners, and the EST routes.
+// Herald's identity service in a running server (issue 13): the CA opened (or created on first start) in its store,
+// its root added to the TLS client CA list, the revocation gate for TLS listeners (Herald's CA and
+// HERALD_TLS_CLIENT_CRL), and the EST routes.
+import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
-import { ConfigError, settingsOf, str, type Config } from '../../config.ts'
+import { ConfigError, num, settingsOf, str, type Config } from '../../config.ts'
+import type { Store } from '../store/db.ts'
 import { HeraldCA } from './ca.ts'
 import { certRoutes } from './certs.ts'
+import { certificatesOf } from './cms.ts'
+import { CrlError, CrlWatch } from './crl.ts'
 import { estRoutes, type EstOptions } from './est.ts'
-import { SAN_TYPE, type CertificateField } from './peer.ts'
-import { certificateGate, RevocationWatch, type TlsGate } from './revocation.ts'
+import { certificateFieldOf } from './peer.ts'
+import { certificateGate, RevocationWatch, type Revocations, type TlsGate } from './revocation.ts'
+import { runningIdentities } from './running.ts'
 import { identitySettings } from './settings.ts'
+import { openCaStore } from './stores.ts'
 
 export { identitySettings } from './settings.ts'
 export type { TlsGate } from './revocation.ts'
-export { verifiedName, type CertificateField } from './peer.ts'
+export { certificateFieldOf, verifiedName, type CertificateField } from './peer.ts'
 
 export const EST_PREFIX = '/.well-known/est'
 export const CERTS_PREFIX = '/api/v1/identity'
@@ -29,21 +36,59 @@ export interface Identity {
   close(): void
 }
 
-/** undefined when HERALD_CA_ENABLED is off */
-export async function startIdentity(o: { config: Config; log: Logger; authenticate: EstOptions['authenticate'] }): Promise<Identity | undefined> {
+/** undefined when HERALD_CA_ENABLED is off; `store` is the server's (the CA's tables when HERALD_CA_STORE picks the database) */
+export async function startIdentity(o: { config: Config; log: Logger; authenticate: EstOptions['authenticate']; store?: Store }): Promise<Identity | undefined> {
   const s = settingsOf(o.config, identitySettings, 'ca')
   if (!s.enabled) return undefined
-  const { ca, created } = await HeraldCA.init(str(o.config, 'dataDir'), { subject: s.subject, days: s.rootDays })
+  const caStore = await openCaStore(o.config, o.store)
   const log = o.log.child({ part: 'identity' })
-  if (created) log.info({ dir: ca.files.dir, subject: ca.cert.subject }, "created Herald's certificate authority")
-  const watch = new RevocationWatch(ca, log, s.revocationPollMs)
-  return {
-    ca,
-    trust: (clientCa) => [clientCa?.trim(), ca.certPem.trim()].filter(Boolean).join('\n') + '\n',
-    gate: (listener, require) => certificateGate({ listener, log, require, watch }),
-    est: estRoutes({ ca, certDays: s.certDays, authenticate: o.authenticate, isRevoked: (serial) => watch.isRevoked(serial) }),
-    certs: certRoutes(ca),
-    close: () => watch.close(),
+  try {
+    const { ca, created } = await HeraldCA.init(caStore, { subject: s.subject, days: s.rootDays })
+    if (created) log.info({ where: caStore.where, subject: ca.cert.subject }, "created Herald's certificate authority")
+    const watch = await new RevocationWatch(ca, log, s.revocationPollMs).start()
+    const crl = crlWatchOf(o.config, log, [ca.certPem])
+    const revocations: Revocations[] = crl ? [watch, crl] : [watch]
+    runningIdentities.set(o.config, { ca, watch, crl })
+    return {
+      ca,
+      trust: (clientCa) => [clientCa?.trim(), ca.certPem.trim()].filter(Boolean).join('\n') + '\n',
+      gate: (listener, require) => certificateGate({ listener, log, require, revocations }),
+      est: estRoutes({
+        ca, certDays: s.certDays, authenticate: o.authenticate, field: certificateFieldOf(o.config),
+        isRevoked: (serial) => watch.isRevoked(serial),
+      }),
+      certs: certRoutes(ca),
+      close: () => {
+        watch.close()
+        crl?.close()
+        runningIdentities.delete(o.config)
+        caStore.close().catch((err: unknown) => log.error({ err }, "closing Herald's CA store failed"))
+      },
+    }
+  } catch (e) {
+    await caStore.close()
+    throw e
+  }
+}
+
+/**
+ * HERALD_TLS_CLIENT_CRL, checked against HERALD_TLS_CLIENT_CA's certificates (and `extraCas`, Herald's root);
+ * undefined when unset. It needs client certificates to be asked for on every listener (HERALD_TLS_CLIENT_AUTH).
+ */
+export function crlWatchOf(cfg: Config, log: Logger, extraCas: string[] = []): CrlWatch | undefined {
+  const file = str(cfg, 'tls.clientCrl')
+  if (!file) return undefined
+  const mode = clientAuthOf(cfg)
+  if (mode !== 'optional' && mode !== 'required') {
+    throw new ConfigError(`HERALD_TLS_CLIENT_CRL applies to client certificates: set HERALD_TLS_CLIENT_AUTH=optional or required (it is ${mode ?? 'unset'})`)
+  }
+  const clientCa = str(cfg, 'tls.clientCa')
+  const cas = certificatesOf([clientCa ? readFileSync(clientCa, 'utf8') : '', ...extraCas].join('\n'))
+  try {
+    return new CrlWatch(file, cas, log.child({ part: 'identity' }), num(cfg, 'ca.revocationPollMs'))
+  } catch (e) {
+    if (e instanceof CrlError) throw new ConfigError(e.message)
+    throw e
   }
 }
 
@@ -52,16 +97,9 @@ export type ClientAuth = 'off' | 'optional' | 'required'
 /** HERALD_TLS_CLIENT_AUTH; undefined when unset (then HERALD_TLS_CLIENT_CA asks and HERALD_TLS_REQUIRE_CLIENT_CERT requires, on MQTTS) */
 export function clientAuthOf(cfg: Config): ClientAuth | undefined {
   const v = str(cfg, 'tls.clientAuth')
-  if (v === '') return undefined
+  if (v === '' || v === undefined) return undefined
   if (v === 'off' || v === 'optional' || v === 'required') return v
   throw new ConfigError(`tls.clientAuth (HERALD_TLS_CLIENT_AUTH): expected off, optional or required, got ${JSON.stringify(v)}`)
-}
-
-/** HERALD_TLS_CLIENT_IDENTITY: which name of a verified client certificate is the identity */
-export function certificateFieldOf(cfg: Config): CertificateField {
-  const v = str(cfg, 'tls.clientIdentity') || 'cn'
-  if (v === 'cn' || v in SAN_TYPE) return v as CertificateField
-  throw new ConfigError(`tls.clientIdentity (HERALD_TLS_CLIENT_IDENTITY): expected cn, san-email, san-dns or san-uri, got ${JSON.stringify(v)}`)
 }
 
 /** The CA list TLS listeners ask client certificates of: none with `off`; HERALD_TLS_CLIENT_CA's and Herald's root. */
@@ -72,12 +110,17 @@ export function trustedClientCas(clientCa: string | undefined, identity: Identit
   return cas
 }
 
-/** The check after each TLS handshake on a listener; none when client certificates are off, or left as they were. */
-export function tlsGates(o: { identity?: Identity; mode?: ClientAuth; log: Logger }): (listener: string) => TlsGate | undefined {
+/**
+ * The check after each TLS handshake on a listener; none when client certificates are off, or left as they were.
+ * Without Herald's CA, `config` brings HERALD_TLS_CLIENT_CRL (its watch needs no closing: it polls only while it
+ * tracks open connections).
+ */
+export function tlsGates(o: { identity?: Identity; mode?: ClientAuth; log: Logger; config?: Config }): (listener: string) => TlsGate | undefined {
+  const crl = !o.identity && o.config ? crlWatchOf(o.config, o.log) : undefined
   return (listener) => {
     if (o.mode === 'off') return undefined
     const require = o.mode === 'required'
     if (o.identity) return o.identity.gate(listener, require)
-    return o.mode ? certificateGate({ listener, log: o.log.child({ part: 'identity' }), require }) : undefined
+    return o.mode ? certificateGate({ listener, log: o.log.child({ part: 'identity' }), require, revocations: crl ? [crl] : [] }) : undefined
   }
 }

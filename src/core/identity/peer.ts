@@ -1,21 +1,30 @@
-// Which name of a verified client certificate is the identity on every TLS listener (issue 13 §3): its CN, or the
-// first subjectAltName of the type HERALD_TLS_CLIENT_IDENTITY names.
+// Which name of a verified client certificate is the identity (issue 13 §3): its CN, or the first subjectAltName of
+// the type HERALD_TLS_CLIENT_IDENTITY names. One function for every place that asks: the TLS login (MQTTS, secure
+// WebSocket, HTTPS), EST re-enrollment and the CMS signer check.
 import type { PeerCertificate, TLSSocket } from 'node:tls'
+import { ConfigError, str, type Config } from '../../config.ts'
 import { x509 } from './x509.ts'
 
 export type CertificateField = 'cn' | 'san-email' | 'san-dns' | 'san-uri'
 
 export const SAN_TYPE = { 'san-email': 'email', 'san-dns': 'dns', 'san-uri': 'url' } as const
 
-/** The certificate's name in `field`; undefined when it has none there. */
-export function certificateName(peer: PeerCertificate, field: CertificateField = 'cn'): string | undefined {
-  if (field === 'cn') {
-    const cn = peer.subject?.CN
-    return (Array.isArray(cn) ? cn[0] : cn) || undefined
+/** The common name of a certificate or CSR subject; none when there is none, or more than one (ambiguous). */
+export function commonName(name: x509.Name): string | undefined {
+  const cns = name.getField('CN')
+  return cns.length === 1 && cns[0] ? cns[0] : undefined
+}
+
+/** The certificate's name in `field` (read from its DER: Node's strings quote and escape some values); undefined when it has none there. */
+export function certificateName(cert: PeerCertificate | x509.X509Certificate | Uint8Array, field: CertificateField = 'cn'): string | undefined {
+  let c: x509.X509Certificate
+  try {
+    c = cert instanceof x509.X509Certificate ? cert : new x509.X509Certificate(new Uint8Array(cert instanceof Uint8Array ? cert : cert.raw))
+  } catch {
+    return undefined
   }
-  if (!peer.raw?.length) return undefined
-  // the DER itself: Node's `subjectaltname` string quotes and escapes some values
-  const san = new x509.X509Certificate(peer.raw).getExtension(x509.SubjectAlternativeNameExtension)
+  if (field === 'cn') return commonName(c.subjectName)
+  const san = c.getExtension(x509.SubjectAlternativeNameExtension)
   return san?.names.items.find((n) => n.type === SAN_TYPE[field])?.value || undefined
 }
 
@@ -23,5 +32,12 @@ export function certificateName(peer: PeerCertificate, field: CertificateField =
 export function verifiedName(socket: TLSSocket | undefined, field: CertificateField = 'cn'): string | undefined {
   if (!socket?.authorized) return undefined
   const peer = socket.getPeerCertificate()
-  return peer?.subject ? certificateName(peer, field) : undefined
+  return peer?.raw?.length ? certificateName(peer, field) : undefined
+}
+
+/** HERALD_TLS_CLIENT_IDENTITY: which name of a verified client certificate is the identity */
+export function certificateFieldOf(cfg: Config): CertificateField {
+  const v = str(cfg, 'tls.clientIdentity') || 'cn'
+  if (v === 'cn' || v in SAN_TYPE) return v as CertificateField
+  throw new ConfigError(`tls.clientIdentity (HERALD_TLS_CLIENT_IDENTITY): expected cn, san-email, san-dns or san-uri, got ${JSON.stringify(v)}`)
 }

@@ -26,7 +26,7 @@ export const coreMigrations: Record<string, Migration> = {
   '004_push_tokens': pushTokensMigration,
   '005_mqtt_sessions': mqttSessionsMigration,
   '006_push_queue': pushQueueMigration,
-  '006_ca': caMigration,
+  '007_ca': caMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }
