@@ -1,16 +1,23 @@
 // The push dialect (issue 14, specs/uwpx-push.md): the UWPX registration server (§3) on its own implicit-TLS port.
 // Devices register a WNS channel URI and their accounts, and get one node and secret per (device, account) for
-// their XMPP servers to publish to; records expire unless refreshed (§5.1).
-import { settingHint, settingsOf } from '../../config.ts'
+// their XMPP servers to publish to; records expire unless refreshed (§5.1). The XMPP side (§6, §12.1 item 7) takes
+// the publishes, as a client with PEP nodes or as a component, and queues a WNS push on Herald's push service.
+import { readFileSync } from 'node:fs'
+import { ConfigError, settingHint, settingsOf } from '../../config.ts'
 import { systemClock, type Clock } from '../../core/clock.ts'
 import { Counter, type Registry } from 'prom-client'
-import type { Dialect } from '../types.ts'
+import type { PushService } from '../../core/push/service.ts'
+import type { Logger } from 'pino'
+import type { Dialect, DialectContext } from '../types.ts'
 import { UwpxListener } from './listener.ts'
 import { pushMigrations } from './migrations.ts'
 import { noXmpp, type PushNodes } from './nodes.ts'
 import { pushSettings } from './settings.ts'
 import { PushStore } from './store.ts'
 import { UwpxService } from './uwpx.ts'
+import { XmppClientMode } from './xmpp-client.ts'
+import { XmppComponentMode } from './xmpp-component.ts'
+import { PushDelivery } from './xmpp-deliver.ts'
 
 const DAY_MS = 86_400_000
 /** expired records are deleted this often (they read as absent from the moment they expire) */
@@ -21,7 +28,12 @@ export interface PushOptions {
   clock?: Clock
   /** the XMPP side; default from HERALD_PUSH_XMPP_MODE */
   nodes?: PushNodes
+  /** where publishes are delivered; default Herald's push service (ctx.push) */
+  push?: PushService
 }
+
+/** the XMPP side of client or component mode: its nodes, and a connection kept up */
+type XmppSide = (XmppClientMode | XmppComponentMode)
 
 export interface PushDialect extends Dialect {
   service?: UwpxService
@@ -29,6 +41,8 @@ export interface PushDialect extends Dialect {
   listener?: UwpxListener
   /** the UWPX port actually listened on (HERALD_PUSH_PORT; 0 picks a free one) */
   port?: number
+  /** client or component mode's XMPP side */
+  xmpp?: XmppSide
 }
 
 export function createPush(o: PushOptions = {}): PushDialect {
@@ -43,12 +57,12 @@ export function createPush(o: PushOptions = {}): PushDialect {
     async setup(ctx) {
       const s = settingsOf(ctx.config, pushSettings, 'push')
       const log = ctx.log.child({ dialect: 'push' })
+      d.store = new PushStore(ctx.store.db, ctx.store.kind)
       let nodes = o.nodes
       if (!nodes) {
-        if (s.xmpp.mode !== 'off') throw new Error(`push.xmpp.mode (HERALD_PUSH_XMPP_MODE) ${s.xmpp.mode}: only off is built so far (client and component: issue 14 item 2)`)
-        nodes = noXmpp(s.xmpp.jid || s.xmpp.component)
+        d.xmpp = xmppSide(ctx, d.store, o.push, clock, log)
+        nodes = d.xmpp ?? noXmpp(s.xmpp.jid || s.xmpp.component)
       }
-      d.store = new PushStore(ctx.store.db, ctx.store.kind)
       d.service = new UwpxService({ store: d.store, nodes, push: ctx.push, clock, ttlMs: s.ttlDays * DAY_MS, log })
       const service = d.service
       // §12.2: a channel WNS reports gone (404/410) is dropped with its devices
@@ -70,8 +84,11 @@ export function createPush(o: PushOptions = {}): PushDialect {
       })
     },
 
+    ready: () => !d.xmpp || d.xmpp.up,
+
     async start(ctx) {
       const s = settingsOf(ctx.config, pushSettings, 'push')
+      d.xmpp?.start()
       if (d.listener && s.port !== null) d.port = await ctx.listen('push', d.listener.server, s.port, settingHint('push.port', pushSettings))
       const log = ctx.log.child({ dialect: 'push' })
       const sweep = () => (sweeping = d.service!.sweep().catch((err) => log.warn({ err }, 'push: sweeping expired registrations failed')))
@@ -89,6 +106,7 @@ export function createPush(o: PushOptions = {}): PushDialect {
       stopped = true
       d.listener?.server.close()
       d.listener?.destroyAll()
+      await d.xmpp?.stop()
       await sweeping
     },
   }
@@ -97,4 +115,43 @@ export function createPush(o: PushOptions = {}): PushDialect {
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {
   return (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
+}
+
+/** HERALD_PUSH_XMPP_MODE: the XMPP side it names, its settings checked (off: none) */
+function xmppSide(ctx: DialectContext, store: PushStore, push: PushService | undefined, clock: Clock, log: Logger): XmppSide | undefined {
+  const x = settingsOf(ctx.config, pushSettings, 'push').xmpp
+  const hint = (key: string) => settingHint(`push.xmpp.${key}`, pushSettings)
+  const bad = (why: string) => new ConfigError(`push.xmpp.mode ${x.mode}: ${why}`)
+  if (x.mode === 'off') return undefined
+  if (x.mode !== 'client' && x.mode !== 'component') throw bad(`is client, component or off (${hint('mode')})`)
+  const delivery = new PushDelivery({ store, push: push ?? ctx.push, clock, log, registry: ctx.metrics.registry, mode: x.mode })
+  const common = { timeoutMs: x.timeoutMs, readyWaitMs: x.readyWaitMs, reconnectMs: x.reconnectMs, reconnectMaxMs: x.reconnectMaxMs, delivery, log }
+  if (x.mode === 'client') {
+    if (!/^[^@/\s]+@[^@/\s]+$/.test(x.jid)) throw bad(`the push account's bare JID (user@domain) is required (${hint('jid')}), got ${JSON.stringify(x.jid)}`)
+    if (!x.password) throw bad(`the push account's password is required (${hint('password')})`)
+    return new XmppClientMode({
+      ...common, jid: x.jid, password: x.password, service: serviceOf(x.service, x.jid.split('@')[1]!, 5222, hint('service')),
+      tlsInsecure: x.tlsInsecure, ca: x.caFile ? readCa(x.caFile, hint('caFile')) : undefined,
+    })
+  }
+  if (!/^[^@/\s]+$/.test(x.component)) throw bad(`the component's JID (push.example.org) is required (${hint('component')}), got ${JSON.stringify(x.component)}`)
+  if (!x.componentSecret) throw bad(`the component secret is required (${hint('componentSecret')})`)
+  return new XmppComponentMode({ ...common, domain: x.component, secret: x.componentSecret, service: serviceOf(x.service, 'localhost', 5347, hint('service')) })
+}
+
+/** xmpp://host[:port]; empty: the default host and port */
+function serviceOf(service: string, host: string, port: number, hint: string): string {
+  if (!service) return `xmpp://${host}:${port}`
+  let u: URL
+  try { u = new URL(service) } catch { throw new ConfigError(`push.xmpp.service (${hint}): not a URL, got ${JSON.stringify(service)}`) }
+  if (u.protocol !== 'xmpp:' || !u.hostname) throw new ConfigError(`push.xmpp.service (${hint}): xmpp://host:port (STARTTLS in client mode), got ${JSON.stringify(service)}`)
+  return `xmpp://${u.host}${u.port ? '' : `:${port}`}`
+}
+
+function readCa(file: string, hint: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`push.xmpp.caFile (${hint}): cannot read ${file}: ${(err as Error).message}`)
+  }
 }
