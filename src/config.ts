@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { identitySettings } from './core/identity/settings.ts'
 import { ldapSettings } from './core/identity/ldap-settings.ts'
+import { persistenceSettings } from './transport/persistence-settings.ts'
 import { pushDispatchSettings, wnsSettings } from './core/push/settings.ts'
 
 export type SettingType = 'string' | 'int' | 'port' | 'bool' | 'list'
@@ -77,6 +78,7 @@ export const coreSettings = defineSettings([
   { key: 'presence.hookTtlMs', env: ['HERALD_PRESENCE_HOOK_TTL_MS'], type: 'int', default: 300_000, description: "how long a client logged in through a broker hook stays online without a hook ACL call for its client id (the hooks get no disconnect)" },
   ...identitySettings,
   ...ldapSettings,
+  ...persistenceSettings,
   ...wnsSettings,
   ...pushDispatchSettings,
 ])

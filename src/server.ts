@@ -32,6 +32,7 @@ import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
+import { persistenceKindOf } from './transport/persistence-settings.ts'
 import { loadTls, type TlsMaterial } from './transport/devcert.ts'
 import { attachWebSocket, closeServer, httpsServer, listen, mqttServer, mqttsServer } from './transport/listeners.ts'
 
@@ -217,6 +218,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
         deniedPublish: deniedPublishOf(str(cfg, 'mqtt.deniedPublish')),
+        durable: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'store'
+          ? { db: store.db, kind: store.kind, maxQueued: num(cfg, 'mqtt.maxQueued'), queuedExpiryMs: num(cfg, 'mqtt.queuedExpiryMs') }
+          : undefined,
       })
       feedFromSessions(present, broker.sessions, presenceError)
       bus = new EmbeddedBus(broker, (err, topic) => log.error({ err, topic }, 'bus handler failed'))

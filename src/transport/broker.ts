@@ -11,6 +11,7 @@ import { verifiedName, type CertificateField } from '../core/identity/peer.ts'
 import type { QoS } from '../core/bus/types.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import { MqttConnection } from './connection.ts'
+import { StorePersistence, type StorePersistenceOptions } from './persistence.ts'
 import { AedesSessions } from './sessions.ts'
 import type { BeforeAck, BrokerMessage, ConnectionOptions, EmbeddedBroker } from './types.ts'
 
@@ -29,6 +30,8 @@ export interface BrokerOptions {
   log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void; error(o: object, msg: string): void }
   /** which name of a verified client certificate is the login (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
   certificateField?: CertificateField
+  /** MQTT sessions kept in Herald's store (HERALD_MQTT_PERSISTENCE=store, transport/persistence.ts); without it, in memory */
+  durable?: Omit<StorePersistenceOptions, 'registry'>
 }
 
 function authError(code: 2 | 3 | 4 | 5, message: string): AuthenticateError {
@@ -114,7 +117,8 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
 
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
   const { access, metrics } = o
-  const aedes = await Aedes.createBroker({ drainTimeout: 30_000, connectTimeout: 10_000, persistence: memoryPersistence() })
+  const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry }) : memoryPersistence()
+  const aedes = await Aedes.createBroker({ drainTimeout: 30_000, connectTimeout: 10_000, persistence: persistence as AedesMemoryPersistence })
   const accessOf = new WeakMap<Client, AccessSession>()
   const sessions = new AedesSessions(aedes, o.maxSubscriptions, (err, event, clientId) => o.log.error({ err, event, clientId }, 'session listener failed'))
   const listenerOf = (client: Client) => connectionOf(client)?.info.listener ?? 'internal'
@@ -174,9 +178,23 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
 
   /** client PUBLISHes taken (and acknowledged by Aedes as usual) but published to nobody */
   const dropped = new WeakSet<object>()
+  /**
+   * Durable sessions: Aedes writes a QoS 1 PUBACK before it publishes (stores the retained message, queues it for
+   * offline sessions); the PUBACK is held until that publish is done, so that what was acknowledged is stored.
+   */
+  const published = new WeakMap<object, () => void>()
+  const whenPublished = (p: AedesPublishPacket): Promise<void> | undefined => {
+    if (!o.durable || p.qos !== 1) return undefined
+    return new Promise<void>((resolve) => published.set(p, resolve))
+  }
   // Aedes' handlers call publish(packet, client, done) (its typings only show the two-argument form)
   const publish = aedes.publish.bind(aedes) as unknown as (packet: AedesPublishPacket, client: Client | null, done?: (err?: Error) => void) => void
   ;(aedes as { publish: unknown }).publish = (packet: AedesPublishPacket, client: Client | null, done?: (err?: Error) => void) => {
+    const settle = published.get(packet)
+    if (settle) {
+      published.delete(packet)
+      return publish(packet, client, (err) => { settle(); done?.(err) })
+    }
     if (!dropped.has(packet)) return publish(packet, client, done)
     dropped.delete(packet)
     ;(typeof client === 'function' ? client as (err?: Error) => void : done)?.()
@@ -214,13 +232,15 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     metrics.messagesIn.value++
     // QoS 0 promises nothing: it reaches the handlers when it is published, which happens at once (in publish order
     // with this client's QoS 1/2 messages, handed to beforeAck right here)
-    if (p.qos === 0 || !beforeAck) return done(null)
+    if (p.qos === 0) return done(null)
+    const stored = whenPublished(p)
     // a QoS 2 retransmission of a PUBLISH already taken (awaiting PUBREL) is not handled twice
-    const work = p.qos === 2 && p.dup
+    const work = !beforeAck ? undefined : p.qos === 2 && p.dup
       ? incoming.incomingGetPacket(client, p).then(() => undefined, () => beforeAck?.(message(p)))
       : beforeAck(message(p))
+    const until = work && stored ? Promise.all([work, stored]).then(() => undefined) : work ?? stored
     // a will has no packet id, and nothing to acknowledge
-    if (work && p.messageId !== undefined) connectionOf(client)?.hold(p.messageId, work)
+    if (until && p.messageId !== undefined) connectionOf(client)?.hold(p.messageId, until)
     done(null)
   }
 

@@ -288,23 +288,23 @@ export class StorePersistence {
 
   outgoingStream(client: ClientRef): Readable {
     // a snapshot, as aedes-persistence's: what is queued after this goes out live, not a second time from here
-    const upTo = this.o.kind === 'sqlite' ? this.#lastId : undefined
-    const self = this
-    return Readable.from((async function * () {
-      const expired = await self.store.dropExpired(client.id, self.#now())
-      if (expired > 0) {
-        self.#dropped.inc({ reason: 'expired' }, expired)
-        self.#queued.set(client.id, Math.max(0, (self.#queued.get(client.id) ?? 0) - expired))
-      }
-      const bound = upTo ?? await self.store.maxOutgoingId()
-      let after = 0
-      for (;;) {
-        const rows = await self.store.outgoingPage(client.id, after, bound, PAGE)
-        for (const r of rows) yield decodeOutgoing(r)
-        if (rows.length < PAGE) break
-        after = rows[rows.length - 1].id
-      }
-    })())
+    return Readable.from(this.#queue(client.id, this.o.kind === 'sqlite' ? this.#lastId : undefined))
+  }
+
+  async * #queue(clientId: string, upTo: number | undefined): AsyncGenerator<Pkt> {
+    const expired = await this.store.dropExpired(clientId, this.#now())
+    if (expired > 0) {
+      this.#dropped.inc({ reason: 'expired' }, expired)
+      this.#queued.set(clientId, Math.max(0, (this.#queued.get(clientId) ?? 0) - expired))
+    }
+    const bound = upTo ?? await this.store.maxOutgoingId()
+    let after = 0
+    for (;;) {
+      const rows = await this.store.outgoingPage(clientId, after, bound, PAGE)
+      for (const r of rows) yield decodeOutgoing(r)
+      if (rows.length < PAGE) break
+      after = rows[rows.length - 1].id
+    }
   }
 
   // incoming QoS 2 packets, kept from PUBLISH to PUBREL (MQTT-4.3.3-2)
