@@ -47,6 +47,9 @@ const KEYS: Record<string, string[]> = {
   p384: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'],
   ed25519: ['-newkey', 'ed25519'],
   rsa2048: ['-newkey', 'rsa:2048'],
+  // an RSASSA-PSS key, and an RSA key whose request is signed with PSS
+  rsapss: ['-newkey', 'rsa-pss', '-pkeyopt', 'rsa_keygen_bits:2048'],
+  rsa2048pss: ['-newkey', 'rsa:2048', '-sigopt', 'rsa_padding_mode:pss'],
   rsa1024: ['-newkey', 'rsa:1024'],
   secp256k1: ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1'],
 }
@@ -135,7 +138,7 @@ describe('EST cacerts and csrattrs (RFC 7030 §4.1, §4.5)', () => {
 })
 
 describe('EST simpleenroll (RFC 7030 §4.2.1, issue 13 §2)', () => {
-  for (const key of ['p256', 'p384', 'ed25519', 'rsa2048'] as const) {
+  for (const key of ['p256', 'p384', 'ed25519', 'rsa2048', 'rsapss', 'rsa2048pss'] as const) {
     test(`a one-time code enrolls a ${key} request; openssl verifies the certificate; the code works once`, async () => {
       const name = `u-${key}`
       const code = await ca.code(name, 600)
@@ -152,6 +155,12 @@ describe('EST simpleenroll (RFC 7030 §4.2.1, issue 13 §2)', () => {
       assert.equal(again.status, 401)
     })
   }
+
+  test('the RSASSA-PSS key\'s certificate logs in over MQTTS as its CN', async () => {
+    const c = await mqtts(join(dir, 'u-rsapss'))
+    const login = await eventually(() => logins.find((l) => l.clientId === c.options.clientId), 'the login')
+    assert.deepEqual([login!.principal.kind, login!.principal.username], ['certificate', 'u-rsapss'])
+  })
 
   test('RSA 1024 and secp256k1 are refused with 400, and the code is not used up', async () => {
     const code = await ca.code('weak', 600)

@@ -77,9 +77,10 @@ export class HeraldCA {
     checkName(name)
     const pub = publicKey instanceof x509.PublicKey ? publicKey : await x509.PublicKey.create(publicKey)
     const rsa = pub.algorithm.name.startsWith('RSA')
-    const ed = /^Ed/i.test(pub.algorithm.name)
+    // Ed25519 and RSASSA-PSS keys sign only (RFC 8410 §5, RFC 4055 §1.2)
+    const signOnly = /^Ed/i.test(pub.algorithm.name) || pub.algorithm.name === 'RSA-PSS'
     // key agreement (EC) or key transport (RSA) too, so the same certificate can receive CMS EnvelopedData (issue 13 §5)
-    const usage = x509.KeyUsageFlags.digitalSignature | (rsa ? x509.KeyUsageFlags.keyEncipherment : ed ? 0 : x509.KeyUsageFlags.keyAgreement)
+    const usage = x509.KeyUsageFlags.digitalSignature | (signOnly ? 0 : rsa ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement)
     const san = name.includes('@') ? { type: 'email' as const, value: name } : { type: 'dns' as const, value: name }
     const serial = await this.store.allocateSerial()
     const now = Date.now()

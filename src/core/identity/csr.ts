@@ -6,7 +6,7 @@ import { x509 } from './x509.ts'
 
 export class CsrError extends Error {}
 
-/** P-256/P-384 ECDSA, Ed25519 and RSA of at least 2048 bits (issue 13 §2); anything else is refused. */
+/** P-256/P-384 ECDSA, Ed25519 and RSA (also RSASSA-PSS keys) of at least 2048 bits (issue 13 §2); anything else is refused. */
 export function keyKind(pub: x509.PublicKey): string {
   let key
   try { key = createPublicKey({ key: Buffer.from(pub.rawData), format: 'der', type: 'spki' }) } catch {
@@ -20,8 +20,12 @@ export function keyKind(pub: x509.PublicKey): string {
       throw new CsrError(`unsupported elliptic curve ${d.namedCurve}: P-256 or P-384 only`)
     case 'ed25519': return 'Ed25519'
     case 'rsa':
-      if ((d.modulusLength ?? 0) >= 2048) return `RSA ${d.modulusLength}`
-      throw new CsrError(`RSA key of ${d.modulusLength} bits refused: 2048 bits or more`)
+    case 'rsa-pss': {
+      // an RSASSA-PSS key (RFC 4055) signs only; @peculiar/x509 verifies its requests
+      const kind = key.asymmetricKeyType === 'rsa' ? 'RSA' : 'RSA-PSS'
+      if ((d.modulusLength ?? 0) >= 2048) return `${kind} ${d.modulusLength}`
+      throw new CsrError(`${kind} key of ${d.modulusLength} bits refused: 2048 bits or more`)
+    }
     default:
       throw new CsrError(`unsupported public key algorithm ${key.asymmetricKeyType}: P-256/P-384 ECDSA, Ed25519 or RSA (2048 bits or more) only`)
   }
