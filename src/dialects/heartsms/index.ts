@@ -2,12 +2,15 @@
 // heartsms/<account_id>, and broker access for HeartSMS users and the heart-sms-backend service account.
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { defineSettings, settingsOf } from '../../config.ts'
+import { systemClock } from '../../core/clock.ts'
 import { bodyError, expressJsonBodies } from '../../core/http/express-body.ts'
 import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { authenticator, rules, SERVICE_USERNAME, servicePassword } from './access.ts'
 import { ArticleFetcher, type ArticleOptions } from './article.ts'
 import { LoginLimits, type Derive } from './limits.ts'
 import { migrations } from './migrations.ts'
+import { HeartPush } from './push.ts'
+import { HeartPushStore } from './push-store.ts'
 import { accountRoutes, hashPassword } from './routes/accounts.ts'
 import { autoReplyRoutes } from './routes/auto_replies.ts'
 import { blacklistRoutes } from './routes/blacklists.ts'
@@ -18,6 +21,7 @@ import { deviceRoutes } from './routes/devices.ts'
 import { draftRoutes } from './routes/drafts.ts'
 import { folderRoutes } from './routes/folders.ts'
 import { mediaRoutes } from './routes/media.ts'
+import { pushRoutes } from './routes/push.ts'
 import { messageRoutes } from './routes/messages.ts'
 import { scheduledRoutes } from './routes/scheduled_messages.ts'
 import { templateRoutes } from './routes/templates.ts'
@@ -35,12 +39,15 @@ export const settings = defineSettings([
   { key: 'heartsms.login.failWindowMs', env: ['HERALD_HEARTSMS_LOGIN_FAIL_WINDOW_MS'], type: 'int', default: 900_000, description: 'window of the HeartSMS failed-login limits, in milliseconds' },
   { key: 'heartsms.kdf.concurrency', env: ['HERALD_HEARTSMS_KDF_CONCURRENCY'], type: 'int', default: 2, description: 'HeartSMS login and signup: PBKDF2 derivations (100 000 rounds each) run at once' },
   { key: 'heartsms.kdf.queue', env: ['HERALD_HEARTSMS_KDF_QUEUE'], type: 'int', default: 64, description: 'HeartSMS login and signup: derivations waiting for their turn; beyond, 503 at once' },
+  { key: 'heartsms.push.enabled', env: ['HERALD_HEARTSMS_PUSH_ENABLED'], type: 'bool', default: true, description: 'push a write to the Web Push / UnifiedPush subscriptions of an account with no stream client connected (issue 14 item 5)' },
+  { key: 'heartsms.push.includeContent', env: ['HERALD_HEARTSMS_PUSH_INCLUDE_CONTENT'], type: 'bool', default: false, description: 'put the write\'s content (≤ 3000 bytes) in HeartSMS pushes; off: the operation and a count only' },
+  { key: 'heartsms.push.coalesceMs', env: ['HERALD_HEARTSMS_PUSH_COALESCE_MS'], type: 'int', default: 2000, description: 'an account\'s writes within this many milliseconds of its first one make one push' },
   { key: 'heartsms.servicePassword', env: ['HERALD_HEARTSMS_SERVICE_PASSWORD'], type: 'string', default: '', description: 'password of heart-sms-backend outside NODE_ENV dev/test; empty: random at every start, printed once', secret: true },
 ])
 
 export const routes = [
   ...accountRoutes, ...autoReplyRoutes, ...blacklistRoutes, ...contactRoutes, ...conversationRoutes, ...deviceRoutes,
-  ...draftRoutes, ...folderRoutes, ...mediaRoutes, ...messageRoutes, ...scheduledRoutes, ...templateRoutes,
+  ...draftRoutes, ...folderRoutes, ...mediaRoutes, ...messageRoutes, ...scheduledRoutes, ...templateRoutes, ...pushRoutes,
 ]
 
 /** heartsms §2: Express's json parser in strict mode: only objects and arrays; other types are drained unread. */
@@ -64,6 +71,7 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
   let stream: Stream | undefined
   let article: ArticleFetcher | undefined
   let h: HeartContext | undefined
+  let push: HeartPush | undefined
   return {
     name: 'heartsms',
     settings,
@@ -76,7 +84,14 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
       const limits = new LoginLimits({
         ...s.login, kdfConcurrency: s.kdf.concurrency, kdfQueue: s.kdf.queue,
       }, hooks.derive ?? hashPassword)
-      h = { store, stream, article, access: ctx.access, limits, allowedUsers: s.allowedUsers }
+      const pushStore = new HeartPushStore(ctx.store)
+      push = new HeartPush(pushStore, ctx.presence, ctx.push, systemClock, ctx.log.child({ dialect: 'heartsms' }), s.push)
+      stream.onPublish = (account, op, content) => push!.published(account, op, content)
+      const service = ctx.push
+      h = {
+        store, stream, article, access: ctx.access, limits, allowedUsers: s.allowedUsers,
+        push: { store: pushStore, service: push, vapidPublicKey: () => service.vapidPublicKey() },
+      }
       ctx.access.addServiceAccount(SERVICE_USERNAME, servicePassword(s.nodeEnv, s.servicePassword, ctx.log), 'heartsms-backend')
       ctx.access.addAuthenticator(authenticator(store))
       ctx.access.addRules(rules)
@@ -109,6 +124,7 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
     },
     async stop() {
       stream?.detach()
+      await push?.stop()
       await article?.close()
     },
   }

@@ -1,6 +1,7 @@
 // heartsms §8 tables: frozen migrations. 001 is written out as it ran when first released (the DDL Kysely
 // generated then from schema.ts); a new column goes into a new migration here *and* into schema.ts's declaration.
 import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely'
+import { pushSubscriptionsMigration } from './push-store.ts'
 
 /** Run DDL statements; `${id}` is the autoincrement primary key of the database at hand. */
 async function run(db: Kysely<any>, statements: (id: string) => string[]): Promise<void> {
@@ -102,4 +103,5 @@ export const migrations: Record<string, Migration> = {
       `create index "heartsms_conversations_ts" on "heartsms_conversations" ("account_id", "timestamp" desc, "id")`,
     ]),
   },
+  '002_heartsms_push_subscriptions': pushSubscriptionsMigration,
 }

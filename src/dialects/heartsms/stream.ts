@@ -10,6 +10,9 @@ export class Stream {
   /** publishes made before the bus is connected (HTTP listens first, as in the original) */
   private early: [string, string][] = []
 
+  /** told of every publish (the offline push, push.ts) */
+  onPublish?: (accountId: string, operation: string, content: Content) => void
+
   constructor(private log: Logger) {}
 
   attach(bus: Bus): void {
@@ -26,6 +29,7 @@ export class Stream {
   publish(accountId: string, operation: string, content: Content): void {
     const topic = `heartsms/${accountId}`
     const payload = JSON.stringify({ operation, content })
+    this.onPublish?.(accountId, operation, content)
     if (!this.bus) { this.early.push([topic, payload]); return }
     this.send(topic, payload)
   }

@@ -8,6 +8,8 @@ import { check, merge, spec, type SpecInput, type Values } from '../params.ts'
 import { routeSchema } from '../schemas.ts'
 import { DbError, type HeartStore, type Order, type Row } from '../store.ts'
 import type { Table } from '../schema.ts'
+import type { HeartPush } from '../push.ts'
+import type { HeartPushStore } from '../push-store.ts'
 import type { Content, Stream } from '../stream.ts'
 
 export interface HeartContext {
@@ -19,6 +21,8 @@ export interface HeartContext {
   limits: LoginLimits
   /** HEART_ALLOWED_USERS as the original reads it */
   allowedUsers: string | undefined
+  /** Web Push / UnifiedPush subscriptions and the offline push (issue 14 item 5); no service without Herald's push */
+  push: { store: HeartPushStore; service?: HeartPush; vapidPublicKey(): string | undefined }
 }
 
 export type Event = [operation: string, content: Content]
