@@ -2,6 +2,7 @@
 // (chat21-http-server), JWT login and issuance, webhooks.
 import type { Logger } from 'pino'
 import { settingsOf } from '../../config.ts'
+import { Chat21Push } from './push.ts'
 import { secretOrRandom } from '../../core/util/secrets.ts'
 import type { Dialect, DialectContext, DialectRoutes } from '../types.ts'
 import { jwtAuthenticator } from './access.ts'
@@ -53,6 +54,7 @@ export function createChat21(): Chat21 {
       const flow = new Flow(app, store, () => ctx.bus, webhooks, log, {
         presence: s.presence, historyLimit: s.historyLimit, json: s.json,
       }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: s.metrics.originalLabels }))
+      flow.push = new Chat21Push(app, store, ctx.presence, ctx.push, log, s.push)
       Object.assign(d, { flow, tokens, webhooks })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
       // issue 9 §3: chat21's topics (`apps/<app>/…`) are its own; an ACL-file or anonymous grant does not reach them

@@ -28,6 +28,8 @@ export const chat21Settings = defineSettings([
   { key: 'chat21.webhooks.retryMaxMs', env: ['HERALD_CHAT21_WEBHOOK_RETRY_MAX_MS'], type: 'int', default: 300_000, description: 'longest retry delay' },
   { key: 'chat21.webhooks.timeoutMs', env: ['HERALD_CHAT21_WEBHOOK_TIMEOUT_MS'], type: 'int', default: 30_000, description: 'webhook request timeout' },
   // push webhook forwarder (§12.2 POST /:app/push/webhook/endpoint/:token), PUSH_WH_* in the original (§10.2)
+  { key: 'chat21.push.enabled', env: ['HERALD_CHAT21_PUSH_ENABLED'], type: 'bool', default: true, description: 'FCM push to the push instances of a recipient with no connected client, when Herald\'s FCM provider is configured (issue 14 item 5)' },
+  { key: 'chat21.push.includeContent', env: ['HERALD_CHAT21_PUSH_INCLUDE_CONTENT'], type: 'bool', default: false, description: 'put the sender\'s name and the message text in chat21 pushes; off: the push names the conversation and message id only' },
   { key: 'chat21.pushWebhook.token', env: ['HERALD_CHAT21_PUSH_WH_WEBHOOK_TOKEN'], type: 'string', default: '', description: 'the :token a push webhook call must carry in its path; empty: every call is refused', secret: true },
   { key: 'chat21.pushWebhook.adminToken', env: ['HERALD_CHAT21_PUSH_WH_CHAT21_API_ADMIN_TOKEN'], type: 'string', default: '', description: 'Authorization header sent with each forwarded message-delivered event (an admin token of the notify API)', secret: true },
   { key: 'chat21.pushWebhook.notifyUrl', env: ['HERALD_CHAT21_PUSH_WH_NOTIFY_URL'], type: 'string', default: '', description: 'where message-delivered events are forwarded (http or https URL); required with the webhook token' },

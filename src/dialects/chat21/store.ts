@@ -203,6 +203,11 @@ export class Chat21Store {
     return rows.map((r) => parse(r.doc))
   }
 
+  /** an instance whose push token the provider reports gone */
+  async deleteInstance(instanceId: string): Promise<void> {
+    await this.db.deleteFrom('chat21_instances').where('instance_id', '=', instanceId).execute()
+  }
+
   // webhooks (§8) go to the outbox in the transaction of the change they describe: nothing lost while an endpoint is down
 
   private async enqueue(trx: Tx, hooks: WebhookJob[]): Promise<void> {

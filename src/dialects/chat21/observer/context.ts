@@ -7,6 +7,7 @@ import type { Chat21Metrics } from '../metrics.ts'
 import type { Chat21Store, Copy, Doc, WebhookJob } from '../store.ts'
 import { rk, Topics } from '../topics.ts'
 import type { Webhooks } from '../webhooks.ts'
+import type { Chat21Push } from '../push.ts'
 import { Turns } from './serial.ts'
 
 export interface FlowOptions {
@@ -20,6 +21,8 @@ export class Flow {
   readonly topics: Topics
   /** per sender: outgoing messages reach the store in arrival order, whatever their group lookups take */
   readonly senders = new Turns()
+  /** offline push (issue 14 item 5), when Herald has a push service */
+  push?: Chat21Push
   constructor(
     readonly app: string,
     readonly store: Chat21Store,
@@ -54,6 +57,7 @@ export class Flow {
         .catch((err) => this.log.warn({ err, inbox: c.inbox }, 'chat21 copy stored but not published'))
     }
     this.webhooks.kick()
+    if (this.push) this.push.offline(copies).catch((err) => this.log.warn({ err }, 'chat21 offline push not queued'))
   }
 
   async publish(topic: string, body: Doc): Promise<void> {

@@ -9,7 +9,7 @@ import type { Flow } from '../observer/context.ts'
 import { authHook, tokenOf } from './auth.ts'
 import { conversationRoutes } from './conversations.ts'
 import { groupRoutes } from './groups.ts'
-import { instanceRoutes } from './instances.ts'
+import { instanceRoutes, notifyRoutes } from './instances.ts'
 import { messageRoutes } from './messages.ts'
 import { type PushWebhookOptions, pushWebhookRoutes } from './push.ts'
 import { declareSchema } from './schemas.ts'
@@ -66,6 +66,7 @@ export function restApi(flow: Flow, tokens: Tokens, access: AccessRegistry, o: R
       messageRoutes(api, flow, { syncTimeoutMs: o.syncTimeoutMs })
       groupRoutes(api, flow)
       instanceRoutes(api, flow)
+      notifyRoutes(api, flow)
     })
   }
 }

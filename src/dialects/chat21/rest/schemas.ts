@@ -34,6 +34,9 @@ const BODIES: Record<string, Record<string, unknown>> = {
   'POST /:appid/:userid/instances/:instance': {
     body: { type: 'object', properties: { device_model: str, language: str, platform: str, platform_version: str } },
   },
+  'POST /:appid/notify': {
+    body: { type: 'object', required: ['data'], properties: { event_type: str, delivered_to: str, recipient_id: str, app_id: str, message_id: str, data: obj } },
+  },
   'POST /auth/createCustomToken': {
     body: {
       type: 'object', properties: { userid: str, user_id: str, fullname: str, firstname: str, lastname: str, admin: { type: 'boolean' } },
