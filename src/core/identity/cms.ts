@@ -10,7 +10,7 @@ import { bool, ConfigError, num, str, type Config } from '../../config.ts'
 import { CrlWatch } from './crl.ts'
 import { certificateFieldOf, certificateName, type CertificateField } from './peer.ts'
 import { runningIdentities } from './running.ts'
-import { CaFiles } from './store.ts'
+import { CaFiles, FileCaStore } from './store.ts'
 import { caStoreKindOf } from './stores.ts'
 import { normalSerial, x509 } from './x509.ts'
 
@@ -259,14 +259,17 @@ export function signatureTrust(config: Config): SignatureTrust {
   const running = runningIdentities.get(config)
   let ours: ((serial: string) => boolean) | undefined
   let root = ''
-  if (running) {
+  const store = running?.ca.store
+  if (running && !(store instanceof FileCaStore)) {
+    // the database: the running watch's revocations (polled every HERALD_CA_REVOCATION_POLL_MS)
     const cert = new X509Certificate(running.ca.certPem)
     root = cert.fingerprint256
     trustedCa.push(cert)
     ours = (serial) => running.watch.isRevoked(serial)
-  } else if (bool(config, 'ca.enabled')) {
-    if (caStoreKindOf(config) !== 'files') throw new ConfigError("signature checks on Herald's CA in the database need the running server's identity service")
-    const files = new CaFiles(str(config, 'dataDir'))
+  } else if (running || bool(config, 'ca.enabled')) {
+    if (!running && caStoreKindOf(config) !== 'files') throw new ConfigError("signature checks on Herald's CA in the database need the running server's identity service")
+    // files: the index itself, re-read when it changed (a stat per check: a revocation applies to the next message)
+    const files = store instanceof FileCaStore ? store.files : new CaFiles(str(config, 'dataDir'))
     if (!files.exists()) throw new ConfigError(`HERALD_CA_ENABLED: no CA in ${files.dir} (herald ca init)`)
     const cert = new X509Certificate(files.read('ca.crt'))
     root = cert.fingerprint256
