@@ -93,6 +93,23 @@ describe('verifySigned: the right signer (issue 13 §5)', () => {
     assert.deepEqual(r.ok && r.signerName, 'rita')
   })
 
+  test('RSASSA-PSS signatures (openssl cms -keyopt rsa_padding_mode:pss), with an RSA key or an RSA-PSS key: accepted; a changed signature is not', async () => {
+    const signatureOid = (der: Buffer) => new pkijs.SignedData({ schema: pkijs.ContentInfo.fromBER(new Uint8Array(der)).content }).signerInfos[0].signatureAlgorithm.algorithmId
+    const pss = sign$('rsa', ['-outform', 'DER', '-nodetach', '-keyopt', 'rsa_padding_mode:pss'])
+    assert.equal(signatureOid(pss), '1.2.840.113549.1.1.10')
+    const r = check(pss, 'rita')
+    assert.deepEqual(r.ok && r.signerName, 'rita')
+    assert.deepEqual(check(sign$('rsa', ['-outform', 'DER', '-nodetach', '-md', 'sha384', '-keyopt', 'rsa_padding_mode:pss', '-keyopt', 'rsa_pss_saltlen:32']), 'rita').ok, true)
+    openssl(['req', '-new', '-newkey', 'rsa-pss', '-pkeyopt', 'rsa_keygen_bits:2048', '-nodes', '-keyout', 'pss.key', '-out', 'pss.csr', '-subj', '/CN=petra', '-outform', 'DER'])
+    const csr = new x509.Pkcs10CertificateRequest(readFileSync(join(dir, 'pss.csr')))
+    writeFileSync(join(dir, 'pss.crt'), (await ca.sign('petra', csr.publicKey, 5)).certPem)
+    // openssl labels an RSA-PSS key's CMS signature rsaEncryption unless told the padding
+    const der = sign$('pss', ['-outform', 'DER', '-nodetach', '-keyopt', 'rsa_padding_mode:pss'])
+    assert.equal(signatureOid(der), '1.2.840.113549.1.1.10')
+    assert.deepEqual(check(der, 'petra').ok, true)
+    refused(Buffer.concat([der.subarray(0, der.length - 1), Buffer.from([der.at(-1)! ^ 1])]), 'petra', /does not verify/)
+  })
+
   test('an Ed25519 key (§8.3 names it for signatures; openssl 3.0 cannot sign CMS with it, so pkijs builds and node:crypto signs)', async () => {
     openssl(['genpkey', '-algorithm', 'ed25519', '-out', 'ed.key'])
     openssl(['req', '-new', '-key', 'ed.key', '-out', 'ed.csr', '-subj', '/CN=edna', '-outform', 'DER'])

@@ -1,7 +1,7 @@
 // CMS SignedData checks (RFC 5652 §5; issue 13 §5, specs/synrc.md §8.3): the signature verifies, the signer's
 // certificate chains to a trusted CA, is in its validity period, is not revoked, and its CN is the expected name.
 // pkijs parses; node:crypto verifies (it has Ed25519, which §8.3 names for message signatures, and pkijs does not).
-import { createHash, verify, X509Certificate } from 'node:crypto'
+import { constants, createHash, verify, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
@@ -168,10 +168,27 @@ function signatureVerifies(si: pkijs.SignerInfo, cert: X509Certificate, data: Ui
   const alg = si.signatureAlgorithm.algorithmId
   const sig = new Uint8Array(si.signature.valueBlock.valueHexView)
   if (alg === ID_ED25519 || alg === ID_ED448) return verify(null, data, cert.publicKey, sig)
-  if (alg === RSA_PSS) throw new CmsError('RSASSA-PSS signatures are not supported')
+  if (alg === RSA_PSS) {
+    const [digest, pss] = pssParams(si.signatureAlgorithm)
+    return verify(digest, data, { key: cert.publicKey, ...pss }, sig)
+  }
   // ECDSA (DER-encoded r,s) and RSA PKCS #1 v1.5 hash with the signer's digestAlgorithm (RFC 5753 §2.1.1, RFC 3370 §3.2)
   const key = cert.publicKey.asymmetricKeyType === 'ec' ? { key: cert.publicKey, dsaEncoding: 'der' as const } : cert.publicKey
   return verify(digestName(si.digestAlgorithm.algorithmId), data, key, sig)
+}
+
+const ID_MGF1 = '1.2.840.113549.1.1.8'
+
+/** RFC 4055 §3.1 RSASSA-PSS-params as node:crypto takes them: the digest, and the salt length (MGF1 over the same digest) */
+function pssParams(alg: pkijs.AlgorithmIdentifier): [string, { padding: number; saltLength: number }] {
+  let p: pkijs.RSASSAPSSParams
+  try { p = new pkijs.RSASSAPSSParams({ schema: alg.algorithmParams }) } catch { throw new CmsError('malformed RSASSA-PSS parameters') }
+  const digest = digestName(p.hashAlgorithm.algorithmId)
+  const mgf = p.maskGenAlgorithm
+  const mgfHash = mgf.algorithmParams ? new pkijs.AlgorithmIdentifier({ schema: mgf.algorithmParams }).algorithmId : '1.3.14.3.2.26'
+  if (mgf.algorithmId !== ID_MGF1 || digestName(mgfHash) !== digest) throw new CmsError('RSASSA-PSS with a mask generation other than MGF1 over the same digest is not supported')
+  if (p.trailerField !== 1) throw new CmsError('RSASSA-PSS trailer field other than 1')
+  return [digest, { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: p.saltLength }]
 }
 
 const inPeriod = (c: X509Certificate, now: Date) => new Date(c.validFrom) <= now && now <= new Date(c.validTo)
