@@ -183,6 +183,13 @@ describe('EST simpleenroll (RFC 7030 §4.2.1, issue 13 §2)', () => {
     assert.match(none.stdout, /www-authenticate: Basic realm="Herald EST"/i)
   })
 
+  test('a CSR with two CNs is refused (400): which one would be the name is ambiguous', async () => {
+    const code = await ca.code('twice', 600)
+    const r = await enroll(csr('twice', 'twice/CN=other', 'p256'), 'simpleenroll', ['-u', `twice:${code}`])
+    assert.equal(r.status, 400)
+    assert.match(r.body, /exactly one CN/)
+  })
+
   test('a Herald account enrolls with its password; a wrong password is refused', async () => {
     await h.users.add('carol', 'carol-pw', false)
     const base = csr('carol', 'carol', 'p384')

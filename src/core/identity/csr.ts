@@ -1,7 +1,7 @@
 // PKCS#10 requests for EST (RFC 7030 §4.2): the body as base64 DER (or PEM), the key types Herald signs, the proof of
 // possession (the request's own signature).
 import { createPublicKey } from 'node:crypto'
-import { commonName } from './ca.ts'
+import { commonName } from './peer.ts'
 import { x509 } from './x509.ts'
 
 export class CsrError extends Error {}
@@ -46,6 +46,6 @@ export async function readCsr(body: string): Promise<CheckedCsr> {
   try { valid = await csr.verify() } catch { valid = false }
   if (!valid) throw new CsrError('the request signature does not verify (proof of possession failed)')
   const cn = commonName(csr.subjectName)
-  if (!cn) throw new CsrError('the request subject has no CN')
+  if (!cn) throw new CsrError('the request subject needs exactly one CN')
   return { csr, cn, kind }
 }

@@ -51,6 +51,8 @@ export class RevocationWatch extends Revocations {
   private revoked = new Set<string>()
   private stamp = ''
   private reading: Promise<void> | undefined
+  /** the store failed at the last read: logged once, until it answers again */
+  private failing = false
   private timer: NodeJS.Timeout | undefined
   private readonly fingerprint: string
 
@@ -80,11 +82,14 @@ export class RevocationWatch extends Revocations {
   private async read(): Promise<void> {
     try {
       const stamp = await this.ca.store.revocationStamp()
+      if (this.failing) this.log.info({ where: this.ca.store.where }, "Herald's CA revocations readable again")
+      this.failing = false
       if (stamp === this.stamp) return
       this.revoked = await this.ca.store.revoked()
       this.stamp = stamp
     } catch (err) {
-      this.log.error({ err, where: this.ca.store.where }, "cannot read Herald's CA revocations: not refreshed")
+      if (!this.failing) this.log.error({ err, where: this.ca.store.where }, "cannot read Herald's CA revocations: the ones read before still apply")
+      this.failing = true
       return
     }
     this.closeRevoked()
