@@ -11,6 +11,7 @@ import { HeraldCA } from './ca.ts'
 import { pkcs12 } from './pkcs.ts'
 import { identitySettings } from './settings.ts'
 import { openCaStore } from './stores.ts'
+import { SqlCaStore } from './sql-store.ts'
 import { FileCaStore, type CaStore } from './store.ts'
 import { tlsa311, tlsaHost } from './tlsa.ts'
 
@@ -42,6 +43,18 @@ export function caCommands(program: Command, withFlags: (c: Command) => Command,
         const { ca: root, created } = await HeraldCA.init(store, { subject: s.subject, days: s.rootDays })
         console.log(`${created ? 'created' : 'already there'}: ${root.cert.subject}, valid until ${root.cert.notAfter.toISOString()}`)
         console.log(store instanceof FileCaStore ? `certificate ${store.files.path('ca.crt')}` : `in ${store.where}`)
+      })
+    })
+
+  withFlags(ca.command('import')).description("copy the CA in a data directory's files (one node) into the database HERALD_CA_STORE names (cluster mode)")
+    .option('--from <dir>', 'the data directory holding ca/ (default: HERALD_DATA_DIR)')
+    .action(async (opts: Opts) => {
+      const cfg = configFrom(opts)
+      const from = new FileCaStore(String(opts.from ?? str(cfg, 'dataDir')))
+      await withStore(cfg, async (store) => {
+        if (!(store instanceof SqlCaStore)) throw new Error('herald ca import copies files into the database: set HERALD_DATABASE_URL=postgres://… (or HERALD_CA_STORE=database)')
+        const { certificates } = await store.importFiles(from)
+        console.log(`imported the CA in ${from.where} (${certificates} certificates) into ${store.where}`)
       })
     })
 

@@ -4,7 +4,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { sql, type Migration, type Transaction } from 'kysely'
 import type { Db } from '../store/db.ts'
-import { FIRST_SERIAL, type CaRoot, type CaStore, type CodeEntry, type IssuedEntry } from './store.ts'
+import { FIRST_SERIAL, type CaRoot, type CaStore, type CodeEntry, type FileCaStore, type IssuedEntry } from './store.ts'
 import { normalSerial } from './x509.ts'
 
 export const caMigration: Migration = {
@@ -160,6 +160,37 @@ export class SqlCaStore implements CaStore {
     // the delete decides: of two nodes taking the same code at once, one deletes the row
     const d = await this.db.deleteFrom('herald_ca_codes').where('name', '=', name).where('sha256', '=', sha256).executeTakeFirst()
     return Number(d.numDeletedRows) === 1
+  }
+
+  /**
+   * `herald ca import`: a CA's files (one node) into this empty database (cluster mode), in one transaction: the root,
+   * the serial counter, every issued certificate with its revocation, the CRL and the unexpired codes.
+   */
+  async importFiles(from: FileCaStore): Promise<{ certificates: number }> {
+    const root = await from.root()
+    if (!root) throw new Error(`no certificate authority in ${from.where}`)
+    const issued = await from.issued()
+    let next = FIRST_SERIAL
+    try { next = BigInt('0x' + from.files.read('serial').trim()) } catch { /* nothing issued yet */ }
+    for (const e of issued) if (BigInt('0x' + e.serial) >= next) next = BigInt('0x' + e.serial) + 1n
+    const pems = await Promise.all(issued.map(async (e) => (await from.issuedPem(e.serial)) ?? ''))
+    const now = Date.now()
+    await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx.insertInto('herald_ca').values({
+        id: 1, key_pem: root.keyPem, cert_pem: root.certPem, next_serial: Number(next), revocations: 1, crl_pem: (await from.crl()) ?? null, created_at: now,
+      }).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst()
+      if (!Number(inserted.numInsertedOrUpdatedRows)) throw new Error(`${this.where} has a certificate authority already`)
+      for (const [i, e] of issued.entries()) {
+        await trx.insertInto('herald_ca_certs').values({
+          serial: normalSerial(e.serial), name: e.name, subject: e.subject, not_before: Date.parse(e.notBefore), not_after: Date.parse(e.notAfter),
+          revoked_at: e.revokedAt ? Date.parse(e.revokedAt) : null, issued_at: now - issued.length + i, cert_pem: pems[i],
+        }).execute()
+      }
+      for (const c of from.files.codes().filter((c) => Date.parse(c.expiresAt) > now)) {
+        await trx.insertInto('herald_ca_codes').values({ name: c.name, sha256: c.sha256, expires_at: Date.parse(c.expiresAt) }).execute()
+      }
+    })
+    return { certificates: issued.length }
   }
 
   async close(): Promise<void> { await this.onClose?.() }
