@@ -189,10 +189,10 @@ export class MqttSessionStore {
     return rows.length <= CHUNK ? insert(this.db) : this.db.transaction().execute(insert)
   }
 
-  /** Delete the oldest queued PUBLISHes of a client beyond its `max` newest packets; answers how many went. */
+  /** Delete a client's oldest PUBLISHes beyond its `max` newest (PUBRELs are neither counted nor dropped); answers how many went. */
   async trim(clientId: string, max: number): Promise<number> {
     const keep = await this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
-      .orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
+      .where('cmd', '=', 'publish').orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
     if (!keep) return 0
     const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('cmd', '=', 'publish')
       .where('id', '<=', Number(keep.id)).executeTakeFirst()

@@ -95,7 +95,7 @@ export function filterPrefix(filter: string): { exact: boolean; prefix: string }
 export interface StorePersistenceOptions {
   db: Db
   kind: DbKind
-  /** packets kept per client queue (HERALD_MQTT_MAX_QUEUED); the oldest queued PUBLISH goes first; 0: no limit */
+  /** PUBLISHes kept per client queue (HERALD_MQTT_MAX_QUEUED; PUBRELs not counted); the oldest goes first; 0: no limit */
   maxQueued: number
   /** a queued message not sent within this many ms is dropped (HERALD_MQTT_QUEUED_EXPIRY_MS); 0: never */
   queuedExpiryMs: number
