@@ -28,7 +28,7 @@ const publish = (topic: string, payload: string, counter: number, extra: Partial
 
 async function drain(s: NodeJS.ReadableStream): Promise<Pkt[]> {
   const out: Pkt[] = []
-  for await (const p of s) out.push(p as Pkt)
+  for await (const p of s) out.push(p as unknown as Pkt)
   return out
 }
 
