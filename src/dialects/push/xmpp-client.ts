@@ -104,13 +104,9 @@ export class XmppClientMode implements PushNodes {
   readonly bareJid: string
   private readonly link: Link
   private current?: Client
-  private readonly domain: string
-  private readonly ca?: string
 
   constructor(private readonly o: ClientModeOptions) {
     this.bareJid = o.jid.toLowerCase()
-    this.domain = this.bareJid.split('@')[1]!
-    this.ca = o.ca
     this.link = new Link({
       open: (signal) => this.open(signal), reconnectMs: o.reconnectMs, reconnectMaxMs: o.reconnectMaxMs,
       log: o.log, what: `XMPP client ${this.bareJid}`,
@@ -118,6 +114,9 @@ export class XmppClientMode implements PushNodes {
   }
 
   get up(): boolean { return this.link.up }
+  /** why connecting failed last, and how many times in a row (until it is up again) */
+  get lastError(): Error | undefined { return this.link.lastError }
+  get failures(): number { return this.link.failures }
   start(): void { this.link.start() }
   stop(): Promise<void> { return this.link.stop() }
 
@@ -165,59 +164,89 @@ export class XmppClientMode implements PushNodes {
 
   /** one session: TCP, STARTTLS with a verified certificate, SASL, bind, initial presence */
   private async open(signal: AbortSignal): Promise<XmppSession> {
-    const [local] = this.bareJid.split('@')
-    const c = client({ service: this.o.service, domain: this.domain, username: local, password: this.o.password, timeout: this.o.timeoutMs })
-    c.reconnect.stop()
-    let failure: ((err: Error) => void) | undefined
-    const failed = new Promise<never>((_r, reject) => { failure = reject })
-    failed.catch(() => {})
-    c.on('error', (err: Error) => { this.o.log.debug({ err }, 'push: XMPP client error'); failure?.(err) })
-    c.prependListener('element', (el: Element) => this.securing(c, el, (err) => { c.emit('error', err) }))
-    c.on('stanza', (s: Element) => { void this.onStanza(s).catch((err: unknown) => this.o.log.error({ err }, 'push: handling a stanza failed')) })
-    const closed = new Promise<void>((resolve) => c.on('status', (s: string) => { if (s === 'disconnect' || s === 'offline') resolve() }))
-    const destroy = () => { (c.socket as unknown as net.Socket | null)?.destroy?.(); void c.stop().catch(() => {}) }
-    const onAbort = () => { destroy(); failure?.(new Error('stopped')) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      await within(Promise.race([c.start(), failed]), this.o.timeoutMs, 'XMPP login', destroy)
-      await c.send(xml('presence'))
-    } catch (err) {
-      destroy()
-      throw err
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
-    this.current = c
-    return {
-      closed,
-      close: async () => { await within(c.stop(), this.o.timeoutMs, 'XMPP logout', destroy).catch(() => destroy()) },
-    }
+    const s = await xmppLogin({
+      jid: this.bareJid, password: this.o.password, service: this.o.service, tlsInsecure: this.o.tlsInsecure, ca: this.o.ca,
+      timeoutMs: this.o.timeoutMs, log: this.o.log,
+      onStanza: (st) => { void this.onStanza(st).catch((err: unknown) => this.o.log.error({ err }, 'push: handling a stanza failed')) },
+    }, signal)
+    this.current = s.client
+    return s
   }
+}
 
-  /**
-   * Runs before xmpp.js's own stream-feature handlers: STARTTLS is required, and done here so that the certificate
-   * is checked against Node's CAs (plus HERALD_PUSH_XMPP_CA_FILE), or not at all with TLS_INSECURE. xmpp.js's own
-   * STARTTLS cannot be given these options; emptying the features hides them from it until the stream restarts.
-   */
-  private securing(c: Client, el: Element, fail: (err: Error) => void): void {
-    if (!el.is('features', NS_STREAMS) || c.socket?.secure === true) return
-    const offered = el.getChild('starttls', NS_TLS) !== undefined
-    el.children = []
-    if (!offered) { fail(new Error('the XMPP server does not offer STARTTLS, which Herald requires')); return }
-    void (async () => {
-      const proceed = await c.sendReceive(xml('starttls', { xmlns: NS_TLS }))
-      if (!proceed.is('proceed', NS_TLS)) throw new Error('the XMPP server refused STARTTLS')
-      const tlsSocket = new TlsSocket()
-      tlsSocket.connect({
-        socket: c.socket as unknown as net.Socket, host: this.domain, servername: this.domain,
-        rejectUnauthorized: !this.o.tlsInsecure,
-        ...(this.ca ? { ca: [...nodeCas(), this.ca] } : {}),
-      })
-      await once(tlsSocket, 'connect')
-      c._attachSocket(tlsSocket)
-      await c.restart()
-    })().catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))))
+export interface LoginOptions {
+  /** bare JID to log in as */
+  jid: string
+  password: string
+  /** xmpp://host:port */
+  service: string
+  /** accept any certificate (development) */
+  tlsInsecure?: boolean
+  /** PEM of CAs trusted beside Node's */
+  ca?: string
+  timeoutMs: number
+  log?: Logger
+  /** every stanza of the session, from before the initial presence on */
+  onStanza?: (stanza: Element) => void
+}
+
+/**
+ * Log in with @xmpp/client: TCP, STARTTLS required with the certificate checked for the JID's domain against Node's
+ * CAs (plus `ca`) unless `tlsInsecure`, SASL, resource binding, then the initial `<presence/>` (§6.1).
+ */
+export async function xmppLogin(o: LoginOptions, signal?: AbortSignal): Promise<XmppSession & { client: Client }> {
+  const [local, domain] = o.jid.split('@') as [string, string]
+  const c = client({ service: o.service, domain, username: local, password: o.password, timeout: o.timeoutMs })
+  c.reconnect.stop()
+  let failure: ((err: Error) => void) | undefined
+  const failed = new Promise<never>((_r, reject) => { failure = reject })
+  failed.catch(() => {})
+  c.on('error', (err: Error) => { o.log?.debug({ err }, 'push: XMPP client error'); failure?.(err) })
+  c.prependListener('element', (el: Element) => securing(c, el, domain, o, (err) => { c.emit('error', err) }))
+  if (o.onStanza) c.on('stanza', o.onStanza)
+  const closed = new Promise<void>((resolve) => c.on('status', (st: string) => { if (st === 'disconnect' || st === 'offline') resolve() }))
+  const destroy = () => { (c.socket as unknown as net.Socket | null)?.destroy?.(); void c.stop().catch(() => {}) }
+  const onAbort = () => { destroy(); failure?.(new Error('stopped')) }
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await within(Promise.race([c.start(), failed]), o.timeoutMs, 'XMPP login', destroy)
+    await c.send(xml('presence'))
+  } catch (err) {
+    destroy()
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
+  return {
+    client: c,
+    closed,
+    close: async () => { await within(c.stop(), o.timeoutMs, 'XMPP logout', destroy).catch(() => destroy()) },
+  }
+}
+
+/**
+ * Runs before xmpp.js's own stream-feature handlers: STARTTLS is required, and done here so that the certificate
+ * is checked against Node's CAs (plus HERALD_PUSH_XMPP_CA_FILE), or not at all with TLS_INSECURE. xmpp.js's own
+ * STARTTLS cannot be given these options; emptying the features hides them from it until the stream restarts.
+ */
+function securing(c: Client, el: Element, domain: string, o: { tlsInsecure?: boolean; ca?: string }, fail: (err: Error) => void): void {
+  if (!el.is('features', NS_STREAMS) || c.socket?.secure === true) return
+  const offered = el.getChild('starttls', NS_TLS) !== undefined
+  el.children = []
+  if (!offered) { fail(new Error('the XMPP server does not offer STARTTLS, which Herald requires')); return }
+  void (async () => {
+    const proceed = await c.sendReceive(xml('starttls', { xmlns: NS_TLS }))
+    if (!proceed.is('proceed', NS_TLS)) throw new Error('the XMPP server refused STARTTLS')
+    const tlsSocket = new TlsSocket()
+    tlsSocket.connect({
+      socket: c.socket as unknown as net.Socket, host: domain, servername: domain,
+      rejectUnauthorized: o.tlsInsecure !== true,
+      ...(o.ca ? { ca: [...nodeCas(), o.ca] } : {}),
+    })
+    await once(tlsSocket, 'connect')
+    c._attachSocket(tlsSocket)
+    await c.restart()
+  })().catch((err: unknown) => fail(err instanceof Error ? err : new Error(String(err))))
 }
 
 /** Node's CAs: its bundle and NODE_EXTRA_CA_CERTS, which is what `ca` unset means (setting `ca` replaces them) */

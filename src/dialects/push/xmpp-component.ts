@@ -86,6 +86,9 @@ export class XmppComponentMode implements PushNodes {
   }
 
   get up(): boolean { return this.link.up }
+  /** why connecting failed last, and how many times in a row (until it is up again) */
+  get lastError(): Error | undefined { return this.link.lastError }
+  get failures(): number { return this.link.failures }
   start(): void { this.link.start() }
   stop(): Promise<void> { return this.link.stop() }
 

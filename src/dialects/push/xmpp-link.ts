@@ -33,6 +33,10 @@ export class Link {
   private abort = new AbortController()
   private pause?: { timer: NodeJS.Timeout; done: () => void }
   private loop?: Promise<void>
+  /** why the last attempt to connect failed (cleared once up) */
+  lastError?: Error
+  /** attempts that failed since the link was last up */
+  failures = 0
 
   constructor(private readonly o: LinkOptions) {}
 
@@ -69,26 +73,27 @@ export class Link {
 
   private async run(): Promise<void> {
     const { log, what } = this.o
-    let failures = 0
     while (!this.stopped) {
       try {
         const s = await this.o.open(this.abort.signal)
         if (this.stopped) { await s.close().catch(() => {}); break }
         this.session = s
-        failures = 0
+        this.failures = 0
+        this.lastError = undefined
         this.setUp(true)
         log.info(`push: ${what} is up`)
         await s.closed
         if (!this.stopped) log.warn(`push: ${what}: the connection was lost`)
       } catch (err) {
-        failures++
-        if (!this.stopped) log.warn({ err, failures }, `push: ${what}: connecting failed`)
+        this.lastError = err instanceof Error ? err : new Error(String(err))
+        this.failures++
+        if (!this.stopped) log.warn({ err, failures: this.failures }, `push: ${what}: connecting failed`)
       } finally {
         this.session = undefined
         this.setUp(false)
       }
       if (this.stopped) break
-      const ms = backoffMs(Math.max(failures, 1), this.o.reconnectMs, this.o.reconnectMaxMs)
+      const ms = backoffMs(Math.max(this.failures, 1), this.o.reconnectMs, this.o.reconnectMaxMs)
       await new Promise<void>((resolve) => { this.pause = { timer: setTimeout(resolve, ms), done: resolve } })
       this.pause = undefined
     }

@@ -15,8 +15,6 @@ declare module '@xmpp/xml' {
     getText(): string
     getNS(): string | undefined
     append(...children: (Element | string)[]): this
-    remove(el: Element | string, xmlns?: string): this
-    clone(): Element
     toString(): string
   }
   export type XmlChild = Element | string | undefined | null | false
@@ -28,7 +26,6 @@ declare module '@xmpp/xml' {
 
 declare module '@xmpp/client' {
   import type { Element, Xml } from '@xmpp/xml'
-  import type tls from 'node:tls'
   import type { EventEmitter } from 'node:events'
 
   export const xml: Xml

@@ -1,6 +1,7 @@
 // What a XEP-0357 publish carries to a device (uwpx-push §4.2, §12.1 item 8): the counts of the summary form inside
 // `<notification xmlns="urn:xmpp:push:0">`, and for v1 devices the element itself without the sender and body.
 // Pure functions over parsed stanzas.
+import { xml } from '@xmpp/client'
 import type { Element } from '@xmpp/xml'
 
 export const NS_PUSH = 'urn:xmpp:push:0'
@@ -37,10 +38,7 @@ function summaryForm(notification: Element): Element | undefined {
 export function parseNotification(notification: Element): PushSummary {
   const form = summaryForm(notification)
   const value = (name: string) => form?.getChildren('field').find((f) => fieldVar(f) === name)?.getChildText('value')
-  const clean = notification.clone()
-  for (const x of clean.getChildren('x', NS_DATA)) {
-    for (const f of x.getChildren('field')) if (PRIVATE_FIELDS.has(fieldVar(f))) x.remove(f)
-  }
+  const clean = withoutPrivate(notification)
   // serialized as a root element: its namespace stays explicit
   clean.attrs.xmlns = NS_PUSH
   return {
@@ -49,6 +47,12 @@ export function parseNotification(notification: Element): PushSummary {
     pendingSubscriptionCount: countOf(value('pending-subscription-count')),
     notificationXml: clean.toString(),
   }
+}
+
+/** a copy of `el` without the sender and body fields of its data forms */
+function withoutPrivate(el: Element): Element {
+  const keep = (c: Element | string) => typeof c === 'string' || !(c.is('field') && c.parent?.is('x', NS_DATA) && PRIVATE_FIELDS.has(fieldVar(c)))
+  return xml(el.name, { ...el.attrs }, ...el.children.filter(keep).map((c) => (typeof c === 'string' ? c : withoutPrivate(c))))
 }
 
 /** `<notification xmlns="urn:xmpp:push:0">` of a pubsub `<item>`, if that is what it holds */
