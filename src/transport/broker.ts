@@ -180,7 +180,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const dropped = new WeakSet<object>()
   /**
    * Durable sessions: Aedes writes a QoS 1 PUBACK before it publishes (stores the retained message, queues it for
-   * offline sessions); the PUBACK is held until that publish is done, so that what was acknowledged is stored.
+   * offline sessions); the PUBACK is held until the message is stored, so that what was acknowledged is stored. Not
+   * until the publish is done: that waits for live subscribers' sockets, and a frozen one would hold every PUBACK.
    */
   const published = new WeakMap<object, () => void>()
   const whenPublished = (p: AedesPublishPacket): Promise<void> | undefined => {
@@ -193,7 +194,10 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     const settle = published.get(packet)
     if (settle) {
       published.delete(packet)
-      return publish(packet, client, (err) => { settle(); done?.(err) })
+      // Aedes' own copy of the packet takes the broker's next counter, synchronously inside publish (aedes-packet)
+      const forget = persistence instanceof StorePersistence ? persistence.afterEnqueue((aedes as unknown as { counter: number }).counter + 1, settle) : undefined
+      // a failed write is not acknowledged: Aedes closes the connection and the client sends the PUBLISH again
+      return publish(packet, client, (err) => { forget?.(); if (!err) settle(); done?.(err) })
     }
     if (!dropped.has(packet)) return publish(packet, client, done)
     dropped.delete(packet)

@@ -114,6 +114,8 @@ export class StorePersistence {
   /** the newest outgoing id this node knows: a queue read starts as a snapshot up to it (SQLite: exact) */
   #lastId = 0
   #destroyed = false
+  /** callbacks waiting for the offline enqueue of this broker's packet number n (afterEnqueue) */
+  #enqueueWaiters = new Map<number, () => void>()
   readonly #dropped: Counter<'reason'>
   readonly #now: () => number
 
@@ -229,7 +231,7 @@ export class StorePersistence {
   }
 
   async outgoingEnqueueCombi(subs: { clientId: string }[], packet: Pkt): Promise<void> {
-    if (subs.length === 0) return
+    if (subs.length === 0) return this.#enqueued(packet)
     const p = new Packet(packet)
     const stored = encodePacket(p, ['messageId'])
     const expiresAt = p.messageExpiry ?? (this.o.queuedExpiryMs > 0 ? this.#now() + this.o.queuedExpiryMs : null)
@@ -243,6 +245,24 @@ export class StorePersistence {
       this.#queued.set(s.clientId, n)
       if (this.o.maxQueued > 0 && n > this.o.maxQueued) await this.#trim(s.clientId)
     }
+    this.#enqueued(packet)
+  }
+
+  /**
+   * `fn` runs once this broker's packet number `brokerCounter` is queued for the offline sessions (which comes after
+   * its retained copy is stored): the broker's hold on a QoS 1 PUBACK. Answers a function that forgets it.
+   */
+  afterEnqueue(brokerCounter: number, fn: () => void): () => void {
+    this.#enqueueWaiters.set(brokerCounter, fn)
+    return () => { this.#enqueueWaiters.delete(brokerCounter) }
+  }
+
+  #enqueued(p: Pkt): void {
+    if (this.#enqueueWaiters.size === 0 || p.brokerId !== this.#broker?.id || p.brokerCounter === undefined) return
+    const fn = this.#enqueueWaiters.get(p.brokerCounter)
+    if (!fn) return
+    this.#enqueueWaiters.delete(p.brokerCounter)
+    fn()
   }
 
   async #trim(clientId: string): Promise<void> {
