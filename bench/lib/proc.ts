@@ -104,6 +104,34 @@ function onBrokerCpu(cmd: string, args: string[]): [string, string[]] {
   return pinSelf() ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]
 }
 
+/**
+ * The command line that runs `cmd` with its open-file limit raised to `nofile` (or to the hard limit when that is
+ * lower and cannot be raised here): `sh -c 'ulimit -n …; exec "$0" "$@"'`, so the pid is still the command's.
+ * openFileLimit() tells what the child got.
+ */
+export function withNofile(nofile: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  if (!nofile) return [cmd, args]
+  const n = Math.floor(nofile)
+  return ['sh', ['-c', `ulimit -n ${n} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args]]
+}
+
+/** Soft and hard open-file limits of a process (RLIMIT_NOFILE, from /proc/<pid>/limits); null when unreadable. */
+export function openFileLimit(pid: number | 'self' = 'self'): { soft: number; hard: number } | null {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))
+    if (!m) return null
+    const v = (x: string) => (x === 'unlimited' ? Infinity : Number(x))
+    return { soft: v(m[1]), hard: v(m[2]) }
+  } catch {
+    return null
+  }
+}
+
+export interface SpawnOptions {
+  /** raise the child's open-file limit (withNofile) */
+  nofile?: number
+}
+
 /** `BENCH_CPU_PROF=<dir>`: Node.js broker children write a V8 CPU profile to `<dir>/<name>/` when they stop. */
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_CPU_PROF
@@ -114,8 +142,10 @@ function profileArgs(name: string): string[] {
  * Start a Node.js (tsx) child that prints one JSON line `{"ready": …}` on stdout when it listens;
  * resolves with that object, or rejects on exit or after `timeoutMs`.
  */
-export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<{ child: Child; ready: T }> {
-  const [cmd, args] = onBrokerCpu(process.execPath, [...profileArgs(name), '--import', 'tsx', script])
+export function spawnNodeChild<T>(
+  name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000, opts: SpawnOptions = {},
+): Promise<{ child: Child; ready: T }> {
+  const [cmd, args] = withNofile(opts.nofile, ...onBrokerCpu(process.execPath, [...profileArgs(name), '--import', 'tsx', script]))
   const proc = spawn(cmd, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -134,8 +164,10 @@ export function spawnNodeChild<T>(name: string, script: string, env: NodeJS.Proc
 }
 
 /** Start any executable and wait until `port` accepts TCP connections. */
-export async function spawnListening(name: string, cmd: string, args: string[], port: number, timeoutMs = 10_000): Promise<Child> {
-  const proc = spawn(...onBrokerCpu(cmd, args), { stdio: ['ignore', 'inherit', 'inherit'] })
+export async function spawnListening(
+  name: string, cmd: string, args: string[], port: number, timeoutMs = 10_000, opts: SpawnOptions = {},
+): Promise<Child> {
+  const proc = spawn(...withNofile(opts.nofile, ...onBrokerCpu(cmd, args)), { stdio: ['ignore', 'inherit', 'inherit'] })
   const child = track(name, proc)
   let failed: Error | undefined
   proc.once('error', (err) => { failed = err })

@@ -25,7 +25,7 @@ export class RawClient {
   private handler: FrameHandler = () => {}
   /** frames that came after the CONNACK and before a handler was set (a session's queued messages): type byte, body */
   private early: Array<[number, Buffer]> | null = null
-  private acks = new Uint16Array(ACK_BATCH)
+  private acks: Uint16Array | null = null // allocated at the first PUBACK: bench:connections holds 100k clients
   private ackCount = 0
   private readonly pubacks: PubackWriter
   private nextSubId = 1
@@ -119,12 +119,13 @@ export class RawClient {
 
   /** Queue a PUBACK for packet `id` (sent in one write after the chunk). */
   ack(id: number): void {
+    this.acks ??= new Uint16Array(ACK_BATCH)
     this.acks[this.ackCount++] = id
     if (this.ackCount === ACK_BATCH) this.flushAcks()
   }
 
   private flushAcks(): void {
-    if (this.ackCount === 0) return
+    if (this.ackCount === 0 || !this.acks) return
     this.socket.write(this.pubacks.encode(this.acks, this.ackCount))
     this.ackCount = 0
   }
