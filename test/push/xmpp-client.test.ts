@@ -38,7 +38,7 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
   let rig: Rig
   before(async () => {
     p = await startProsody({ users: USERS, localPepFix: true })
-    rig = await startRig(p, clientMode(p))
+    rig = await startRig(clientMode(p))
     await eventually(() => xmppOf(rig).up, 'the push account logged in', 15_000)
   })
   after(async () => {
@@ -104,7 +104,7 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
   })
 
   test('STARTTLS: a certificate Node does not trust is refused (no session, /readyz 503); TLS_INSECURE accepts it', async () => {
-    const strict = await startRig(p, clientMode(p, { 'push.xmpp.caFile': '', 'push.xmpp.readyWaitMs': 200 }))
+    const strict = await startRig(clientMode(p, { 'push.xmpp.caFile': '', 'push.xmpp.readyWaitMs': 200 }))
     try {
       const x = xmppOf(strict)
       await eventually(() => x.failures >= 1, 'a failed login', 15_000)
@@ -114,7 +114,7 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
       const [r] = await register(strict.h, 'device-s', 'strict1', ['alice@localhost'])
       assert.equal(r.success, false, 'no session: the node cannot be made')
     } finally { await strict.close() }
-    const insecure = await startRig(p, clientMode(p, { 'push.xmpp.caFile': '', 'push.xmpp.tlsInsecure': true }))
+    const insecure = await startRig(clientMode(p, { 'push.xmpp.caFile': '', 'push.xmpp.tlsInsecure': true }))
     try {
       await eventually(() => xmppOf(insecure).up, 'logged in without verification', 15_000)
       assert.equal(await readyz(insecure), 200)
@@ -129,7 +129,7 @@ describe('client mode: readiness while Prosody is down, reconnect after it resta
     p = new Prosody({ users: USERS, localPepFix: true })
     p.c2sPort = await freePort()
     p.componentPort = await freePort()
-    rig = await startRig(p, clientMode(p, { 'push.xmpp.readyWaitMs': 60_000 }))
+    rig = await startRig(clientMode(p, { 'push.xmpp.readyWaitMs': 60_000 }))
   })
   after(async () => {
     await rig?.close()
@@ -164,7 +164,7 @@ describe('stock Prosody 0.12 without the contrib module (issue 14 "Facts")', ski
   let rig: Rig
   before(async () => {
     p = await startProsody({ users: USERS })
-    rig = await startRig(p, clientMode(p))
+    rig = await startRig(clientMode(p))
     await eventually(() => xmppOf(rig).up, 'the push account logged in', 15_000)
   })
   after(async () => {

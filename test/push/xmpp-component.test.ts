@@ -67,7 +67,7 @@ describe('component mode against Prosody (§12.1 item 7b)', skip, () => {
   let rig: Rig
   before(async () => {
     p = await startProsody({ users: USERS, components: COMPONENTS })
-    rig = await startRig(p, componentMode(p, COMPONENTS[0]))
+    rig = await startRig(componentMode(p, COMPONENTS[0]))
     await eventually(() => xmppOf(rig).up, 'the component connected', 15_000)
   })
   after(async () => {
@@ -167,7 +167,7 @@ describe('component mode: transient faults and the handshake (§11)', skip, () =
 
   test('the push queue refusing a push: the publish is answered with a wait-type error', async () => {
     const refusing = new RefusingPush()
-    const rig = await startRig(p, componentMode(p, COMPONENTS[1]), { push: refusing })
+    const rig = await startRig(componentMode(p, COMPONENTS[1]), { push: refusing })
     try {
       await eventually(() => xmppOf(rig).up, 'the component connected', 15_000)
       const [a] = await register(rig.h, 'device-a', 'alice9', ['alice@localhost'])
@@ -183,7 +183,7 @@ describe('component mode: transient faults and the handshake (§11)', skip, () =
   })
 
   test('a wrong component secret: the handshake fails, no session, /readyz 503, registrations answer success:false', async () => {
-    const rig = await startRig(p, componentMode(p, { jid: COMPONENTS[2].jid, secret: 'not-the-secret' }, { 'push.xmpp.readyWaitMs': 200 }))
+    const rig = await startRig(componentMode(p, { jid: COMPONENTS[2].jid, secret: 'not-the-secret' }, { 'push.xmpp.readyWaitMs': 200 }))
     try {
       await eventually(() => xmppOf(rig).failures >= 1, 'a failed handshake', 15_000)
       assert.equal(xmppOf(rig).up, false)

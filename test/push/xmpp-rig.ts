@@ -2,7 +2,8 @@
 // dialect in client or component mode and its real push service, a local HTTPS WNS, a UWPX device registering over
 // TLS, and users logging in to Prosody with @xmpp/client.
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { xml, type Client, type Element } from '@xmpp/client'
 import type { PushService } from '../../src/core/push/service.ts'
@@ -72,10 +73,11 @@ export interface Rig {
   close(): Promise<void>
 }
 
-/** Herald with the push dialect against `p` (its XMPP settings in `xmpp`), the real push service to a local WNS */
-export async function startRig(p: Prosody, xmpp: Record<string, unknown>, o: { push?: PushService } = {}): Promise<Rig> {
+/** Herald with the push dialect and its XMPP settings `xmpp`, the real push service to a local WNS */
+export async function startRig(xmpp: Record<string, unknown>, o: { push?: PushService } = {}): Promise<Rig> {
   const fake = await new FakeWns().start()
-  const caFile = join(p.dir, 'fake-wns-ca.pem')
+  const dir = mkdtempSync(join(tmpdir(), 'herald-fake-wns-'))
+  const caFile = join(dir, 'ca.pem')
   writeFileSync(caFile, fake.ca)
   const push = createPush({ push: o.push })
   const t = await startTestHerald({
@@ -88,7 +90,7 @@ export async function startRig(p: Prosody, xmpp: Record<string, unknown>, o: { p
     },
   })
   const h: PushHerald = Object.assign(t, { push, nodes: new RecordingNodes(), ca: readFileSync(join(t.dataDir, 'tls', 'dev-cert.pem'), 'utf8') })
-  return { h, fake, async close() { await h.close(); await fake.close() } }
+  return { h, fake, async close() { await h.close(); await fake.close(); rmSync(dir, { recursive: true, force: true }) } }
 }
 
 /** the notifications WNS got on one channel */

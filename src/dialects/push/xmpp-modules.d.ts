@@ -18,9 +18,16 @@ declare module '@xmpp/xml' {
     toString(): string
   }
   export type XmlChild = Element | string | undefined | null | false
+  /** a streaming parser: 'start' for the root, 'element' for each child of it, 'error' */
+  export interface Parser {
+    on(event: 'start' | 'element' | 'end', fn: (el: Element) => void): this
+    on(event: 'error', fn: (err: Error) => void): this
+    write(data: string): void
+  }
   export interface Xml {
     (name: string, attrs?: Record<string, string | number | undefined> | null, ...children: (XmlChild | XmlChild[])[]): Element
     Element: typeof Element
+    Parser: new () => Parser
   }
 }
 
