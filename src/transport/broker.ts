@@ -11,6 +11,7 @@ import { verifiedName, type CertificateField } from '../core/identity/peer.ts'
 import type { QoS } from '../core/bus/types.ts'
 import type { Metrics } from '../core/http/metrics.ts'
 import { MqttConnection } from './connection.ts'
+import { fitsPacketSize, protocolError, ReasonCode, wireSize } from './mqtt5.ts'
 import { StorePersistence, type StorePersistenceOptions } from './persistence.ts'
 import { AedesSessions } from './sessions.ts'
 import type { BeforeAck, BrokerMessage, ConnectionOptions, EmbeddedBroker } from './types.ts'
@@ -32,10 +33,23 @@ export interface BrokerOptions {
   certificateField?: CertificateField
   /** MQTT sessions kept in Herald's store (HERALD_MQTT_PERSISTENCE=store, transport/persistence.ts); without it, in memory */
   durable?: Omit<StorePersistenceOptions, 'registry'>
+  /** MQTT 5 Server Keep Alive: a v5 client asking for none or more seconds gets this (0: the client's own); 3.1.1 unchanged */
+  keepaliveLimit?: number
+  /** MQTT 5 topic aliases a client may set (Topic Alias Maximum in CONNACK; 0: none) */
+  topicAliasMaximum?: number
+  /** MQTT 5 Receive Maximum: QoS 1/2 PUBLISHes a v5 client may have unacknowledged; more: DISCONNECT 0x93 */
+  receiveMaximum?: number
+  /** MQTT 5: longest Session Expiry Interval (seconds) a client gets; a longer one is clamped and echoed in CONNACK (0: no cap) */
+  sessionExpiryLimit?: number
 }
 
-function authError(code: 2 | 3 | 4 | 5, message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError
+/** `code` is the MQTT 3.1.1 CONNACK return code; `reasonCode` an MQTT 5 one where 3.1.1 has none (patches/aedes) */
+function authError(code: 2 | 3 | 4 | 5, message: string, reasonCode?: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code, reasonCode }) as AuthenticateError
+}
+
+function versionOf(client: Client): number {
+  return (client as unknown as { version: number | null }).version ?? 4
 }
 
 function connectionOf(client: Client): MqttConnection | undefined {
@@ -118,24 +132,46 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
   const { access, metrics } = o
   const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry }) : memoryPersistence()
-  const aedes = await Aedes.createBroker({ drainTimeout: 30_000, connectTimeout: 10_000, persistence: persistence as AedesMemoryPersistence })
+  const aedes = await Aedes.createBroker({
+    drainTimeout: 30_000,
+    connectTimeout: 10_000,
+    persistence: persistence as AedesMemoryPersistence,
+    // the same limit as MqttConnection's (remaining length), as the whole packet's size MQTT 5 speaks of
+    maximumPacketSize: wireSize(o.maxPacketSize),
+    topicAliasMaximum: o.topicAliasMaximum ?? 10,
+    receiveMaximum: o.receiveMaximum ?? 256,
+    sessionExpiryIntervalLimit: o.sessionExpiryLimit ?? 0,
+  } as never)
   const accessOf = new WeakMap<Client, AccessSession>()
   const sessions = new AedesSessions(aedes, o.maxSubscriptions, (err, event, clientId) => o.log.error({ err, event, clientId }, 'session listener failed'))
   const listenerOf = (client: Client) => connectionOf(client)?.info.listener ?? 'internal'
 
   /** open connections per principal */
   const connectionsOf = new Map<string, number>()
+  // MQTT 5 reason codes: 4 → 0x86, 3 → 0x88, 2 → 0x85, 5 → 0x87 (Aedes' map), rate-limited 0x9F
   const refusal = (reason: string): AuthenticateError =>
     reason === 'bad-credentials' ? authError(4, 'bad user name or password')
       : reason === 'unavailable' ? authError(3, 'server unavailable')
       : reason === 'client-id-taken' ? authError(2, 'client identifier in use by another account')
+      : reason === 'rate-limited' ? authError(5, 'too many failed logins from this address', ReasonCode.CONNECTION_RATE_EXCEEDED)
         : authError(5, 'not authorized')
 
   /** connections whose CONNECT had a zero-length client id without clean session */
   const idRejected = new WeakSet<Client>()
   // MQTT-3.1.3-8: a zero-length client id needs clean session 1 (Aedes then assigns a unique `aedes_<uuid>`, MQTT-3.1.3-6)
   aedes.preConnect = (client, packet, done) => {
-    if (!packet.clientId && !packet.clean) idRejected.add(client)
+    const v5 = packet.protocolVersion === 5
+    // MQTT 5 allows it (the broker assigns one, sent back as Assigned Client Identifier, MQTT-3.1.3-7)
+    if (!v5 && !packet.clientId && !packet.clean) idRejected.add(client)
+    const conn = connectionOf(client)
+    if (v5 && conn) conn.mqtt5(o.receiveMaximum ?? 256, (packet.properties as { receiveMaximum?: number } | undefined)?.receiveMaximum ?? 65535, () => {
+      metrics.publishDenied.inc({ reason: 'receive-maximum' })
+      client.disconnect({ reasonCode: ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, properties: { reasonString: 'more unacknowledged QoS 1/2 PUBLISHes than the Receive Maximum' } } as never, () => {})
+    })
+    // MQTT 5 Server Keep Alive (§3.2.2.3.14): Aedes takes it from here (its own keepaliveLimit would also refuse
+    // 3.1.1 clients with a return code 3.1.1 does not have)
+    const limit = o.keepaliveLimit ?? 0
+    if (v5 && limit > 0 && (!packet.keepalive || packet.keepalive > limit)) (client as unknown as { _serverKeepAlive: number })._serverKeepAlive = limit
     // Aedes sends a message once per client (the first matching subscription wins); when that is a QoS 0 one, the QoS of
     // an overlapping QoS 1/2 subscription is kept (MQTT-3.3.5-1). Set before any subscription takes the function.
     const c = client as unknown as Record<'deliver0' | 'deliverQoS', (p: AedesPublishPacket, cb: () => void) => void>
@@ -157,7 +193,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
         const replaces = access.clientIds.isLive(client.id, p)
         if (!p.superuser && !replaces && (connectionsOf.get(ownerOf(p)) ?? 0) >= o.maxConnectionsPerPrincipal) {
           metrics.authFailures.inc({ reason: 'connection-limit' })
-          return done(authError(3, `more than ${o.maxConnectionsPerPrincipal} connections for one account`), false)
+          return done(authError(3, `more than ${o.maxConnectionsPerPrincipal} connections for one account`, ReasonCode.QUOTA_EXCEEDED), false)
         }
         accessOf.set(client, access.session({ ...p, clientId: client.id }))
         sessions.starting(client)
@@ -205,10 +241,16 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   }
   // MQTT 3.1.1 §3.3.5: a PUBLISH the client may not make is acknowledged (PUBACK, or PUBREC/PUBREL/PUBCOMP) and
   // dropped, as Mosquitto does; closing the connection instead made a QoS 1 client resend it forever
+  // MQTT 5: answered PUBACK/PUBREC 0x87 with a Reason String by Aedes (a QoS 0 one is dropped), or DISCONNECT 0x87
   const drop = (client: Client, p: AedesPublishPacket, reason: 'denied' | 'reserved', done: (err: Error | null) => void) => {
     metrics.publishDenied.inc({ reason })
     o.log.debug({ clientId: client.id, topic: p.topic, qos: p.qos, reason, action: o.deniedPublish ?? 'drop' }, 'mqtt publish refused')
-    if (o.deniedPublish === 'disconnect') return done(new Error(`not authorized to publish to ${p.topic}`))
+    const refused = `not authorized to publish to ${p.topic}`
+    if (versionOf(client) === 5) {
+      if (o.deniedPublish === 'disconnect') return protocolError(client, p, ReasonCode.NOT_AUTHORIZED, refused, done)
+      return done(new Error(refused))
+    }
+    if (o.deniedPublish === 'disconnect') return done(new Error(refused))
     dropped.add(p)
     done(null)
   }
@@ -221,7 +263,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       return done(null)
     }
     // a malformed topic is a protocol error that closes the connection (MQTT-4.7.3-2, MQTT-1.5.3-1)
-    if (!validTopicName(p.topic)) return done(new Error(`invalid topic for PUBLISH: ${p.topic}`))
+    if (!validTopicName(p.topic)) return protocolError(client, p, ReasonCode.TOPIC_NAME_INVALID, `invalid topic for PUBLISH: ${p.topic}`, done)
     // `$SYS/…` is the broker's own (§4.7.2); other `$…` topics are decided by the access layer like any topic
     if (p.topic.startsWith('$SYS')) return drop(client, p, 'reserved', done)
     const s = accessOf.get(client)
@@ -229,7 +271,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     // a dialect's rewrite (SYNRC: the real client id into `events/…`) before the decision, as n2o's broker hook did
     const topic = access.publishTopic(s.principal, p.topic)
     if (topic !== p.topic) {
-      if (!validTopicName(topic)) return done(new Error(`invalid rewritten topic for PUBLISH: ${topic}`))
+      if (!validTopicName(topic)) return protocolError(client, p, ReasonCode.TOPIC_NAME_INVALID, `invalid rewritten topic for PUBLISH: ${topic}`, done)
       p.topic = topic
     }
     if (!s.can('publish', p.topic)) return drop(client, p, 'denied', done)
@@ -256,7 +298,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     if (!s || (!sessions.isGranted(client.id, sub.topic) && !s.can('subscribe', sub.topic))) return done(null, null)
     if (!sessions.admit(client.id, sub.topic, sub.qos as QoS)) {
       o.log.debug({ clientId: client.id, limit: o.maxSubscriptions }, 'subscription refused: limit reached')
-      return done(null, null)
+      // SUBACK 0x97 (quota exceeded) under MQTT 5, 0x80 under 3.1.1 (patches/aedes)
+      return done(null, { ...sub, reasonCode: ReasonCode.QUOTA_EXCEEDED } as typeof sub)
     }
     done(null, sub)
   }
@@ -267,8 +310,14 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   aedes.authorizeForward = (client, packet) => {
     const s = accessOf.get(client)
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
-    metrics.messagesOut.value++
     const qos = grantedQoS(client, packet)
+    // MQTT-3.1.2-25: a message larger than the client's Maximum Packet Size is not sent (as if it had been)
+    const max = (client as unknown as { maximumPacketSize?: number }).maximumPacketSize
+    if (max !== undefined && !fitsPacketSize(packet, qos, max)) {
+      o.log.debug({ clientId: client.id, topic: packet.topic, max }, 'message larger than the client\'s Maximum Packet Size not sent')
+      return null
+    }
+    metrics.messagesOut.value++
     // a copy: the packet object is shared by every subscriber
     return qos < packet.qos ? { ...packet, qos } as typeof packet : packet
   }
@@ -292,6 +341,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     // a clean session's filters stay counted while its client id is still held for the account (security hole 6)
     sessions.gone(client, p, listenerOf(client), access.clientIds.ownerOfClient(client.id) !== undefined)
   })
+  // MQTT 5: a session whose Session Expiry Interval passed while its client was away
+  aedes.on('sessionExpired', (client) => sessions.expired(client.id))
   aedes.on('clientError', (client, err) => o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
   aedes.on('connectionError', (client, err) => o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
 

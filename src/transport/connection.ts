@@ -2,12 +2,17 @@
 // Inbound it reads MQTT fixed headers (type byte + remaining-length varint, MQTT 3.1.1 §2.2.3) and closes the
 // connection on a packet announced larger than the limit, before its body is buffered. Outbound it holds the PUBACK
 // or PUBREC of a PUBLISH that Herald is still handling (`hold`), and sends a client's acknowledgements in the order of
-// its PUBLISHes (§4.6), whatever the order their handling ends in.
+// its PUBLISHes (§4.6), whatever the order their handling ends in. Under MQTT 5 it also keeps the Receive Maximum both
+// ways (§4.9): a client with more unacknowledged QoS 1/2 PUBLISHes than Herald's is reported (DISCONNECT 0x93), and
+// Herald's QoS 1/2 PUBLISHes beyond the client's wait for its PUBACK/PUBCOMP; a packet over the limit is let through
+// up to its fixed header only, so that Aedes answers DISCONNECT 0x95 (MQTT-3.2.2-15).
 import type { TLSSocket } from 'node:tls'
 import { Duplex } from 'node:stream'
 
+const PUBLISH = 3
 const PUBACK = 4
 const PUBREC = 5
+const PUBCOMP = 7
 /** an acknowledgement longer than this (MQTT 5 properties) is passed on as it is, not held */
 const MAX_HELD_ACK = 1024
 
@@ -15,17 +20,33 @@ const MAX_HELD_ACK = 1024
 class InboundLimit {
   private skip = 0
   private inHeader = false
+  private first = 0
   private length = 0
   private mult = 1
   private lenBytes = 0
+  /** body bytes of the current packet passed so far, and whether its byte 2 (a PUBREC's reason code) is wanted */
+  private bodyAt = 0
+  private pubrec = false
+  /** the remaining length had more than four bytes */
+  malformed = false
+  /** each packet's fixed header, once its length is known */
+  onHeader?: (type: number, flags: number) => void
+  /** the reason code of a PUBREC from the client (MQTT 5, §3.5.2.1) */
+  onPubrecReason?: (code: number) => void
 
   constructor(private max: number) {}
 
-  feed(chunk: Buffer): boolean {
+  /** -1: all well; else the offset in `chunk` just past the length byte that broke the limit (or was malformed) */
+  feed(chunk: Buffer): number {
     let i = 0
     while (i < chunk.length) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, chunk.length - i)
+        if (this.pubrec && this.bodyAt + n > 2) {
+          this.pubrec = false
+          this.onPubrecReason?.(chunk[i + 2 - this.bodyAt])
+        }
+        this.bodyAt += n
         this.skip -= n
         i += n
         continue
@@ -33,6 +54,7 @@ class InboundLimit {
       const b = chunk[i++]
       if (!this.inHeader) {
         this.inHeader = true
+        this.first = b
         this.length = 0
         this.mult = 1
         this.lenBytes = 0
@@ -40,13 +62,28 @@ class InboundLimit {
       }
       this.length += (b & 0x7f) * this.mult
       this.mult *= 128
-      if (++this.lenBytes > 4 || this.length > this.max) return false
+      if (++this.lenBytes > 4) this.malformed = true
+      if (this.malformed || this.length > this.max) return i
       if (b & 0x80) continue
       this.inHeader = false
       this.skip = this.length
+      this.bodyAt = 0
+      this.pubrec = this.first >> 4 === PUBREC && this.length >= 3
+      this.onHeader?.(this.first >> 4, this.first & 0x0f)
     }
-    return true
+    return -1
   }
+}
+
+/** MQTT 5 flow control of one connection (§4.9) */
+interface Flow {
+  /** Herald's Receive Maximum, and the client's QoS 1/2 PUBLISHes not yet acknowledged */
+  inMax: number
+  inFlight: number
+  onExceeded: () => void
+  /** the client's Receive Maximum (65535: not limited here), and Herald's QoS 1/2 PUBLISHes it has not acknowledged */
+  outMax: number
+  outFlight: number
 }
 
 interface PendingAck { bytes: Buffer; ready: boolean }
@@ -75,14 +112,29 @@ export class MqttConnection extends Duplex {
   private acks: PendingAck[] = []
   private holds = new Map<number, Promise<void>>()
   private flushLater = false
+  private flow: Flow | undefined
+  /** outbound bytes waiting for the client's Receive Maximum (from the start of a QoS 1/2 PUBLISH), and their writes */
+  private heldOut: Buffer[] = []
+  private heldCbs: (() => void)[] = []
+  /** a v5 packet over the limit was passed up to its header: the rest of the input is ignored */
+  private rejecting = false
 
   constructor(private inner: Duplex, info: Omit<ConnectionInfo, 'socket'>, maxPacketSize: number) {
     super({ allowHalfOpen: true })
     this.info = { ...info, socket: inner }
     this.limit = new InboundLimit(maxPacketSize)
     inner.on('data', (chunk: Buffer) => {
-      if (!this.limit.feed(chunk)) {
+      if (this.rejecting) return
+      const over = this.limit.feed(chunk)
+      if (over >= 0) {
         inner.pause()
+        if (this.flow && !this.limit.malformed) {
+          // Aedes sees the announced length and answers DISCONNECT 0x95; should it not, the connection goes anyway
+          this.rejecting = true
+          this.push(chunk.subarray(0, over))
+          setTimeout(() => this.destroy(), 5000).unref()
+          return
+        }
         this.destroy(new Error(`packet larger than ${maxPacketSize} bytes or with a malformed length`))
         return
       }
@@ -91,6 +143,41 @@ export class MqttConnection extends Duplex {
     inner.on('end', () => this.push(null))
     inner.on('error', (err) => this.destroy(err))
     inner.on('close', () => this.destroy())
+  }
+
+  /**
+   * The client's CONNECT was MQTT 5: count its unacknowledged QoS 1/2 PUBLISHes against `receiveMaximum` (more:
+   * `onExceeded`), and hold Herald's beyond `clientReceiveMaximum` until the client acknowledges earlier ones.
+   */
+  mqtt5(receiveMaximum: number, clientReceiveMaximum: number, onExceeded: () => void): void {
+    const flow: Flow = { inMax: receiveMaximum, inFlight: 0, onExceeded, outMax: clientReceiveMaximum, outFlight: 0 }
+    this.flow = flow
+    let reported = false
+    this.limit.onHeader = (type, flags) => {
+      if (type === PUBLISH && (flags & 0x06) !== 0) {
+        if (++flow.inFlight > flow.inMax && !reported) { reported = true; flow.onExceeded() }
+      } else if (type === PUBACK || type === PUBCOMP) {
+        this.released()
+      }
+    }
+    // a PUBREC with a failure reason code ends the QoS 2 exchange (MQTT 5.0 §4.3.3)
+    this.limit.onPubrecReason = (code) => { if (code >= 0x80) this.released() }
+  }
+
+  /** one of Herald's QoS 1/2 PUBLISHes was acknowledged by the client */
+  private released(): void {
+    const flow = this.flow!
+    if (flow.outFlight > 0) flow.outFlight--
+    if (this.heldOut.length === 0 || flow.outFlight >= flow.outMax) return
+    const held = this.heldOut
+    this.heldOut = []
+    for (const b of held) this.send(b)
+    if (this.heldOut.length === 0) for (const cb of this.heldCbs.splice(0)) cb()
+  }
+
+  /** one of the client's QoS 1/2 PUBLISHes was answered (PUBACK, PUBCOMP, or a PUBREC with a failure code) */
+  private answered(): void {
+    if (this.flow && this.flow.inFlight > 0) this.flow.inFlight--
   }
 
   /** The acknowledgement (PUBACK/PUBREC) of the client's PUBLISH `messageId` waits until `until` settles. */
@@ -122,12 +209,16 @@ export class MqttConnection extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.holds.clear()
     this.acks = []
+    this.heldOut = []
+    for (const c of this.heldCbs.splice(0)) c()
     if (!this.inner.destroyed) this.inner.destroy()
     cb(err)
   }
 
   private done(ok: boolean, cb: (err?: Error | null) => void): void {
     if (this.flushLater) this.flush()
+    // held for the client's Receive Maximum: the write completes when they go (Aedes' drainTimeout bounds the wait)
+    if (this.heldOut.length > 0) { this.heldCbs.push(() => cb()); return }
     if (ok || this.inner.destroyed) cb()
     else this.inner.once('drain', () => cb())
   }
@@ -138,6 +229,7 @@ export class MqttConnection extends Duplex {
 
   /** Pass the bytes on, except acknowledgements, which are queued; false when the socket wants us to wait. */
   private send(chunk: Buffer): boolean {
+    if (this.heldOut.length > 0) { this.heldOut.push(chunk); return true }
     let ok = true
     let from = 0
     let i = 0
@@ -179,6 +271,17 @@ export class MqttConnection extends Duplex {
         const type = chunk[i] >> 4
         this.length = 0
         this.mult = 1
+        const flow = this.flow
+        if (flow && type === PUBLISH && (chunk[i] & 0x06) !== 0 && flow.outMax < 65535) {
+          if (flow.outFlight >= flow.outMax) {
+            // from this PUBLISH on, everything waits for the client's PUBACK/PUBCOMP (released())
+            if (i > from) ok = this.inner.write(chunk.subarray(from, i)) && ok
+            this.heldOut.push(chunk.subarray(i))
+            return ok
+          }
+          flow.outFlight++
+        }
+        if (type === PUBCOMP) this.answered()
         if (type === PUBACK || type === PUBREC) {
           if (i > from) ok = this.inner.write(chunk.subarray(from, i)) && ok
           this.ack = [chunk[i++]]
@@ -213,6 +316,13 @@ export class MqttConnection extends Duplex {
   private flush(): void {
     if (!this.atBoundary) { this.flushLater = true; return }
     this.flushLater = false
-    while (this.acks.length > 0 && this.acks[0].ready && !this.inner.destroyed) this.inner.write(this.acks.shift()!.bytes)
+    while (this.acks.length > 0 && this.acks[0].ready && !this.inner.destroyed) {
+      const bytes = this.acks.shift()!.bytes
+      // a PUBACK, or a PUBREC with a failure reason code (after the 2-byte header and packet id), ends the exchange
+      let at = 1
+      while (bytes[at] & 0x80) at++
+      if (bytes[0] >> 4 === PUBACK || (bytes[at + 3] ?? 0) >= 0x80) this.answered()
+      this.inner.write(bytes)
+    }
   }
 }

@@ -51,6 +51,11 @@ export class AedesSessions implements Sessions {
     void this.events.emit('disconnect', { clientId: client.id, principal, listener, clean: client.clean })
   }
 
+  /** MQTT 5: the session's Session Expiry Interval passed while its client was away; the broker dropped it */
+  expired(clientId: string): void {
+    if (!this.clients.has(clientId)) this.endSession(clientId)
+  }
+
   /** Count a SUBSCRIBE's filter; false when the session already holds maxSubscriptions others. */
   admit(clientId: string, filter: string, qos: QoS): boolean {
     let f = this.filters.get(clientId)
