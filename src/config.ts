@@ -38,7 +38,11 @@ export const coreSettings = defineSettings([
   { key: 'tls.key', env: ['HERALD_TLS_KEY'], type: 'string', default: '', description: 'PEM private key file for tls.cert' },
   { key: 'tls.clientCa', env: ['HERALD_TLS_CLIENT_CA'], type: 'string', default: '', description: 'PEM CA file; when set, MQTTS asks for client certificates and a verified certificate CN becomes the identity' },
   { key: 'tls.requireClientCert', env: ['HERALD_TLS_REQUIRE_CLIENT_CERT'], type: 'bool', default: false, description: 'refuse MQTTS clients without a valid certificate' },
-  { key: 'mqtt.maxPacketSize', env: ['HERALD_MQTT_MAX_PACKET_SIZE'], type: 'int', default: 1048576, description: 'largest accepted MQTT packet in bytes; a larger one closes the connection' },
+  { key: 'mqtt.maxPacketSize', env: ['HERALD_MQTT_MAX_PACKET_SIZE'], type: 'int', default: 1048576, description: 'largest accepted MQTT packet in bytes; a larger one closes the connection (MQTT 5: DISCONNECT 0x95, advertised as Maximum Packet Size)' },
+  { key: 'mqtt.keepaliveLimit', env: ['HERALD_MQTT_KEEPALIVE_LIMIT'], type: 'int', default: 0, description: 'MQTT 5 Server Keep Alive: a v5 client asking for no keep-alive or a longer one gets this many seconds (0: the client\'s own)' },
+  { key: 'mqtt.topicAliasMaximum', env: ['HERALD_MQTT_TOPIC_ALIAS_MAXIMUM'], type: 'int', default: 10, description: 'MQTT 5 topic aliases a client may set per connection (0: none)' },
+  { key: 'mqtt.receiveMaximum', env: ['HERALD_MQTT_RECEIVE_MAXIMUM'], type: 'int', default: 256, description: 'MQTT 5 Receive Maximum: unacknowledged QoS 1/2 PUBLISHes a v5 client may have; more: DISCONNECT 0x93' },
+  { key: 'mqtt.sessionExpiryLimit', env: ['HERALD_MQTT_SESSION_EXPIRY_LIMIT'], type: 'int', default: 0, description: 'MQTT 5: longest Session Expiry Interval in seconds a client gets (a longer one is clamped and echoed in CONNACK; 0: no cap)' },
 
   { key: 'broker.url', env: ['HERALD_BROKER_URL'], type: 'string', default: '', description: 'external broker (mqtt://, mqtts://, ws://); empty runs the embedded broker' },
   { key: 'broker.sharedGroup', env: ['HERALD_BROKER_SHARED_GROUP'], type: 'string', default: 'herald', description: 'shared subscription group for cluster nodes' },

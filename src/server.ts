@@ -218,6 +218,10 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         maxSubscriptions: num(cfg, 'mqtt.maxSubscriptions'),
         maxConnectionsPerPrincipal: num(cfg, 'mqtt.maxConnectionsPerPrincipal'),
         deniedPublish: deniedPublishOf(str(cfg, 'mqtt.deniedPublish')),
+        keepaliveLimit: num(cfg, 'mqtt.keepaliveLimit'),
+        topicAliasMaximum: num(cfg, 'mqtt.topicAliasMaximum'),
+        receiveMaximum: num(cfg, 'mqtt.receiveMaximum'),
+        sessionExpiryLimit: num(cfg, 'mqtt.sessionExpiryLimit'),
         durable: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'store'
           ? { db: store.db, kind: store.kind, maxQueued: num(cfg, 'mqtt.maxQueued'), queuedExpiryMs: num(cfg, 'mqtt.queuedExpiryMs') }
           : undefined,
