@@ -24,20 +24,22 @@ const { values: args } = parseArgs({
     brokers: { type: 'string', default: process.env.BENCH_BROKERS ?? 'herald,aedes,mosquitto' },
     json: { type: 'string' },
     only: { type: 'string', default: process.env.BENCH_ONLY ?? '' },
+    window: { type: 'string', default: process.env.BENCH_WINDOW ?? '1' },
   },
 })
 const rounds = Math.max(1, Number(args.rounds) || 1)
 const scale = Math.max(0.01, Number(args.scale) || 1)
 const n = (x: number) => Math.max(1, Math.round(x * scale))
+const w = (x: number) => Math.max(1, Math.round(x * (Number(args.window) || 1)))
 /** the load generator's CPU share (of one core) above which a figure is the load generator's, not the broker's */
 const LOAD_CEILING = 0.7
 
 const common = { payloadBytes: 64, timeLimitMs: 60_000 }
 const base: Omit<Scenario, 'protocol'>[] = [
-  { name: 'qos0 fan-out 1->100', qos: 0, pattern: 'fanout', clients: 100, messages: n(3000), warmup: n(300), window: 20, ...common },
-  { name: 'qos1 fan-out 1->100', qos: 1, pattern: 'fanout', clients: 100, messages: n(1500), warmup: n(150), window: 20, ...common },
-  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(1500), warmup: n(150), window: 10, ...common },
-  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(750), warmup: n(75), window: 10, ...common },
+  { name: 'qos0 fan-out 1->100', qos: 0, pattern: 'fanout', clients: 100, messages: n(3000), warmup: n(300), window: w(40), ...common },
+  { name: 'qos1 fan-out 1->100', qos: 1, pattern: 'fanout', clients: 100, messages: n(1500), warmup: n(150), window: w(40), ...common },
+  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(1500), warmup: n(150), window: w(40), ...common },
+  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(750), warmup: n(75), window: w(40), ...common },
 ]
 const scenarios: Scenario[] = [
   ...base.map((s) => ({ ...s, protocol: 4 as const })),

@@ -73,13 +73,12 @@ export class RawClient {
     return new Promise((resolve, reject) => {
       // onread: every socket reads into one shared buffer, no allocation and no stream machinery per read; frames
       // are handled synchronously and FrameParser copies out a partial one, so the buffer is free again after it
-      let client: RawClient | undefined
       const socket = net.connect({
         host: to.host, port: to.port, localAddress: to.localAddress,
-        onread: { buffer: READ_BUFFER, callback: (nread, buf) => { client!.received(nread, buf as Buffer); return true } },
+        onread: { buffer: READ_BUFFER, callback: (nread, buf) => { client.received(nread, buf as Buffer); return true } },
       })
       socket.setNoDelay(true)
-      client = new RawClient(socket, o.protocolVersion)
+      const client = new RawClient(socket, o.protocolVersion)
       const timer = setTimeout(() => fail(new Error(`${o.clientId}: no CONNACK within ${timeoutMs} ms`)), timeoutMs)
       const fail = (err: Error) => { clearTimeout(timer); socket.destroy(); reject(err) }
       socket.once('error', fail)
