@@ -38,8 +38,8 @@ const common = { payloadBytes: 64, timeLimitMs: 60_000 }
 const base: Omit<Scenario, 'protocol'>[] = [
   { name: 'qos0 fan-out 1->100', qos: 0, pattern: 'fanout', clients: 100, messages: n(3000), warmup: n(300), window: w(40), ...common },
   { name: 'qos1 fan-out 1->100', qos: 1, pattern: 'fanout', clients: 100, messages: n(1500), warmup: n(150), window: w(40), ...common },
-  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(1500), warmup: n(150), window: w(40), ...common },
-  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(750), warmup: n(75), window: w(40), ...common },
+  { name: 'qos0 100 pairs', qos: 0, pattern: 'pairs', clients: 100, messages: n(1500), warmup: n(150), window: w(100), ...common },
+  { name: 'qos1 100 pairs', qos: 1, pattern: 'pairs', clients: 100, messages: n(750), warmup: n(75), window: w(100), ...common },
 ]
 const scenarios: Scenario[] = [
   ...base.map((s) => ({ ...s, protocol: 4 as const })),
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
           rows.get(key)!.runs.push(r)
           console.error(`round ${round + 1}/${rounds}  ${s.name.padEnd(26)} ${b.name.padEnd(9)} ${fmt(r.rate).padStart(9)}/s  ` +
             `p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  lost ${r.lost}  broker CPU ${fmt(r.brokerCpuMs / r.seconds / 10)}%  ` +
-            `load-gen CPU ${fmt(r.loadCpuMs / r.seconds / 10)}%${r.timedOut ? '  TIME LIMIT' : ''}`)
+            `load-gen CPU ${fmt(r.loadCpuMs / r.seconds / 10)}% (kernel ${fmt(r.loadSysMs / r.seconds / 10)}%)${r.timedOut ? '  TIME LIMIT' : ''}`)
         }
       }
       for (const s of selectedPersistent) {

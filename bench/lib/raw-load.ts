@@ -42,6 +42,8 @@ export interface RunResult {
   peakRss: number
   brokerCpuMs: number
   loadCpuMs: number
+  /** the part of loadCpuMs spent in the kernel (socket reads and writes, loopback TCP) */
+  loadSysMs: number
   timedOut: boolean
 }
 
@@ -195,6 +197,7 @@ class Load {
       peakRss: Math.max(peakRss, after?.rss ?? 0),
       brokerCpuMs: before && after ? after.cpuMs - before.cpuMs : NaN,
       loadCpuMs: (load.user + load.system) / 1000,
+      loadSysMs: load.system / 1000,
       timedOut,
     }
   }
