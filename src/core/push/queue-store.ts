@@ -1,4 +1,4 @@
-// The push queue's SQL (core migration 005, frozen): table herald_push_queue, one row per accepted push, and
+// The push queue's SQL (core migration 006, frozen): table herald_push_queue, one row per accepted push, and
 // herald_push_keys for key pairs generated once per deployment (the VAPID keys every node must share).
 //
 // Why not the outbox (src/core/queue): the dispatcher needs per-endpoint ordering, i.e. only the oldest live push

@@ -119,6 +119,8 @@ export class WnsProvider implements PushProvider<WnsTarget, WnsNotification> {
         if (refreshed) return { kind: 'retry-after', afterMs: RETRY_LATER_MS, reason: 'WNS refused a freshly fetched token (401)', status }
         refreshed = true
         try { await this.tokens.refresh(token) } catch (e) { return tokenTrouble(e) }
+        // the retry with the new token is not one of the attempts for 5xx and transport faults
+        attempt--
         continue
       }
       // the channel is gone or expired: the device registers a new one (§12.2)
