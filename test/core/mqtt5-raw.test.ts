@@ -1,6 +1,7 @@
 // Issue 11 items 1–2: MQTT 5 with raw packets (mqtt-packet over a plain socket), for what mqtt.js hides or will not
 // send: DISCONNECT 0x95 (packet too large), 0x93 (Receive Maximum exceeded), 0x94 (topic alias invalid), 0x90 (topic
-// name invalid), 0x87 (HERALD_MQTT_DENIED_PUBLISH=disconnect), 0x8E (session taken over); a zero-length client id
+// name invalid), 0x87 (HERALD_MQTT_DENIED_PUBLISH=disconnect), 0x8E (session taken over), 0x8B (server shutting
+// down); a zero-length client id
 // with Clean Start 0 (allowed in MQTT 5, refused in 3.1.1).
 import assert from 'node:assert/strict'
 import net from 'node:net'
@@ -161,7 +162,16 @@ test('HERALD_MQTT_DENIED_PUBLISH=disconnect under MQTT 5: DISCONNECT 0x87, no PU
     assert.equal(dis.properties?.reasonString, 'not authorized to publish to not/mine')
     assert.ok(!r.packets.some((p) => p.cmd === 'puback'))
     await r.closed()
-  } finally {
+    // a v5 client still connected when Herald stops is told so
+    const last = await raw5(d.ports.mqtt)
+    all.push(last)
+    last.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'raw5-last', keepalive: 30, username: 'limited', password: 'limited-pw' })
+    await last.waitFor((p) => p.cmd === 'connack', 'CONNACK')
+    const stopping = d.close()
+    assert.equal((await disconnectOf(last)).reasonCode, 0x8b)
+    await stopping
+  } catch (err) {
     await d.close()
+    throw err
   }
 })

@@ -124,6 +124,13 @@ describe('CONNACK reason codes and properties (MQTT 5.0 §3.2)', () => {
     assert.equal(down.properties?.reasonString, 'server unavailable')
   })
 
+  test("a client id another account holds: 0x85 (client identifier not valid)", async () => {
+    await v5({ ...alice, clientId: 'm5-held' })
+    const r = await connack({ ...bob, clientId: 'm5-held' })
+    assert.equal(r.reasonCode, 0x85)
+    assert.equal(r.properties?.reasonString, 'client identifier in use by another account')
+  })
+
   test('more connections for one account than allowed: 0x97 (quota exceeded); 3.1.1 still gets return code 3', async () => {
     const q = await startTestHerald({ overrides: { 'mqtt.maxConnectionsPerPrincipal': MAX_CONNECTIONS } })
     try {
@@ -193,13 +200,26 @@ describe('messages', () => {
       void responder.publishAsync(String(p.properties?.responseTopic), `re:${payload}`, { qos: 1, properties: { correlationData: p.properties?.correlationData } })
     })
     const answer = next(requester)
+    const seen = next(responder)
     await requester.publishAsync('m5/req', 'ping', {
       qos: 1,
-      properties: { responseTopic: 'm5/resp', correlationData: Buffer.from([1, 2, 3]), contentType: 'text/plain', userProperties: { k: 'v', multi: ['a', 'b'] } },
+      properties: { responseTopic: 'm5/resp', correlationData: Buffer.from([1, 2, 3]), contentType: 'text/plain', payloadFormatIndicator: true, userProperties: { k: 'v', multi: ['a', 'b'] } },
     })
     const m = await answer
     assert.equal(m.payload.toString(), 're:ping')
     assert.deepEqual(m.properties?.correlationData, Buffer.from([1, 2, 3]))
+    const req = await seen
+    assert.equal(req.properties?.contentType, 'text/plain')
+    assert.equal(req.properties?.payloadFormatIndicator, true)
+    assert.deepEqual({ ...req.properties?.userProperties as object }, { k: 'v', multi: ['a', 'b'] })
+  })
+
+  test('a subscription identifier comes back on the messages of that subscription', async () => {
+    const s = await v5({ ...alice })
+    await s.subscribeAsync('m5/si/#', { qos: 1, properties: { subscriptionIdentifier: 42 } })
+    const got = next(s)
+    await (await v5({ ...alice })).publishAsync('m5/si/x', 'x', { qos: 1 })
+    assert.equal((await got).properties?.subscriptionIdentifier, 42)
   })
 
   test('message expiry: a retained message past its interval is not delivered; one within it comes with what is left', async () => {
