@@ -134,12 +134,16 @@ class Load {
     }
   }
 
-  /** Publish as many messages as the stream's window allows, in one write. */
+  /**
+   * Publish as many messages as the stream's window allows, in one write, once at least half the window is free
+   * (or the phase's last messages): the load then writes (and the broker reads) batches, not one frame per syscall.
+   */
   private pump(st: Stream): void {
     const outstanding = st.published * st.receivers - st.delivered - st.writtenOff
     const room = Math.ceil((this.s.window * st.receivers - outstanding) / st.receivers)
-    const k = Math.min(this.perPublisher - st.published, room)
-    if (k <= 0) return
+    const left = this.perPublisher - st.published
+    const k = Math.min(left, room)
+    if (k <= 0 || k < Math.min(left, Math.ceil(this.s.window / 2))) return
     st.pub.write(st.template.batch(k, this.phaseId, st.nextId, st.published, performance.now()))
     st.nextId = ((st.nextId + k - 1) % 0xffff) + 1
     st.published += k
