@@ -291,7 +291,7 @@ export class FakeApns {
     }
     const m = /^\/3\/device\/([0-9a-fA-F]+)$/.exec(String(h[':path']))
     if (h[':method'] !== 'POST' || !m) return reply(404, 'BadPath')
-    if (h[':authority'] !== APNS_HOST) return reply(400, 'BadAuthority')
+    if (String(h[':authority']).replace(/:443$/, '') !== APNS_HOST) { this.refused.push(`authority ${String(h[':authority'])}`); return reply(400, 'BadAuthority') }
     const jwt = /^bearer (.+)$/.exec(String(h.authorization ?? ''))?.[1] ?? ''
     try {
       const { payload, protectedHeader } = await jwtVerify(jwt, this.publicKey, { algorithms: ['ES256'], issuer: this.teamId })
