@@ -30,6 +30,9 @@ function parse(s: string): Element {
 const GOLDEN_PUSH = '<message type="headline" id="LIvYVVBUAzaiXp47g6ZwRvxb" from="push@localhost" to="push@localhost"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="N1796181159537"><item publisher="localhost" id="7b38fe87-5e49-4932-8e74-26e6b467faf1"><notification xmlns="urn:xmpp:push:0"><x type="form" xmlns="jabber:x:data"><field type="hidden" var="FORM_TYPE"><value>urn:xmpp:push:summary</value></field><field type="text-single" var="message-count"><value>1</value></field><field type="text-single" var="pending-subscription-count"/><field type="jid-single" var="last-message-sender"/><field type="text-single" var="last-message-body"><value>New Message!</value></field></x></notification></item></items></event></message>'
 const GOLDEN_OWN = '<message type="headline" id="FygOWDoGbQ42lNp93OpfxF89" from="push@localhost" to="push@localhost"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="abcNODE123"><item publisher="push@localhost" id="83f6ad65-e1f1-4a5d-824b-59199c976e41"><notification xmlns="urn:xmpp:push:0"/></item></items></event></message>'
 
+// the publish IQ Prosody 0.12.3's mod_cloud_notify sent the component push.localhost, publish-options as given at enable
+const GOLDEN_PUBLISH = '<iq type="set" id="745323ec4d2b0252bd5f467bc5c17d3ca51b4e63552f3f500ce495654f813347" from="localhost" to="push.localhost"><pubsub xmlns="http://jabber.org/protocol/pubsub"><publish node="GoldenNode12345"><item><notification xmlns="urn:xmpp:push:0"><x type="form" xmlns="jabber:x:data"><field type="hidden" var="FORM_TYPE"><value>urn:xmpp:push:summary</value></field><field type="text-single" var="message-count"><value>1</value></field><field type="text-single" var="pending-subscription-count"/><field type="jid-single" var="last-message-sender"/><field type="text-single" var="last-message-body"><value>New Message!</value></field></x></notification></item></publish><publish-options><x type="submit" xmlns="jabber:x:data"><field var="FORM_TYPE"><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var="secret"><value>GoldenSecret123</value></field></x></publish-options></pubsub></iq>'
+
 const notificationOfEvent = (m: Element) => {
   const [v] = eventItems(m, 'push@localhost')
   assert.equal(v?.kind, 'push')
@@ -91,6 +94,15 @@ describe('client mode intake (§6.1, §12.2)', () => {
 
 describe('component publishes (§11, §12.1 item 7b)', () => {
   const publish = (opts: string) => parse('<iq type="set" from="localhost" to="push.localhost" id="1"><pubsub xmlns="http://jabber.org/protocol/pubsub"><publish node="NODE"><item id="it"><notification xmlns="urn:xmpp:push:0"/></item></publish>' + opts + '</pubsub></iq>').getChild('pubsub')!
+
+  test("mod_cloud_notify's publish: node, secret, counts 1 and 0, no item id", () => {
+    const r = parsePublish(parse(GOLDEN_PUBLISH).getChild('pubsub')!)
+    assert.ok(r.ok)
+    assert.deepEqual([r.node, r.secret, r.itemId], ['GoldenNode12345', 'GoldenSecret123', undefined])
+    const s = parseNotification(r.notification)
+    assert.deepEqual([s.messageCount, s.pendingSubscriptionCount], [1, 0])
+    assert.ok(!s.notificationXml.includes('New Message!'))
+  })
 
   test('node, notification and the publish-options secret', () => {
     const r = parsePublish(publish('<publish-options><x xmlns="jabber:x:data" type="submit"><field var="FORM_TYPE" type="hidden"><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var="secret"><value>S3cr3t</value></field></x></publish-options>'))

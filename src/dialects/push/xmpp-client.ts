@@ -139,7 +139,12 @@ export class XmppClientMode implements PushNodes {
 
   /** unsubscribe, then delete (#owner); a node already gone is fine */
   async remove(nodes: string[]): Promise<void> {
-    if (nodes.length === 0 || !(await this.link.whenUp(this.o.readyWaitMs))) return
+    if (nodes.length === 0) return
+    if (!(await this.link.whenUp(this.o.readyWaitMs))) {
+      // they stay on the server; a publish to one finds no registration and is not pushed
+      this.o.log.warn({ nodes: nodes.length }, 'push: the XMPP session is down: PEP nodes of removed accounts are left on the server')
+      return
+    }
     await Promise.all(nodes.map(async (node) => {
       await this.request(unsubscribeIq(node, this.bareJid)).catch(() => {})
       await this.request(deleteNodeIq(node)).catch((err: unknown) => this.o.log.info({ err, node }, 'push: deleting a PEP node failed'))
