@@ -44,6 +44,8 @@ export interface ProsodyOptions {
   domain?: string
   /** accounts: [user, password] */
   users: [string, string][]
+  /** DNS names of the certificate; default the domain and the components */
+  certNames?: string[]
   /** XEP-0114 components on the component port */
   components?: { jid: string; secret: string }[]
   /** load contrib/prosody/mod_cloud_notify_local_pep.lua (client mode on the users' own server) */
@@ -70,9 +72,9 @@ export class Prosody {
     this.dir = mkdtempSync(join(tmpdir(), 'herald-prosody-'))
     mkdirSync(join(this.dir, 'data'))
     this.certFile = join(this.dir, 'cert.pem')
-    const names = [this.domain, ...(o.components ?? []).map((c) => c.jid)].map((n) => `DNS:${n}`).join(',')
+    const names = (o.certNames ?? [this.domain, ...(o.components ?? []).map((c) => c.jid)]).map((n) => `DNS:${n}`).join(',')
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', join(this.dir, 'key.pem'), '-out', this.certFile, '-days', '2', '-subj', `/CN=${this.domain}`,
+      '-keyout', join(this.dir, 'key.pem'), '-out', this.certFile, '-days', '2', '-subj', `/CN=${o.certNames?.[0] ?? this.domain}`,
       '-addext', `subjectAltName=${names}`], { stdio: 'ignore' })
     this.certPem = readFileSync(this.certFile, 'utf8')
     this.config = join(this.dir, 'prosody.cfg.lua')

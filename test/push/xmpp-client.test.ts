@@ -122,6 +122,26 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
   })
 })
 
+describe('client mode: the STARTTLS certificate must name the JID\'s domain', skip, () => {
+  let p: Prosody
+  before(async () => { p = await startProsody({ users: USERS, domain: 'example.test', certNames: ['other.example'] }) })
+  after(async () => { await p?.close() })
+
+  test('a trusted certificate for another name is refused; TLS_INSECURE accepts it', async () => {
+    const wrongName = await startRig(clientMode(p, { 'push.xmpp.readyWaitMs': 200 }))
+    try {
+      const x = xmppOf(wrongName)
+      await eventually(() => x.failures >= 1, 'a failed login', 15_000)
+      assert.match(String(x.lastError?.message), /altnames|example\.test/i)
+      assert.equal(x.up, false)
+    } finally { await wrongName.close() }
+    const insecure = await startRig(clientMode(p, { 'push.xmpp.tlsInsecure': true }))
+    try {
+      await eventually(() => xmppOf(insecure).up, 'logged in without verification', 15_000)
+    } finally { await insecure.close() }
+  })
+})
+
 describe('client mode: readiness while Prosody is down, reconnect after it restarts', skip, () => {
   let p: Prosody
   let rig: Rig
