@@ -223,6 +223,14 @@ export class MqttSessionStore {
     return Number(r.numDeletedRows)
   }
 
+  /** Drop every client's packets not sent yet whose time ran out; answers the client id of each one dropped. */
+  async dropAllExpired(now: number, limit: number): Promise<string[]> {
+    const due = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('message_id', 'is', null)
+      .where('expires_at', 'is not', null).where('expires_at', '<=', now).limit(limit)
+    const rows = await this.db.deleteFrom('herald_mqtt_outgoing').where('id', 'in', due).returning('client_id').execute()
+    return rows.map((r) => r.client_id as string)
+  }
+
   /** Set the packet id of a queued PUBLISH (found by broker id and counter); false when there is none. */
   async setMessageId(clientId: string, brokerId: string, brokerCounter: number, messageId: number): Promise<boolean> {
     const r = await this.db.updateTable('herald_mqtt_outgoing').set({ message_id: messageId }).where('client_id', '=', clientId)

@@ -99,6 +99,8 @@ export interface StorePersistenceOptions {
   maxQueued: number
   /** a queued message not sent within this many ms is dropped (HERALD_MQTT_QUEUED_EXPIRY_MS); 0: never */
   queuedExpiryMs: number
+  /** how often expired queued messages of sessions that do not come back are swept (ms; 0: only when a session returns) */
+  sweepMs?: number
   /** Prometheus registry for herald_mqtt_queue_dropped_total */
   registry?: Registry
   now?: () => number
@@ -114,6 +116,8 @@ export class StorePersistence {
   /** the newest outgoing id this node knows: a queue read starts as a snapshot up to it (SQLite: exact) */
   #lastId = 0
   #destroyed = false
+  #sweeper: NodeJS.Timeout | undefined
+  #sweeping = false
   /** callbacks waiting for the offline enqueue of this broker's packet number n (afterEnqueue) */
   #enqueueWaiters = new Map<number, () => void>()
   readonly #dropped: Counter<'reason'>
@@ -143,6 +147,33 @@ export class StorePersistence {
       this.#broadcast = new BroadcastPersistence(broker, this.#trie)
       await this.#broadcast.brokerSubscribe()
     }
+    const every = this.o.sweepMs ?? 60_000
+    if (every > 0) {
+      this.#sweeper = setInterval(() => { void this.sweepExpired() }, every)
+      this.#sweeper.unref()
+    }
+  }
+
+  /** Drop the expired queued messages of every session (also of those that never come back); answers how many. */
+  async sweepExpired(): Promise<number> {
+    if (this.#sweeping) return 0
+    this.#sweeping = true
+    let n = 0
+    try {
+      for (;;) {
+        const gone = await this.store.dropAllExpired(this.#now(), PAGE)
+        for (const id of gone) this.#queued.set(id, Math.max(0, (this.#queued.get(id) ?? 0) - 1))
+        n += gone.length
+        if (gone.length < PAGE) break
+      }
+    } catch (err) {
+      // the store is away: the next sweep, or the session's return, tries again; closed (Herald stopped): no more sweeps
+      if (this.#destroyed || /destroyed/.test((err as Error).message)) clearInterval(this.#sweeper)
+    } finally {
+      this.#sweeping = false
+    }
+    if (n > 0) this.#dropped.inc({ reason: 'expired' }, n)
+    return n
   }
 
   // retained messages
@@ -378,6 +409,7 @@ export class StorePersistence {
   async destroy(): Promise<void> {
     if (this.#destroyed) throw new Error('destroyed called twice!')
     this.#destroyed = true
+    clearInterval(this.#sweeper)
     if (this.#broadcast) await this.#broadcast.brokerUnsubscribe()
   }
 }

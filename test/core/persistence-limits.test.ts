@@ -55,7 +55,7 @@ for (const { kind, available } of kinds) {
         }
         await migrate(store.db, 'core', coreMigrations)
       }
-      const p = new StorePersistence({ db: store.db, kind: store.kind, maxQueued: o.maxQueued ?? 0, queuedExpiryMs: o.queuedExpiryMs ?? 0, registry: o.registry, now: () => clock })
+      const p = new StorePersistence({ db: store.db, kind: store.kind, maxQueued: o.maxQueued ?? 0, queuedExpiryMs: o.queuedExpiryMs ?? 0, registry: o.registry, now: () => clock, sweepMs: 0 })
       await p.setup(brokerStub())
       return p
     }
@@ -98,6 +98,24 @@ for (const { kind, available } of kinds) {
       const q = await drain(p.outgoingStream({ id: 'exp' }))
       assert.deepEqual(q.map((x) => x.payload!.toString()), ['inflight', 'mqtt5-long', 'fresh'])
       assert.equal(await dropped(registry, 'expired'), 2)
+      await p.destroy()
+    })
+
+    test('the sweep drops expired queued messages of sessions that never come back', async () => {
+      const registry = new Registry()
+      const p = await make({ queuedExpiryMs: 1000, registry })
+      // what earlier tests left expired goes first
+      clock += 60_000
+      await p.sweepExpired()
+      const before = await dropped(registry, 'expired')
+      for (let i = 0; i < 3; i++) await p.outgoingEnqueue({ clientId: `gone-${i}` }, publish('t', 'old', 100 + i))
+      clock += 500
+      await p.outgoingEnqueue({ clientId: 'gone-0' }, publish('t', 'young', 110))
+      clock += 600
+      assert.equal(await p.sweepExpired(), 3)
+      assert.equal(await dropped(registry, 'expired') - before, 3)
+      assert.deepEqual((await drain(p.outgoingStream({ id: 'gone-0' }))).map((x) => x.payload!.toString()), ['young'])
+      assert.deepEqual(await drain(p.outgoingStream({ id: 'gone-1' })), [])
       await p.destroy()
     })
 
