@@ -164,6 +164,13 @@ function accepts(port: number): Promise<boolean> {
   })
 }
 
+/** A Prosody started; one that fails to start is stopped and its directory removed */
 export async function startProsody(o: ProsodyOptions): Promise<Prosody> {
-  return await new Prosody(o).start()
+  const p = new Prosody(o)
+  try {
+    return await p.start()
+  } catch (err) {
+    await p.close()
+    throw err
+  }
 }
