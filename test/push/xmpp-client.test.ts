@@ -46,8 +46,9 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
     await p?.close()
   })
 
-  test('/readyz is ready once the XMPP session is up', async () => {
+  test('/readyz is ready once the XMPP session is up, and push_xmpp_up says so', async () => {
     assert.equal(await readyz(rig), 200)
+    assert.match(await (await fetch(rig.h.metricsUrl + '/metrics')).text(), /^push_xmpp_up\{mode="client"\} 1$/m)
   })
 
   test('a message to an offline user: exactly one WNS raw push per message, the §4.2 v2 body, no sender or body', async () => {
@@ -111,6 +112,7 @@ describe('client mode against Prosody with the contrib module (§6.1, §7)', ski
       assert.match(String(x.lastError?.message), /self[- ]signed|certificate/i)
       assert.equal(x.up, false)
       assert.equal(await readyz(strict), 503)
+      assert.match(await (await fetch(strict.h.metricsUrl + '/metrics')).text(), /^push_xmpp_up\{mode="client"\} 0$/m)
       const [r] = await register(strict.h, 'device-s', 'strict1', ['alice@localhost'])
       assert.equal(r.success, false, 'no session: the node cannot be made')
     } finally { await strict.close() }

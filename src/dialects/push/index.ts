@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { ConfigError, settingHint, settingsOf } from '../../config.ts'
 import { systemClock, type Clock } from '../../core/clock.ts'
-import { Counter, type Registry } from 'prom-client'
+import { Counter, Gauge, type Registry } from 'prom-client'
 import type { PushService } from '../../core/push/service.ts'
 import type { Logger } from 'pino'
 import type { Dialect, DialectContext } from '../types.ts'
@@ -62,6 +62,14 @@ export function createPush(o: PushOptions = {}): PushDialect {
       if (!nodes) {
         d.xmpp = xmppSide(ctx, d.store, o.push, clock, log)
         nodes = d.xmpp ?? noXmpp(s.xmpp.jid || s.xmpp.component)
+      }
+      if (d.xmpp) {
+        const xmpp = d.xmpp
+        ctx.metrics.registry.removeSingleMetric('push_xmpp_up')
+        new Gauge({
+          name: 'push_xmpp_up', help: 'whether the XMPP session (client mode) or component connection is up', labelNames: ['mode'],
+          registers: [ctx.metrics.registry], collect() { this.set({ mode: s.xmpp.mode }, xmpp.up ? 1 : 0) },
+        })
       }
       d.service = new UwpxService({ store: d.store, nodes, push: ctx.push, clock, ttlMs: s.ttlDays * DAY_MS, log })
       const service = d.service
