@@ -5,7 +5,7 @@
 // 100,000 is reachable where the open-file limits allow it; the limits got are printed, and N is capped to them.
 // Herald's bulk clients are anonymous (its ACL still runs): every password login costs one scrypt, so a sample of
 // `--auth-sample` password logins is measured on its own. Exits non-zero only when it cannot run.
-// Usage: npm run bench:connections [-- --clients 50000 --brokers herald,mosquitto --idle-seconds 10 --json out.json]
+// Usage: npm run bench:connections [-- --clients 50000 --brokers herald,mosquitto --idle-seconds 20 --holders 1 --json out.json]
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     brokers: { type: 'string', default: process.env.BENCH_BROKERS ?? 'herald,mosquitto' },
     'idle-seconds': { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '200' },
+    holders: { type: 'string', default: '1' },
     'per-address': { type: 'string', default: '25000' },
     'time-limit': { type: 'string', default: '300' },
     'auth-sample': { type: 'string', default: '200' },
@@ -35,6 +36,8 @@ const { values: args } = parseArgs({
 const want = Math.max(1, Math.floor(Number(args.clients) || 1))
 const idleSeconds = Math.max(1, Number(args['idle-seconds']) || 20)
 const concurrency = Math.max(1, Number(args.concurrency) || 200)
+/** holder processes (each on the load's CPU; more than one helps where the load has more than one core) */
+const holderCount = Math.max(1, Math.floor(Number(args.holders) || 1))
 const perAddress = Math.max(1, Math.min(28_000, Number(args['per-address']) || 25_000))
 const timeLimitMs = Math.max(10, Number(args['time-limit']) || 300) * 1000
 const authSample = Math.max(0, Number(args['auth-sample']) || 0)
@@ -165,11 +168,11 @@ async function main(): Promise<void> {
   const got = await probeNofile(Number(args.nofile) || 1_048_576)
   const cap = Math.max(1, got - BROKER_RESERVE)
   const n = Math.min(want, cap)
-  const perHolder = Math.max(1, got - HOLDER_RESERVE)
+  const perHolder = Math.max(1, Math.min(got - HOLDER_RESERVE, Math.ceil(n / holderCount)))
   console.log(`connection benchmark: ${fmt(want)} idle clients asked${n < want ? `, CAPPED AT ${fmt(n)}` : ''}; ` +
     `open files: this process ${self?.soft}/${self?.hard} (soft/hard), children asked ${args.nofile} and got ${got}` +
     `${n < want ? ` (a broker holds one descriptor per client: it cannot hold more than ${fmt(got)} - ${BROKER_RESERVE} here)` : ''}; ` +
-    `${fmt(perAddress)} clients per source address; MQTT ${protocol === 5 ? '5' : '3.1.1'}, one QoS 1 subscription each; ` +
+    `${Math.ceil(n / perHolder)} holder process(es), ${fmt(perAddress)} clients per source address; MQTT ${protocol === 5 ? '5' : '3.1.1'}, one QoS 1 subscription each; ` +
     `node ${process.version}; ${cpus().length} CPUs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`)
   const results: Result[] = []
   for (const [index, name] of wanted.entries()) {
@@ -197,8 +200,9 @@ async function main(): Promise<void> {
   for (const r of results) if (r.failed) console.log(`${r.broker}: ${r.failed} clients failed: ${JSON.stringify(r.errors)}`)
   const h = results.find((r) => r.broker === 'herald'), m = results.find((r) => r.broker === 'mosquitto')
   if (h && m) {
-    console.log(`\nHerald/Mosquitto: connect rate ${fmt(h.connectRate / m.connectRate, 2)}x, RSS per connection ` +
-      `${fmt(h.rssPerConnection / m.rssPerConnection, 1)}x, idle CPU ${fmt(h.idleCpu / m.idleCpu, 1)}x`)
+    const x = (a: number, b: number, d: number) => (Number.isFinite(a / b) ? `${fmt(a / b, d)}x` : 'n/a (below the clock tick)')
+    console.log(`\nHerald/Mosquitto: connect rate ${x(h.connectRate, m.connectRate, 2)}, RSS per connection ` +
+      `${x(h.rssPerConnection, m.rssPerConnection, 1)}, idle CPU ${x(h.idleCpu, m.idleCpu, 1)}`)
   }
   console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   if (args.json) writeFileSync(args.json, JSON.stringify({ at: new Date().toISOString(), asked: want, clients: n, nofile: got, results }, null, 2))
