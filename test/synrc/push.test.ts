@@ -1,13 +1,17 @@
 // synrc §6.13 PUSH: the #push{} encodings (iOS APNS JSON with base64 ETF, Android registration_id=…&data=…) as pure
-// functions, the bytes checked against Erlang's term_to_binary; and the PushOutbox: one synrc.push job per device
-// with a token when none of the phone's devices is connected, counted in synrc_push_queued_total{os}.
+// functions, the bytes checked against Erlang's term_to_binary; and SynrcPush: one push per device with a token,
+// through Herald's push service to local APNs and FCM services, when none of the phone's devices is connected.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
-import { androidBody, androidData, apnsBody, PUSH_QUEUE, type PushJob } from '../../src/dialects/synrc/push.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { androidBody, androidData, apnsBody } from '../../src/dialects/synrc/push.ts'
 import { Wire, type Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, type SynrcHerald } from './client.ts'
 import { erlAvailable, requireErlang } from './erlang.ts'
+import { APNS_HOST, caFile, FakeApns, FakeFcm, FCM_HOST } from '../push/fake-endpoints.ts'
 
 const A = '380679000021_1'
 const B = '380679000022_1'
@@ -64,24 +68,45 @@ describe('SYNRC #push{} bytes against Erlang', requireErlang(), () => {
   })
 })
 
-describe('SYNRC PushOutbox (§6.13)', () => {
+describe('SYNRC offline push through ctx.push (§6.13): APNs and FCM', () => {
   let h: SynrcHerald
-  before(async () => { h = await startSynrc({ layout: 'a' }) })
-  after(() => h.close())
+  let apns: FakeApns
+  let fcm: FakeFcm
+  let dir: string
+  const IOS = 'ab'.repeat(32)
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-synrc-push-'))
+    apns = await new FakeApns().start()
+    fcm = await new FakeFcm().start()
+    const account = fcm.writeAccount(dir).file
+    h = await startSynrc({
+      layout: 'a', overrides: {
+        'push.caFile': caFile(dir), 'push.pollMs': 50,
+        'push.apns.keyFile': apns.writeKey(dir), 'push.apns.keyId': apns.keyId, 'push.apns.teamId': apns.teamId, 'push.apns.topic': 'org.example.synrc',
+        'push.apns.url': `https://${APNS_HOST}`, 'push.apns.connectTo': apns.connectTo,
+        'push.fcm.serviceAccountFile': account, 'push.fcm.url': `https://${FCM_HOST}`, 'push.fcm.connectTo': fcm.connectTo,
+      },
+    })
+  })
+  after(async () => {
+    await h.close()
+    await apns.close()
+    await fcm.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
 
-  const jobs = async (): Promise<PushJob[]> => (await h.outbox.store.list(PUSH_QUEUE, false, 100)).map((j) => j.payload as PushJob)
-  async function queuedMetric(os: string): Promise<number> {
+  async function metricValue(name: string, labels: string): Promise<number> {
     const text = await (await fetch(`${h.metricsUrl}/metrics`)).text()
-    const m = text.match(new RegExp(`^synrc_push_queued_total\\{os="${os}"\\} (\\d+)$`, 'm'))
+    const m = text.match(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm'))
     return m ? Number(m[1]) : 0
   }
 
-  test('queued only when no device of the phone is connected; one job per device with a token', async () => {
+  test('pushed only when no device of the phone is connected; iOS gets the §6.13 APNs JSON, Android the base64 term in FCM data', async () => {
     const phone = '380679000023'
     const ios = await register(h, phone, 'p1')
     const android = await register(h, phone, 'p2')
     const bare = await register(h, phone, 'p3')
-    await ios.device.send({ $: 'Auth', type: 'push', push: bin('apns-token-1'), os: 'ios' })
+    await ios.device.send({ $: 'Auth', type: 'push', push: bin(IOS), os: 'ios' })
     assert.equal((await ios.device.next((r) => r.$ === 'io')).code?.$, undefined, 'Auth/push answers {io,[],<<>>}')
     await android.device.send({ $: 'Auth', type: 'push', push: bin('fcm-token-2'), os: 'android' })
     await android.device.next((r) => r.$ === 'io')
@@ -95,27 +120,40 @@ describe('SYNRC PushOutbox (§6.13)', () => {
     await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
 
     assert.equal(await notify.notify(phone, push()), 2)
-    const queued = (await jobs()).filter((j) => j.device.includes(phone)).sort((x, y) => x.os.localeCompare(y.os))
-    assert.deepEqual(queued.map((j) => [j.os, j.token, j.device]), [
-      ['android', 'fcm-token-2', android.clientId],
-      ['ios', 'apns-token-1', ios.clientId],
-    ])
-    assert.equal(new URLSearchParams(queued[0].body).get('registration_id'), 'fcm-token-2')
-    assert.ok(JSON.parse(queued[1].body).aps.synrc.model)
-    assert.equal(await queuedMetric('ios'), 1)
-    assert.equal(await queuedMetric('android'), 1)
+    await waitFor(() => apns.received.length === 1 && fcm.messages.length === 1, 10_000)
+    const a = apns.received[0]
+    assert.equal(a.token, IOS)
+    assert.equal(a.headers['apns-topic'], 'org.example.synrc')
+    const synrc = JSON.parse(a.body).aps.synrc
+    assert.deepEqual([synrc.type, synrc.title], ['message', 'Ann'])
+    const wire = new Wire({ layout: 'a', maxBytes: 1 << 20 })
+    assert.deepEqual([wire.decode(Buffer.from(synrc.model, 'base64')).$, str(wire.decode(Buffer.from(synrc.model, 'base64')).from)], ['p2p', A])
+    const f = fcm.messages[0]
+    assert.equal(f.token, 'fcm-token-2')
+    const rec = wire.decode(Buffer.from(f.message.data.data, 'base64'))
+    assert.deepEqual([rec.$, str(rec.type), str(rec.title), str(rec.alert), rec.badge], ['push', 'message', 'Ann', 'hi', 1])
+    assert.equal(await metricValue('synrc_push_queued_total', 'os="ios"'), 1)
+    assert.equal(await metricValue('synrc_push_queued_total', 'os="android"'), 1)
   })
 
-  test('a token saved without an os, a phone without tokens or without devices: nothing queued', async () => {
+  test('a token saved without an os, a phone without tokens or without devices: nothing pushed; an iOS token APNs cannot take is skipped', async () => {
     const phone = '380679000024'
     const { device } = await register(h, phone, 'q1')
     await device.send({ $: 'Auth', type: 'push', push: bin('token-without-os') })
     await device.next((r) => r.$ === 'io')
     await device.end()
     await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
+    const before = apns.received.length + fcm.messages.length
     assert.equal(await h.synrc.synrc!.push!.notify(phone, push()), 0)
     assert.equal(await h.synrc.synrc!.push!.notify('380679000029', push()), 0)
-    assert.deepEqual((await jobs()).filter((j) => j.device.includes(phone)), [])
+    const other = await register(h, '380679000025', 'q2')
+    await other.device.send({ $: 'Auth', type: 'push', push: bin('not-a-hex-token'), os: 'ios' })
+    await other.device.next((r) => r.$ === 'io')
+    await other.device.end()
+    await waitFor(() => h.synrc.synrc!.connectedDevices('380679000025').length === 0)
+    assert.equal(await h.synrc.synrc!.push!.notify('380679000025', push()), 0)
+    assert.equal(await metricValue('synrc_push_skipped_total', 'os="ios",why="refused"'), 1)
+    assert.equal(apns.received.length + fcm.messages.length, before)
   })
 })
 

@@ -8,7 +8,7 @@ import { KIND, rewrite, rules, synrcAuthenticator } from './access.ts'
 import type { Synrc as SynrcCtx } from './context.ts'
 import { MODULES, routesOf } from './handlers/index.ts'
 import { synrcMigrations } from './migrations.ts'
-import { PushOutbox } from './push.ts'
+import { SynrcPush } from './push.ts'
 import { SynrcService } from './service.ts'
 import { synrcSettings } from './settings.ts'
 import { signatureCheck } from './signatures.ts'
@@ -79,7 +79,7 @@ export function createSynrc(): SynrcDialect {
           files: [{ $: 'Desc', mime: Buffer.from('text'), payload: Buffer.from(text) }],
         }),
       }
-      s.push = new PushOutbox(s, ctx.outbox, ctx.metrics.registry)
+      s.push = new SynrcPush(s, ctx.push, ctx.metrics.registry)
       if (settings.verifySignatures) s.verifySignatures = signatureCheck(ctx.config, log)
       d.synrc = s
       d.service = new SynrcService(s, routesOf(MODULES))

@@ -1,17 +1,14 @@
-// PUSH (§6.13): `#push{}` payloads for the devices of a user none of whose devices is connected, one outbox job per
-// device with a push token (from Auth/push) on `synrc.push`. Delivery to APNs/FCM is the push dispatcher's (the push
-// issue): until it consumes this queue the jobs stay queued, counted in synrc_push_queued_total{os}.
+// PUSH (§6.13): `#push{}` payloads for the devices of a user none of whose devices is connected, one push per
+// device with a push token (from Auth/push) on Herald's push service (ctx.push): iOS to APNs with the §6.13 JSON,
+// Android to FCM HTTP v1 with the base64 term in data (the legacy form's `data` field), counted in
+// synrc_push_queued_total{os}. A device whose provider is not configured, or whose token the provider could never
+// take, is skipped (synrc_push_skipped_total{os,why}).
 import { Counter, type Registry } from 'prom-client'
-import type { Outbox } from '../../core/queue/outbox.ts'
+import { PushTargetError, type PushNotification, type PushService, type PushTarget } from '../../core/push/service.ts'
 import type { Synrc } from './context.ts'
 import { encode } from './etf/codec.ts'
 import type { Term } from './etf/term.ts'
 import type { Rec, Wire } from './wire.ts'
-
-export const PUSH_QUEUE = 'synrc.push'
-
-/** one job of synrc.push: the provider request body for one device */
-export interface PushJob { device: string; os: 'ios' | 'android' | 'web'; token: string; body: string }
 
 export interface ApnsOptions {
   /** §6.13 `version` inside aps.synrc (the spec names the key, not its value) */
@@ -50,40 +47,63 @@ export function androidBody(wire: Wire, token: string, push: Rec): string {
 }
 
 export interface PushNotifier {
-  /** queue `push` for every device of `phone` with a token when none of them is connected; how many jobs */
+  /** push `push` to every device of `phone` with a token when none of them is connected; how many were queued */
   notify(phone: string, push: Rec): Promise<number>
 }
 
-export class PushOutbox implements PushNotifier {
-  private readonly queued: Counter<'os'>
+/** a Web Push subscription as a browser's PushSubscription.toJSON() gives it, saved as the token of an os=web device */
+function webSubscription(token: string): { endpoint: string; p256dh: string; auth: string } | undefined {
+  try {
+    const j = JSON.parse(token) as { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } }
+    if (typeof j.endpoint === 'string' && typeof j.keys?.p256dh === 'string' && typeof j.keys?.auth === 'string') return { endpoint: j.endpoint, p256dh: j.keys.p256dh, auth: j.keys.auth }
+  } catch { /* not JSON */ }
+  return undefined
+}
 
-  constructor(private readonly s: Synrc, private readonly outbox: Outbox, registry: Registry, private readonly apns: ApnsOptions = {}) {
-    const name = 'synrc_push_queued_total'
-    this.queued = (registry.getSingleMetric(name) as Counter<'os'> | undefined) ??
-      new Counter({ name, help: 'SYNRC #push{} jobs queued for offline devices (§6.13), by device os', labelNames: ['os'], registers: [registry] })
+export class SynrcPush implements PushNotifier {
+  private readonly queued: Counter<'os'>
+  private readonly skipped: Counter<'os' | 'why'>
+
+  constructor(private readonly s: Synrc, private readonly push: PushService, registry: Registry, private readonly apns: ApnsOptions = {}) {
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
+    this.queued = counter('synrc_push_queued_total', 'SYNRC #push{} pushes queued for offline devices (§6.13), by device os', ['os'])
+    this.skipped = counter('synrc_push_skipped_total', 'SYNRC #push{} for offline devices not sent: provider not configured, or a token it cannot take', ['os', 'why'])
   }
 
   async notify(phone: string, push: Rec): Promise<number> {
     if (this.s.connectedDevices(phone).length > 0) return 0
-    const jobs: { queue: string; payload: PushJob }[] = []
+    let n = 0
     for (const d of await this.s.stores.auth.devices(phone)) {
       if (!d.push) continue
-      const body = this.body(d.os, d.push, push)
-      // a token saved without an os (Auth/push os = []) names no provider: nothing to queue
-      if (body === undefined) continue
-      jobs.push({ queue: PUSH_QUEUE, payload: { device: d.client_id, os: d.os as PushJob['os'], token: d.push, body } })
+      // a token saved without an os (Auth/push os = []) names no provider
+      const p = this.pushFor(d.os, d.push, push)
+      if (!p) continue
+      const os = d.os!
+      if (!this.push.enabled(p.target.provider)) { this.skipped.inc({ os, why: 'not-configured' }); continue }
+      try {
+        await this.push.send(p.target, p.notification, { dialect: 'synrc' })
+      } catch (err) {
+        if (!(err instanceof PushTargetError)) throw err
+        this.skipped.inc({ os, why: 'refused' })
+        this.s.log.warn({ err: err.message, device: d.client_id }, 'synrc: push refused')
+        continue
+      }
+      this.queued.inc({ os })
+      n++
     }
-    if (jobs.length === 0) return 0
-    await this.outbox.enqueueMany(jobs)
-    for (const j of jobs) this.queued.inc({ os: j.payload.os })
-    return jobs.length
+    return n
   }
 
-  private body(os: string | null, token: string, push: Rec): string | undefined {
-    if (os === 'ios') return apnsBody(this.s.wire, push, this.apns)
-    if (os === 'android') return androidBody(this.s.wire, token, push)
-    // §6.13 names no web encoding: the Android data (base64 ETF of #push{}) for a Web Push provider to carry
-    if (os === 'web') return androidData(this.s.wire, push)
+  private pushFor(os: string | null, token: string, push: Rec): { target: PushTarget; notification: PushNotification } | undefined {
+    if (os === 'ios') return { target: { provider: 'apns', token }, notification: { payload: apnsBody(this.s.wire, push, this.apns) } }
+    if (os === 'android') {
+      const data = androidData(this.s.wire, push)
+      return { target: { provider: 'fcm', token }, notification: { payload: data, fcm: { data: { data } } } }
+    }
+    // §6.13 names no web encoding: the Android data (base64 ETF of #push{}) as the Web Push payload
+    const sub = os === 'web' ? webSubscription(token) : undefined
+    if (sub) return { target: { provider: 'webpush', ...sub }, notification: { payload: androidData(this.s.wire, push) } }
     return undefined
   }
 }
