@@ -20,7 +20,8 @@ describe('UWPX record expiry (§5.1)', () => {
   let h: PushHerald
   let c: UwpxClient
   before(async () => {
-    h = await startPush({ clock, overrides: { 'push.ttlDays': 210 } })
+    // WNS configured (request_test_push answers status 1 only then), routed to a closed loopback port: never the internet
+    h = await startPush({ clock, overrides: { 'push.ttlDays': 210, 'push.wns.clientId': 'ms-app://s-1-15-2-1', 'push.wns.clientSecret': 's', 'push.wns.connectTo': '127.0.0.1:9' } })
     c = await UwpxClient.connect(h)
   })
   after(async () => { c.close(); await h.close() })
