@@ -246,6 +246,38 @@ for (const kind of ['SQLite', 'PostgreSQL'] as const) {
       assert.deepEqual(fake.notifications().filter((r) => r.path.includes('trx')).map((r) => r.body.toString()), ['committed'])
     })
 
+    t('two nodes on one database: every push sent once, never two in flight to one endpoint, each endpoint in order', async () => {
+      const inflight = new Map<string, number>()
+      let overlap = 0
+      const seen = new Map<string, string[]>()
+      const node = (): Deliverer => ({
+        name: 'wns',
+        async send(target, n) {
+          const key = (target as { channelUri: string }).channelUri
+          inflight.set(key, (inflight.get(key) ?? 0) + 1)
+          if (inflight.get(key)! > 1) overlap++
+          await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 6)))
+          inflight.set(key, inflight.get(key)! - 1)
+          seen.set(key, [...(seen.get(key) ?? []), n.payload])
+          return { kind: 'delivered', status: 200 }
+        },
+        async close() {},
+      })
+      const nodes = ['node-a', 'node-b'].map((owner) => new PushDispatcher({ db: db.store.db, kind: db.store.kind, owner, providers: { wns: node() }, concurrency: { wns: 4 }, pollMs: 20 }))
+      running.push(...nodes)
+      let delivered = 0
+      const all = new Promise<void>((resolve) => {
+        for (const d of nodes) d.on('settled', (_r: PushRow, o: Settled) => { if (o === 'delivered' && ++delivered === 40) resolve() })
+      })
+      for (const d of nodes) d.start()
+      for (let i = 0; i < 8; i++) for (let e = 0; e < 5; e++) await nodes[i % 2]!.send(wns(`two${e}`), raw(String(i)), { dialect: 'x' })
+      await all
+      assert.equal(overlap, 0)
+      assert.equal(seen.size, 5)
+      for (const [key, list] of seen) assert.deepEqual(list, ['0', '1', '2', '3', '4', '5', '6', '7'], key)
+      assert.deepEqual(await nodes[0]!.store.list(), [])
+    })
+
     t('concurrency: at most N pushes in flight per provider, one per endpoint, each endpoint in order', async () => {
       let inflight = 0
       let maxInflight = 0
