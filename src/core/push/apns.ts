@@ -4,10 +4,10 @@
 // 410 Unregistered and 400 BadDeviceToken drop the token; 429 and 5xx come back later.
 import http2, { type ClientHttp2Session } from 'node:http2'
 import { readFileSync } from 'node:fs'
-import { rootCertificates, connect as tlsConnect } from 'node:tls'
+import { connect as tlsConnect } from 'node:tls'
 import { importPKCS8, SignJWT } from 'jose'
 import { systemClock, type Clock } from '../clock.ts'
-import { parseConnectTo, retryAfterMs } from './http.ts'
+import { parseConnectTo, retryAfterMs, trustedCas } from './http.ts'
 import type { PushNotification } from './service.ts'
 import type { PushOutcome, PushProvider } from './types.ts'
 
@@ -74,7 +74,7 @@ export class ApnsProvider implements PushProvider<ApnsTarget, PushNotification> 
 
   private connect(): ClientHttp2Session {
     if (this.session && !this.session.closed && !this.session.destroyed) return this.session
-    const ca = this.o.ca ? [...rootCertificates, ...[this.o.ca].flat()] : undefined
+    const ca = trustedCas(this.o.ca)
     const host = this.url.hostname
     const port = Number(this.url.port || 443)
     const to = this.o.connectTo ? parseConnectTo(this.o.connectTo) : { host, port }

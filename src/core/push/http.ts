@@ -1,5 +1,6 @@
 // Outgoing HTTPS for push providers: one keep-alive agent per provider, an optional `--connect-to` style address
 // (issue 14 settings `…_CONNECT_TO`), a time limit on every request and bounded response bodies.
+import { readFileSync } from 'node:fs'
 import { rootCertificates } from 'node:tls'
 import { Agent, buildConnector, request } from 'undici'
 
@@ -24,8 +25,24 @@ export function parseConnectTo(s: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port }
 }
 
+let extraCas: string[] | undefined
+/**
+ * The CAs to trust when extra ones are given: Node's bundled roots, NODE_EXTRA_CA_CERTS (which an explicit `ca`
+ * option would otherwise drop) and `extra`. Undefined without extra ones: Node's defaults, the env file included.
+ */
+export function trustedCas(extra?: string | string[]): string[] | undefined {
+  if (!extra || extra.length === 0) return undefined
+  if (extraCas === undefined) {
+    const f = process.env.NODE_EXTRA_CA_CERTS
+    extraCas = []
+    if (f) { try { extraCas = [readFileSync(f, 'utf8')] } catch { /* Node warned at start already */ } }
+  }
+  return [...rootCertificates, ...extraCas, ...[extra].flat()]
+}
+
 export function pushAgent(o: PushHttpOptions): Agent {
-  const tlsOptions = o.ca ? { ca: [...rootCertificates, ...[o.ca].flat()] } : {}
+  const ca = trustedCas(o.ca)
+  const tlsOptions = ca ? { ca } : {}
   const connectOptions = { timeout: o.timeoutMs, ...tlsOptions }
   if (!o.connectTo) return new Agent({ connect: connectOptions, connections: 64 })
   const to = parseConnectTo(o.connectTo)
