@@ -89,6 +89,10 @@ describe('UWPX request_test_push through the push service to a local WNS', () =>
     assert.equal(n.headers['x-wns-type'], 'wns/raw')
     assert.equal(n.headers['content-type'], 'application/octet-stream')
     assert.match(String(n.headers.authorization), /^bearer tok-\d+$/)
+    const metrics = await (await fetch(`${h.metricsUrl}/metrics`)).text()
+    assert.match(metrics, /^herald_push_sent_total\{provider="wns",outcome="delivered"\} 2$/m)
+    assert.match(metrics, /^herald_push_accepted_total\{provider="wns",dialect="push"\} 2$/m)
+    assert.match(metrics, /^herald_push_queue_depth\{provider="wns"\} 0$/m)
     await h.close()
   })
 

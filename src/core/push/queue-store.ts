@@ -5,7 +5,7 @@
 // of an endpoint may be sent, and a retry keeps it at the head instead of letting the next one pass. The outbox
 // claims any due job, so the claim here is its own: a row is claimable when it is due *and* has the smallest id of
 // its endpoint. A push being sent or waiting for its retry blocks its endpoint's later pushes, on every node.
-import { PostgresAdapter, sql, type ExpressionBuilder, type Migration } from 'kysely'
+import { PostgresAdapter, type ExpressionBuilder, type Migration } from 'kysely'
 import type { Executor } from '../queue/store.ts'
 import type { Db, DbKind } from '../store/db.ts'
 
@@ -143,12 +143,5 @@ export class PushQueueStore {
       .onConflict((oc) => oc.column('name').doNothing()).execute()
     const r = await this.db.selectFrom('herald_push_keys').select('value').where('name', '=', name).executeTakeFirstOrThrow()
     return r.value
-  }
-
-  /** pages of the table in bytes where the database tells (bench: write cost) */
-  async tableBytes(): Promise<number | undefined> {
-    if (this.kind !== 'postgres') return undefined
-    const r = await sql<{ n: string }>`select pg_total_relation_size('herald_push_queue') as n`.execute(this.db)
-    return Number(r.rows[0]?.n)
   }
 }
