@@ -7,6 +7,7 @@ import { createDialects } from './dialects/index.ts'
 import { createLogger } from './log.ts'
 import { startHerald } from './server.ts'
 import { caCommands } from './core/identity/cli.ts'
+import { AdminTokenStore } from './core/admin/tokens.ts'
 
 const allDialects = createDialects()
 const settings: Setting[] = [...coreSettings, ...allDialects.flatMap((d) => d.settings ?? [])]
@@ -75,6 +76,19 @@ addSettingFlags(user.command('remove <username>')).description('remove an accoun
   const removed = await withUsers(opts, (u) => u.remove(username))
   if (!removed) { console.error(`no user ${username}`); process.exitCode = 1 } else console.log(`user ${username} removed`)
 })
+
+const token = program.command('token').description('bearer tokens for the admin API (/api/v1/admin)')
+addSettingFlags(token.command('create').option('--name <name>', 'a label for the token', 'admin'))
+  .description('create an admin API token; it is printed once and only its hash is stored').action(async (opts) => {
+    const cfg = configFrom(opts)
+    const store = openStore({ databaseUrl: cfg.databaseUrl as string, dataDir: cfg.dataDir as string })
+    try {
+      await migrate(store.db, 'core', coreMigrations)
+      console.log(await new AdminTokenStore(store.db).create(String(opts.name)))
+    } finally {
+      await store.close()
+    }
+  })
 
 caCommands(program, addSettingFlags, configFrom)
 

@@ -4,6 +4,7 @@ import { identitySettings } from './core/identity/settings.ts'
 import { ldapSettings } from './core/identity/ldap-settings.ts'
 import { persistenceSettings } from './transport/persistence-settings.ts'
 import { pushDispatchSettings, wnsSettings } from './core/push/settings.ts'
+import { adminSettings } from './core/admin/settings.ts'
 
 export type SettingType = 'string' | 'int' | 'port' | 'bool' | 'list'
 
@@ -85,6 +86,7 @@ export const coreSettings = defineSettings([
   ...persistenceSettings,
   ...wnsSettings,
   ...pushDispatchSettings,
+  ...adminSettings,
 ])
 
 export type Config = Record<string, unknown>

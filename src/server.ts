@@ -3,7 +3,8 @@ import type http from 'node:http'
 import type net from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { bool, list, num, port, str, type Config, settingHint } from './config.ts'
+import { bool, coreSettings, list, num, port, str, type Config, settingHint } from './config.ts'
+import { registerAdmin, type Admin } from './core/admin/index.ts'
 import { systemClock, type Clock } from './core/clock.ts'
 import { AccessControl } from './core/access/access.ts'
 import { loadAclFile } from './core/access/acl-file.ts'
@@ -145,9 +146,11 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   let identity: Identity | undefined
   const started: Dialect[] = []
   let push: PushDispatcher | undefined
+  let admin: Admin | undefined
 
   const stop = async () => {
     ready = false
+    await admin?.stop()
     for (const s of servers) s.close()
     await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])
     for (const d of started.reverse()) await d.stop?.().catch((err) => log.error({ err, dialect: d.name }, 'dialect stop failed'))
@@ -314,6 +317,11 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     if (identity) await main.app.register(identity.est, { prefix: EST_PREFIX })
     if (identity) await main.app.register(identity.certs, { prefix: CERTS_PREFIX })
     await mountRoutes(o.dialects, main.app, ctx.extraHttp)
+    // issue 15: the admin API, the console and GET /
+    admin = await registerAdmin({
+      app: main.app, config: cfg, settings: [...coreSettings, ...o.dialects.flatMap((d) => d.settings ?? [])], metrics, sessions, store, users,
+      bus: () => bus, ports, brokerUrl: external, dialects: o.dialects,
+    })
     await main.app.ready()
     for (const l of pendingListens) await l()
 
@@ -360,6 +368,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       started.push(d)
     }
     pushService.start()
+    await admin.start()
     ready = true
     log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
     return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, pushDispatch: pushService, stop }

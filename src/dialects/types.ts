@@ -70,4 +70,6 @@ export interface Dialect {
   stop?(): Promise<void>
   /** false while something the dialect serves through is down (e.g. push's XMPP session): /readyz answers 503 */
   ready?(): boolean
+  /** the dialect's section of the admin API and console (GET /api/v1/admin/dialects/:name): counts and states */
+  summary?(): Promise<Record<string, unknown>>
 }

@@ -8,6 +8,7 @@ import { pushTokensMigration } from '../push/store.ts'
 import { mqttSessionsMigration } from '../../transport/persistence-store.ts'
 import { caMigration } from '../identity/sql-store.ts'
 import { pushQueueMigration } from '../push/queue-store.ts'
+import { adminTokensMigration } from '../admin/tokens.ts'
 import type { Db } from './db.ts'
 
 export const coreMigrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ export const coreMigrations: Record<string, Migration> = {
   '005_mqtt_sessions': mqttSessionsMigration,
   '006_push_queue': pushQueueMigration,
   '007_ca': caMigration,
+  '008_admin_tokens': adminTokensMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }

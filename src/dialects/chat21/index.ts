@@ -14,7 +14,7 @@ import { Observer } from './observer/index.ts'
 import { restApi, rootRoutes } from './rest/index.ts'
 import { checkPushWebhook } from './rest/push.ts'
 import { chat21Settings } from './settings.ts'
-import { Chat21Store } from './store.ts'
+import { Chat21Store, WEBHOOK_QUEUE } from './store.ts'
 import { validId } from './topics.ts'
 import { Webhooks } from './webhooks.ts'
 
@@ -38,6 +38,7 @@ export interface Chat21 extends Dialect {
 export function createChat21(): Chat21 {
   let observer: Observer | undefined
   let mounts: DialectRoutes[] = []
+  let summary: (() => Promise<Record<string, unknown>>) | undefined
   const d: Chat21 = {
     name: 'chat21',
     settings: chat21Settings,
@@ -56,6 +57,11 @@ export function createChat21(): Chat21 {
       }, new Chat21Metrics(ctx.metrics.registry, { originalLabels: s.metrics.originalLabels }))
       flow.push = new Chat21Push(app, store, ctx.presence, ctx.push, log, s.push)
       Object.assign(d, { flow, tokens, webhooks })
+      // issue 15: the console's chat21 section; webhook delivery state from the outbox queue the webhooks ride on
+      summary = async () => ({
+        appId: app, ...await store.summaryCounts(),
+        webhooks: { queued: await ctx.outbox.depth(WEBHOOK_QUEUE), dead: (await ctx.outbox.dead(WEBHOOK_QUEUE, 10_000)).length },
+      })
       ctx.access.addAuthenticator(jwtAuthenticator(tokens))
       // issue 9 §3: chat21's topics (`apps/<app>/…`) are its own; an ACL-file or anonymous grant does not reach them
       ctx.access.ownTopics(['apps/#'])
@@ -71,6 +77,8 @@ export function createChat21(): Chat21 {
     },
 
     routes: () => mounts,
+
+    summary: () => (summary ? summary() : Promise.resolve({})),
 
     async start() {
       observer = new Observer(d.flow!)

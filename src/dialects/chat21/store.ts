@@ -178,6 +178,16 @@ export class Chat21Store {
     await this.db.deleteFrom('chat21_messages').where('app_id', '=', app).where('convers_with', '=', cw).execute()
   }
 
+  /** issue 15: the admin console's section: conversation rows (one per member), distinct conversations, groups, messages */
+  async summaryCounts(): Promise<{ conversations: number; groups: number; messages: number; instances: number }> {
+    const count = (t: string) => this.db.selectFrom(t).select((eb) => eb.fn.countAll().as('c'))
+    const row = await this.db.selectNoFrom([
+      count('chat21_conversations').as('conversations'), count('chat21_groups').as('groups'),
+      count('chat21_messages').as('messages'), count('chat21_instances').as('instances'),
+    ]).executeTakeFirstOrThrow()
+    return { conversations: Number(row.conversations), groups: Number(row.groups), messages: Number(row.messages), instances: Number(row.instances) }
+  }
+
   async group(uid: string): Promise<Doc | null> {
     const row = await this.db.selectFrom('chat21_groups').select('doc').where('uid', '=', uid).executeTakeFirst()
     return row ? parse(row.doc) : null

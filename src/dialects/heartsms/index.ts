@@ -72,13 +72,14 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
   let article: ArticleFetcher | undefined
   let h: HeartContext | undefined
   let push: HeartPush | undefined
+  let store: HeartStore | undefined
   return {
     name: 'heartsms',
     settings,
     migrations,
     async setup(ctx: DialectContext) {
       const s = settingsOf(ctx.config, settings, 'heartsms')
-      const store = new HeartStore(ctx.store)
+      store = new HeartStore(ctx.store)
       stream = new Stream(ctx.log.child({ dialect: 'heartsms' }))
       article = new ArticleFetcher({ ...s.article, ...hooks.article })
       const limits = new LoginLimits({
@@ -122,6 +123,8 @@ export function createHeartsms(hooks: HeartsmsHooks = {}): Dialect {
     async start(ctx: DialectContext) {
       stream!.attach(ctx.bus)
     },
+    // issue 15: the console's heartsms section
+    summary: async () => (store ? await store.summaryCounts() : {}),
     async stop() {
       stream?.detach()
       await push?.stop()

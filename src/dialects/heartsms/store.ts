@@ -133,6 +133,15 @@ export class HeartStore {
     }))
   }
 
+  /** issue 15: the admin console's section: accounts and devices in all */
+  async summaryCounts(): Promise<{ accounts: number; devices: number }> {
+    const row = await guard(this.db.selectNoFrom([
+      this.db.selectFrom('heartsms_accounts').select((eb) => eb.fn.countAll().as('c')).as('accounts'),
+      this.db.selectFrom('heartsms_devices').select((eb) => eb.fn.countAll().as('c')).as('devices'),
+    ]).executeTakeFirstOrThrow())
+    return { accounts: Number(row.accounts), devices: Number(row.devices) }
+  }
+
   async counts(account: number): Promise<Record<string, number>> {
     const tables: [string, Table][] = [
       ['device_count', 'devices'], ['message_count', 'messages'], ['conversation_count', 'conversations'],

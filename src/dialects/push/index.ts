@@ -71,6 +71,18 @@ export function createPush(o: PushOptions = {}): PushDialect {
           registers: [ctx.metrics.registry], collect() { this.set({ mode: s.xmpp.mode }, xmpp.up ? 1 : 0) },
         })
       }
+      // issue 15: the console's push section; the queue per provider is the dispatcher's gauge on Herald's registry
+      const store = d.store
+      d.summary = async () => {
+        const depth = ctx.metrics.registry.getSingleMetric('herald_push_queue_depth')
+        const queue: Record<string, number> = {}
+        for (const v of depth ? (await depth.get()).values : []) queue[String(v.labels.provider)] = v.value
+        return {
+          ...await store.summaryCounts(clock.now()),
+          xmpp: { mode: s.xmpp.mode, up: d.xmpp ? d.xmpp.up : null },
+          uwpxPort: d.port ?? null, queue,
+        }
+      }
       d.service = new UwpxService({ store: d.store, nodes, push: ctx.push, clock, ttlMs: s.ttlDays * DAY_MS, log })
       const service = d.service
       // §12.2: a channel WNS reports gone (404/410) is dropped with its devices

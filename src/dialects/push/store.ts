@@ -12,6 +12,16 @@ export interface NewAccount { account_id: string; node: string; secret: string }
 export class PushStore {
   constructor(private readonly db: Db, private readonly kind: DbKind) {}
 
+  /** issue 15: the admin console's section: live (unexpired) devices and their accounts */
+  async summaryCounts(now: number): Promise<{ devices: number; accounts: number }> {
+    const row = await this.db.selectNoFrom([
+      this.db.selectFrom('push_uwpx_devices').where('expires_at', '>', now).select((eb) => eb.fn.countAll().as('c')).as('devices'),
+      this.db.selectFrom('push_uwpx_accounts').innerJoin('push_uwpx_devices', 'push_uwpx_devices.device_id', 'push_uwpx_accounts.device_id')
+        .where('push_uwpx_devices.expires_at', '>', now).select((eb) => eb.fn.countAll().as('c')).as('accounts'),
+    ]).executeTakeFirstOrThrow()
+    return { devices: Number(row.devices), accounts: Number(row.accounts) }
+  }
+
   /** the device, unless it expired */
   async device(deviceId: string, now: number): Promise<DeviceRow | undefined> {
     return await this.db.selectFrom('push_uwpx_devices').selectAll()

@@ -83,6 +83,13 @@ export function createSynrc(): SynrcDialect {
       if (settings.verifySignatures) s.verifySignatures = signatureCheck(ctx.config, log)
       d.synrc = s
       d.service = new SynrcService(s, routesOf(MODULES))
+      // issue 15: the console's synrc section counts the devices connected now
+      const connected = new Set<string>()
+      d.service.addHooks({
+        connected: async (dev) => { connected.add(dev.clientId) },
+        disconnected: async (dev) => { connected.delete(dev.clientId) },
+      })
+      d.summary = async () => ({ ...await stores.auth.summaryCounts(), rooms: await stores.rooms.count(), connectedDevices: connected.size, layout: settings.layout })
     },
 
     async start(ctx) {

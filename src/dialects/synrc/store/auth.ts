@@ -30,6 +30,13 @@ export class AuthStore {
     return this.db.selectFrom('synrc_auth').selectAll().where('token', '=', token).executeTakeFirst() as Promise<AuthRow | undefined>
   }
 
+  /** issue 15: the admin console's section: users (phones with a logged-in device) and logged-in devices */
+  async summaryCounts(): Promise<{ users: number; devices: number }> {
+    const row = await this.db.selectFrom('synrc_auth').where('token', 'is not', null)
+      .select((eb) => [eb.fn.count('phone').distinct().as('users'), eb.fn.countAll().as('devices')]).executeTakeFirstOrThrow()
+    return { users: Number(row.users), devices: Number(row.devices) }
+  }
+
   /** the phone's logged-in devices */
   async devices(phone: string): Promise<AuthRow[]> {
     return this.db.selectFrom('synrc_auth').selectAll().where('phone', '=', phone).where('token', 'is not', null)

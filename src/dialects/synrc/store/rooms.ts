@@ -45,6 +45,12 @@ export class RoomStore {
     this.favs = new FavStore(db)
   }
 
+  /** issue 15: rooms in all, for the admin console */
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('synrc_rooms').select((eb) => eb.fn.countAll().as('c')).executeTakeFirstOrThrow()
+    return Number(row.c)
+  }
+
   async get(id: string): Promise<RoomRow | undefined> {
     return this.db.selectFrom('synrc_rooms').selectAll().where('id', '=', id).executeTakeFirst() as Promise<RoomRow | undefined>
   }

@@ -1,0 +1,96 @@
+// The connected clients as the admin API lists them, kept from the sessions' connect/disconnect events (both modes);
+// their subscriptions come from Sessions.list where the broker offers it.
+import type { SessionInfo, Sessions } from '../sessions/types.ts'
+
+export interface AdminClient {
+  id: string
+  user: string
+  /** who vouched for the login: a dialect name, `user` (a Herald account), `service`, `certificate`, `anonymous` */
+  dialect: string
+  /** MQTT protocol level (4: 3.1.1, 5), where the broker tells it */
+  protocolVersion: number | null
+  listener: string
+  transport: 'tcp' | 'tls' | 'websocket' | 'websocket+tls' | 'other'
+  address: string | null
+  connectedSince: string
+  clean: boolean | null
+  subscriptions: { filter: string; qos: number }[]
+  /** messages queued for the client and QoS 1/2 deliveries awaiting its acknowledgement, where the broker tells them */
+  queued: number | null
+  inflight: number | null
+}
+
+export interface ClientEvent { type: 'connect' | 'disconnect'; clientId: string; user: string; dialect: string; listener: string; at: string }
+
+/** what a broker may add to SessionInfo (the embedded broker's MQTT 5 transport, an external broker's events) */
+type Detailed = SessionInfo & { protocolVersion?: number; address?: string; remoteAddress?: string; queued?: number; inflight?: number }
+
+function transportOf(listener: string): AdminClient['transport'] {
+  if (listener === 'mqtt') return 'tcp'
+  if (listener === 'mqtts') return 'tls'
+  if (listener === 'wss') return 'websocket+tls'
+  if (listener === 'ws' || listener.startsWith('ws:')) return 'websocket'
+  return 'other'
+}
+
+interface Entry { info: Detailed; since: number }
+
+export class ClientRegistry {
+  private entries = new Map<string, Entry>()
+  private off: (() => void)[] = []
+
+  constructor(private sessions: Sessions, private onEvent: (e: ClientEvent) => void, private now: () => number = Date.now) {
+    this.off.push(sessions.on('connect', (s) => this.seen('connect', s)))
+    this.off.push(sessions.on('disconnect', (s) => this.seen('disconnect', s)))
+  }
+
+  private seen(type: ClientEvent['type'], s: SessionInfo): void {
+    if (type === 'connect') this.entries.set(s.clientId, { info: s, since: this.now() })
+    else this.entries.delete(s.clientId)
+    this.onEvent({ type, clientId: s.clientId, user: s.principal.username, dialect: s.principal.kind, listener: s.listener, at: new Date(this.now()).toISOString() })
+  }
+
+  get size(): number { return this.entries.size }
+
+  has(id: string): boolean { return this.entries.has(id) }
+
+  /** ids and users containing `q` (case-insensitive), in connection order */
+  search(q: string | undefined): string[] {
+    const needle = q?.toLowerCase()
+    const out: string[] = []
+    for (const [id, e] of this.entries) {
+      if (!needle || id.toLowerCase().includes(needle) || e.info.principal.username.toLowerCase().includes(needle)) out.push(id)
+    }
+    return out
+  }
+
+  async describe(id: string): Promise<AdminClient | undefined> {
+    const e = this.entries.get(id)
+    if (!e) return undefined
+    const s = e.info
+    const subscriptions = this.sessions.capabilities.subscriptions
+      ? await this.sessions.list(id).then((l) => l.map((x) => ({ filter: x.filter, qos: x.qos })), () => [])
+      : []
+    return {
+      id, user: s.principal.username, dialect: s.principal.kind, protocolVersion: s.protocolVersion ?? null,
+      listener: s.listener, transport: transportOf(s.listener), address: s.address ?? s.remoteAddress ?? null,
+      connectedSince: new Date(e.since).toISOString(), clean: s.clean ?? null, subscriptions,
+      queued: s.queued ?? null, inflight: s.inflight ?? null,
+    }
+  }
+
+  /** every connected client's subscriptions (for the topic list) */
+  async allSubscriptions(): Promise<{ clientId: string; filter: string }[]> {
+    if (!this.sessions.capabilities.subscriptions) return []
+    const out: { clientId: string; filter: string }[] = []
+    for (const id of this.entries.keys()) {
+      const subs = await this.sessions.list(id).catch(() => [])
+      for (const s of subs) out.push({ clientId: id, filter: s.filter })
+    }
+    return out
+  }
+
+  close(): void {
+    for (const f of this.off) f()
+  }
+}
