@@ -32,7 +32,9 @@ export class AedesSessions implements Sessions {
 
   /** a client logged in: a clean session starts without any of the previous one's subscriptions */
   starting(client: Client): void {
-    if (client.clean) this.endSession(client.id)
+    // MQTT 5 Clean Start with a Session Expiry Interval: a new session that outlives its connection (clean false);
+    // Aedes keeps the CONNECT's flag as _cleanStart (3.1.1: the same as clean)
+    if ((client as unknown as { _cleanStart?: boolean })._cleanStart ?? client.clean) this.endSession(client.id)
   }
 
   ready(client: Client, principal: Principal, listener: string): void {

@@ -334,6 +334,15 @@ describe('sessions and wills', () => {
     assert.equal(r.sessionPresent, false, 'expired after its Session Expiry Interval')
   })
 
+  test("Clean Start with a Session Expiry Interval: the earlier session's subscriptions no longer count against the limit", async () => {
+    const opts = { ...bob, clientId: 'm5-clean-start', properties: { sessionExpiryInterval: 60 } }
+    const first = await v5({ ...opts, clean: false })
+    assert.deepEqual(await subackCodes(first, ['home/bob/1', 'home/bob/2', 'home/bob/3', 'home/bob/4'], 1), [1, 1, 1, 1])
+    first.end(true)
+    const again = await v5({ ...opts, clean: true })
+    assert.deepEqual(await subackCodes(again, ['home/bob/5'], 1), [1])
+  })
+
   test('will delay: the will comes after its delay; a reconnect within it cancels the will', async () => {
     const w = await v5({ ...alice })
     await w.subscribeAsync('m5/will/#', { qos: 1 })
