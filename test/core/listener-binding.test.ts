@@ -76,14 +76,18 @@ describe('listeners bind dialects', requireService(hasOpenssl, 'openssl'), () =>
     }
   })
 
-  test('MQTTS bound to HeartSMS (which knows no certificates): the CN is Herald\'s own certificate identity (ACL file)', async () => {
+  test('MQTTS bound to HeartSMS: a CN naming a HeartSMS account is that account (issue 13 §3); another CN is Herald\'s own certificate identity (ACL file)', async () => {
     await start({ 'mqtts.dialects': ['heartsms'] })
     try {
       const c = await tlsClient('dev-1', 'bind-dev-2')
-      assert.equal((await c.subscribeAsync('plain/dev-1/#', { qos: 0 }))[0].qos, 0, 'the ACL file applies to certificates')
-      await assert.rejects(c.subscribeAsync(`heartsms/${account.account_id}`, { qos: 0 }), /Subscribe error/)
-      await assert.rejects(c.subscribeAsync('devices/dev-1/#', { qos: 0 }), /Subscribe error/)
+      assert.equal((await c.subscribeAsync(`heartsms/${account.account_id}`, { qos: 0 }))[0].qos, 0, 'the HeartSMS account dev-1 reads its stream')
+      await assert.rejects(c.subscribeAsync('plain/dev-1/#', { qos: 0 }), /Subscribe error/, 'ACL-file rules are for Herald\'s own principals only')
+      await assert.rejects(c.subscribeAsync('devices/dev-1/#', { qos: 0 }), /Subscribe error/, 'never the device dialect\'s, unbound here')
       c.end(true)
+      const other = await tlsClient('dev-9', 'bind-dev-9')
+      assert.equal((await other.subscribeAsync('plain/dev-9/#', { qos: 0 }))[0].qos, 0, 'the ACL file applies to certificates of no account')
+      await assert.rejects(other.subscribeAsync(`heartsms/${account.account_id}`, { qos: 0 }), /Subscribe error/)
+      other.end(true)
     } finally {
       await h.close()
     }
