@@ -250,7 +250,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const metricsToken = str(cfg, 'metrics.token')
     main = await createHttp({
       bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log, health: { ready: () => ready && o.dialects.every((d) => d.ready?.() ?? true) }, certificateField,
-      serveMetrics: metricsToken ? { token: metricsToken } : undefined,
+      serveMetrics: metricsToken ? { token: metricsToken } : undefined, docs: true,
     })
     registerBrokerHooks(main.app, access, metrics, { secret: str(cfg, 'hooks.secret'), allow: list(cfg, 'hooks.allow'),
       presence: new HookPresenceFeed(present, { clock, ttlMs: num(cfg, 'presence.hookTtlMs'), onError: presenceError }),
@@ -275,7 +275,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       },
       async extraHttp(name, p) {
         // listens after every dialect's setup, once its routes are registered
-        const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }) })
+        const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }), docs: true })
         extraApps.push(app)
         pendingListens.push(async () => {
           await app.app.ready()

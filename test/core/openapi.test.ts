@@ -25,8 +25,8 @@ describe('the OpenAPI document', () => {
 
   test('lists every heartsms route once (the trailing-slash twin hidden), with its §2 fields', () => {
     assert.match(doc.openapi, /^3\./)
-    // the broker hook endpoints under /api/v1 are core's, not heartsms's
-    const listed = operations('/api/v1').filter((o) => !/^\/api\/v1\/(mqtt|rabbitmq|emqx)\//.test(o.path))
+    // the broker hook endpoints and the admin API under /api/v1 are core's, not heartsms's
+    const listed = operations('/api/v1').filter((o) => !/^\/api\/v1\/(mqtt|rabbitmq|emqx|admin)\//.test(o.path))
     assert.equal(listed.length, heartsmsRoutes.length)
     for (const r of heartsmsRoutes) {
       const path = '/api/v1' + r.url.replace(/:(\w+)/g, '{$1}')

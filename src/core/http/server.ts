@@ -2,12 +2,12 @@
 import http, { type RequestListener } from 'node:http'
 import { TLSSocket } from 'node:tls'
 import cors from '@fastify/cors'
-import swagger from '@fastify/swagger'
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { sameSecret } from '../access/passwords.ts'
 import { verifiedName, type CertificateField } from '../identity/peer.ts'
 import type { Metrics } from './metrics.ts'
+import { documented, errorResponse, registerDocs } from './openapi.ts'
 
 export interface HttpOptions {
   bodyLimit: number
@@ -19,6 +19,8 @@ export interface HttpOptions {
   serveMetrics?: { token?: string }
   /** which name of a verified client certificate `request.tlsIdentity` is (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
   certificateField?: CertificateField
+  /** serve the API documentation (/api/docs, /api/docs/openapi.json) of this instance's routes (issue 15 §3) */
+  docs?: boolean
 }
 
 declare module 'fastify' {
@@ -44,6 +46,21 @@ export function errorBody(err: FastifyError): { status: number; body: { error: s
   return { status, body: { error: err.message } }
 }
 
+const status = (value: string) => ({ type: 'object', required: ['status'], properties: { status: { const: value } } })
+const HEALTHZ = { tags: ['ops'], summary: 'Liveness: the process answers', response: documented({ 200: { description: 'alive', ...status('ok') } }) }
+const READYZ = {
+  tags: ['ops'], summary: 'Readiness: listeners up, every dialect started',
+  response: documented({ 200: { description: 'ready', ...status('ready') }, 503: errorResponse('starting or stopping') }),
+}
+const METRICS = {
+  tags: ['ops'], summary: 'Prometheus metrics (text exposition format)',
+  description: 'On the public HTTP port only with `Authorization: Bearer <HERALD_METRICS_TOKEN>`; open on the metrics port.',
+  response: documented({
+    200: { description: 'the metrics', content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } } },
+    401: errorResponse('no or a wrong bearer token'),
+  }),
+}
+
 export async function createHttp(o: HttpOptions): Promise<HttpApp> {
   let handler!: RequestListener
   let server!: http.Server
@@ -63,7 +80,7 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
   // the defaults of Express's cors middleware, which the specified backends use (heartsms §2)
   await app.register(cors, { methods: 'GET,HEAD,PUT,PATCH,POST,DELETE', strictPreflight: false })
   // collects every route's schema as routes are added (dialects' included): app.swagger() is the OpenAPI document
-  await app.register(swagger, { openapi: { info: { title: 'Herald', version: '0.1.0' } } })
+  await registerDocs(app as unknown as FastifyInstance, { serve: o.docs ?? false, version: '0.1.0' })
 
   // read where a route asks: the TLS socket of the request's connection (none over plain HTTP)
   app.decorateRequest('tlsIdentity', {
@@ -89,13 +106,13 @@ export async function createHttp(o: HttpOptions): Promise<HttpApp> {
 
   if (o.health) {
     const { ready } = o.health
-    app.get('/healthz', async () => ({ status: 'ok' }))
-    app.get('/readyz', async (_req, reply) => (ready() ? { status: 'ready' } : reply.code(503).send({ error: 'not ready' })))
+    app.get('/healthz', { schema: HEALTHZ }, async () => ({ status: 'ok' }))
+    app.get('/readyz', { schema: READYZ }, async (_req, reply) => (ready() ? { status: 'ready' } : reply.code(503).send({ error: 'not ready' })))
   }
   if (o.serveMetrics) {
     const { token } = o.serveMetrics
     // security hole 7: metrics show who talks to whom; on a public port only with the operator's token
-    app.get('/metrics', async (req, reply) => {
+    app.get('/metrics', { schema: METRICS }, async (req, reply) => {
       if (token !== undefined) {
         const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
         if (!m || !sameSecret(m[1], token)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'metrics need a bearer token' })

@@ -3,6 +3,7 @@
 // client certificate), csrattrs (§4.5). Errors are plain text, as §4.2.3 asks of a response without CMC.
 import type { TLSSocket } from 'node:tls'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { documented } from '../http/openapi.ts'
 import type { HeraldCA } from './ca.ts'
 import { CsrError, readCsr, type CheckedCsr } from './csr.ts'
 import { certificateName, type CertificateField } from './peer.ts'
@@ -25,7 +26,21 @@ class EstError extends Error {
 }
 
 const base64Body = { type: 'string', description: 'base64 (DER) PKCS#10 certification request, application/pkcs10' } as const
-const certsResponse = { 200: { type: 'string', description: `base64 PKCS#7 certs-only, ${CERTS_ONLY}` } } as const
+// the errors of the error handler below: plain text, one line
+const text = (description: string) => ({ description, content: { 'text/plain; charset=utf-8': { schema: { type: 'string' } } } })
+const estErrors = {
+  403: text('not over HTTPS (RFC 7030 §3.2.3), or the name or certificate does not match'),
+  500: text('`unexpected error`'),
+}
+const certsResponse = documented({
+  200: { description: 'base64 PKCS#7 certs-only', content: { [CERTS_ONLY]: { schema: { type: 'string' } } } },
+  ...estErrors,
+})
+const enrollResponse = documented({
+  ...certsResponse,
+  400: text('the body is not a valid base64 PKCS#10 request'),
+  401: text('no HTTP Basic login, or a wrong name, password or enrollment code (with `WWW-Authenticate: Basic`)'),
+})
 
 function tlsSocket(req: FastifyRequest): TLSSocket {
   const s = req.raw.socket as TLSSocket
@@ -73,14 +88,14 @@ export function estRoutes(o: EstOptions): FastifyPluginAsync {
     })
 
     app.get('/csrattrs', {
-      schema: { summary: 'EST: CSR attributes Herald recommends (RFC 7030 §4.5)', tags: ['identity'], response: { 200: { type: 'string', description: 'base64 CsrAttrs, application/csrattrs' } } },
+      schema: { summary: 'EST: CSR attributes Herald recommends (RFC 7030 §4.5)', tags: ['identity'], response: documented({ 200: { description: 'base64 CsrAttrs', content: { 'application/csrattrs': { schema: { type: 'string' } } } }, ...estErrors }) },
     }, async (req, reply) => {
       tlsSocket(req)
       return reply.header('content-type', 'application/csrattrs').header('content-transfer-encoding', 'base64').send(csrAttrs())
     })
 
     app.post('/simpleenroll', {
-      schema: { summary: 'EST: enroll with a Herald account or a one-time code (RFC 7030 §4.2.1)', tags: ['identity'], body: base64Body, response: certsResponse },
+      schema: { summary: 'EST: enroll with a Herald account or a one-time code (RFC 7030 §4.2.1)', tags: ['identity'], body: base64Body, response: enrollResponse },
     }, async (req, reply) => {
       tlsSocket(req)
       const { username, password } = basic(req)
@@ -94,7 +109,7 @@ export function estRoutes(o: EstOptions): FastifyPluginAsync {
     })
 
     app.post('/simplereenroll', {
-      schema: { summary: 'EST: renew with the current client certificate (RFC 7030 §4.2.2)', tags: ['identity'], body: base64Body, response: certsResponse },
+      schema: { summary: 'EST: renew with the current client certificate (RFC 7030 §4.2.2)', tags: ['identity'], body: base64Body, response: enrollResponse },
     }, async (req, reply) => {
       const socket = tlsSocket(req)
       const peer = socket.getPeerCertificate(true)
