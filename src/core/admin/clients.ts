@@ -64,19 +64,25 @@ export class ClientRegistry {
     return out
   }
 
-  async describe(id: string): Promise<AdminClient | undefined> {
+  /** what is known without asking the broker (no subscriptions yet): cheap enough to sort every client by */
+  row(id: string): Omit<AdminClient, 'subscriptions'> | undefined {
     const e = this.entries.get(id)
     if (!e) return undefined
     const s = e.info
-    const subscriptions = this.sessions.capabilities.subscriptions
-      ? await this.sessions.list(id).then((l) => l.map((x) => ({ filter: x.filter, qos: x.qos })), () => [])
-      : []
     return {
       id, user: s.principal.username, dialect: s.principal.kind, protocolVersion: s.protocolVersion ?? null,
       listener: s.listener, transport: transportOf(s.listener), address: s.address ?? s.remoteAddress ?? null,
-      connectedSince: new Date(e.since).toISOString(), clean: s.clean ?? null, subscriptions,
+      connectedSince: new Date(e.since).toISOString(), clean: s.clean ?? null,
       queued: s.queued ?? null, inflight: s.inflight ?? null,
     }
+  }
+
+  /** a row with its subscriptions (its own and server-side ones), where the broker lists them */
+  async describe(row: Omit<AdminClient, 'subscriptions'>): Promise<AdminClient> {
+    const subscriptions = this.sessions.capabilities.subscriptions
+      ? await this.sessions.list(row.id).then((l) => l.map((x) => ({ filter: x.filter, qos: x.qos })), () => [])
+      : []
+    return { ...row, subscriptions }
   }
 
   /** every connected client's subscriptions (for the topic list) */

@@ -58,11 +58,13 @@ export function adminRoutes(d: AdminRouteDeps): FastifyPluginAsync {
       },
     }, async (req) => {
       const { limit, offset } = paging(req.query)
-      const all = (await Promise.all(d.clients.search(req.query.q).map((id) => d.clients.describe(id)))).filter((c) => c !== undefined)
+      const all = d.clients.search(req.query.q).map((id) => d.clients.row(id)).filter((c) => c !== undefined)
       const key = req.query.sort ?? 'connectedSince'
       const dir = req.query.order === 'desc' ? -1 : 1
       all.sort((a, b) => dir * String(a[key]).localeCompare(String(b[key])))
-      return { total: all.length, limit, offset, items: all.slice(offset, offset + limit) }
+      // subscriptions only for the page asked for
+      const items = await Promise.all(all.slice(offset, offset + limit).map((r) => d.clients.describe(r)))
+      return { total: all.length, limit, offset, items }
     })
 
     app.delete<{ Params: { id: string } }>('/clients/:id', {
