@@ -2,7 +2,8 @@
 // p50/p99 through the dispatcher's durable queue to a local HTTPS WNS endpoint and a local Web Push endpoint, at a
 // fixed offered rate and at saturation, with the endpoint answering 200 (Web Push 201), and with 10% 503s (retried
 // through the queue); the store's cost per push (insert, claim, remove, no HTTP); and the reference measured in the
-// same run: raw HTTPS POSTs of the same bodies to the same endpoint at the same concurrency, without the queue.
+// same run: raw HTTPS POSTs of the same bodies to the same endpoint at the same concurrency, without the queue
+// (the better of a run before and one after the dispatcher's runs).
 // The endpoint runs in a child process (this file with --serve); the dispatcher and the load generator share this
 // one, so "this process" CPU below is dispatcher + generator.
 // Usage: npm run bench:push [-- --pushes 3000 --endpoints 500 --rate 300 --concurrency 32 --db sqlite]
@@ -156,7 +157,9 @@ async function through(name: string, t: Targets, child: { port: number; ca: stri
     await d.send(t.target(i, errors), n, { dialect: 'bench' })
   }
   if (rate <= 0) {
-    for (let i = 0; i < N; i++) await send(i)
+    // as fast as the store takes them, C send() calls at a time (as many dialect handlers would)
+    let next = 0
+    await Promise.all(Array.from({ length: C }, async () => { while (next < N) await send(next++) }))
   } else {
     // a fixed offered rate: push i is due at t0 + i/rate; sends that fall behind go at once
     for (let i = 0; i < N; i++) {
@@ -232,12 +235,15 @@ async function main(): Promise<void> {
   try {
     console.log(`push-dispatch: ${N} pushes over ${E} endpoints per run, concurrency ${C}, store ${args.db}, ${wallCores} cores`)
     for (const t of [wnsTargets(), webpushTargets()]) {
-      const reference = await raw(`${t.provider} raw HTTPS (no queue)`, t, child)
+      const before = await raw(`${t.provider} raw HTTPS (no queue)`, t, child)
       const runs = [
         await through(`${t.provider} offered ${RATE}/s, 2xx`, t, child, RATE, false),
         await through(`${t.provider} saturation, 2xx`, t, child, 0, false),
         await through(`${t.provider} saturation, 10% 503`, t, child, 0, true),
       ]
+      // on a shared machine one raw run may hit a busy moment: the reference is the better of one before and one after
+      const afterRun = await raw(`${t.provider} raw HTTPS (no queue)`, t, child)
+      const reference = afterRun.rate > before.rate ? afterRun : before
       for (const r of [reference, ...runs]) {
         rows.push([r.name, fmt(r.pushes), fmt(r.rate), fmt(r.waitP50, 1), fmt(r.waitP99, 1), fmt(r.attempts), cpuShare(r),
           // at a fixed offered rate the rate is the offer: only saturation compares with the raw reference
