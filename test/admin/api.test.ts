@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { AdminTokenStore } from '../../src/core/admin/tokens.ts'
-import { collect, connect, eventually, silence, startTestHerald, type TestHerald } from '../helpers.ts'
+import { collect, connect, eventually, requireService, silence, startTestHerald, type TestHerald } from '../helpers.ts'
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`
 const ROOT = basic('root', 'root-pw')
@@ -235,5 +235,39 @@ describe('HERALD_CONSOLE=false', () => {
     assert.equal(body.endpoints.admin, '/api/v1/admin')
     assert.equal(body.endpoints.docs, '/api/docs')
     assert.equal((await fetch(`${h.httpUrl}/console`)).status, 404)
+  })
+})
+
+const MOSQUITTO = 'mqtt://127.0.0.1:1883'
+const mosquittoUp = await connect(MOSQUITTO, { clientId: `adm-probe-${process.pid}` }).then((c) => { c.end(true); return true }, () => false)
+
+describe('admin API on an external broker (Mosquitto at 127.0.0.1:1883)', requireService(mosquittoUp, 'Mosquitto at 127.0.0.1:1883'), () => {
+  let h: TestHerald
+  before(async () => {
+    h = await startTestHerald({ overrides: { 'broker.url': MOSQUITTO } })
+    await h.users.add('root', 'root-pw', true)
+  })
+  after(async () => { await h.close() })
+
+  test('GET /server says external; a kick is 501 where the broker cannot; DELETE /retained clears a retained message on the broker', async () => {
+    const s = await get(h, '/server')
+    assert.equal(s.body.broker.mode, 'external')
+    assert.equal((await get(h, '/clients/whoever', ROOT, { method: 'DELETE' })).res.status, 501)
+    const topic = `herald-admin-test/${process.pid}/${Date.now()}`
+    const pub = await connect(MOSQUITTO, { clientId: `adm-pub-${process.pid}` })
+    await pub.publishAsync(topic, 'kept', { qos: 1, retain: true })
+    pub.end(true)
+    const before = await connect(MOSQUITTO, { clientId: `adm-before-${process.pid}` })
+    const got = collect(before, 1)
+    await before.subscribeAsync(topic)
+    assert.equal((await got)[0].payload.toString(), 'kept')
+    before.end(true)
+    const del = await get(h, `/retained/${encodeURIComponent(topic)}`, ROOT, { method: 'DELETE' })
+    assert.equal(del.res.status, 200)
+    assert.equal(del.body.cleared, true)
+    const afterSub = await connect(MOSQUITTO, { clientId: `adm-after-${process.pid}` })
+    await afterSub.subscribeAsync(topic)
+    assert.equal(await silence(afterSub, 300), true)
+    afterSub.end(true)
   })
 })

@@ -100,7 +100,9 @@ export async function registerAdmin(o: AdminOptions): Promise<Admin> {
     async start() {
       await history.start()
       const bus = o.bus()
-      if (bus) await retained.start(bus)
+      // in process, a `#` subscription costs a function call per message; on an external broker it would bring every
+      // message of the cluster to every node (and live deliveries lose their retain flag there), so it is not made
+      if (bus?.kind === 'embedded') await retained.start(bus)
     },
     async stop() {
       history.stop()
