@@ -42,7 +42,7 @@ const program = new Command('herald').description('Herald: self-hosted real-time
 
 addSettingFlags(program.command('serve').description('run the server')).action(async (opts) => {
   const config = configFrom(opts)
-  const log = createLogger(config.logLevel as string)
+  const log = createLogger(config.logLevel as string, config.logFormat as string)
   const enabled = config.dialects as string[]
   const unknown = enabled.filter((n) => !allDialects.some((d) => d.name === n))
   if (unknown.length) throw new Error(`unknown dialect(s) in HERALD_DIALECTS: ${unknown.join(', ')}`)

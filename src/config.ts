@@ -26,6 +26,7 @@ export const coreSettings = defineSettings([
   { key: 'databaseUrl', env: ['HERALD_DATABASE_URL'], type: 'string', default: '', description: 'postgres://… for PostgreSQL; empty means SQLite in the data directory', secret: true },
   { key: 'host', env: ['HERALD_HOST'], type: 'string', default: '0.0.0.0', description: 'address every listener binds to' },
   { key: 'logLevel', env: ['HERALD_LOG_LEVEL'], type: 'string', default: 'info', description: 'pino log level (fatal, error, warn, info, debug, trace, silent)' },
+  { key: 'logFormat', env: ['HERALD_LOG_FORMAT'], type: 'string', default: 'auto', description: 'auto (human-readable on a terminal, JSON otherwise), json (one object a line) or pretty' },
   { key: 'dialects', env: ['HERALD_DIALECTS'], type: 'list', default: ['heartsms', 'chat21'], description: 'dialects to load (comma list)' },
 
   { key: 'http.port', env: ['HERALD_HTTP_PORT'], type: 'port', default: 8080, description: 'HTTP API and MQTT-over-WebSocket port' },

@@ -31,7 +31,7 @@ import { coreMigrations, userAuthenticator, UserStore } from './core/store/users
 import { certificateFieldOf, CERTS_PREFIX, clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
 import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
-import { createLogger } from './log.ts'
+import { createLogger, startUrls } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
 import { persistenceKindOf } from './transport/persistence-settings.ts'
 import { loadTls, type TlsMaterial } from './transport/devcert.ts'
@@ -111,7 +111,7 @@ function deniedPublishOf(v: string): 'drop' | 'disconnect' {
 
 export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const cfg = o.config
-  const log = o.log ?? createLogger(str(cfg, 'logLevel'))
+  const log = o.log ?? createLogger(str(cfg, 'logLevel'), str(cfg, 'logFormat'))
   const development = cfg.mode === 'development'
   const metrics = createMetrics()
   // a bad HERALD_LDAP_* setting stops the start before anything is opened
@@ -201,6 +201,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const host = str(cfg, 'host')
     const external = str(cfg, 'broker.url')
     const ports: Record<string, number> = {}
+    // the dialects' own HTTP ports, for the start line's URLs
+    const httpPorts = new Set<string>()
     const pendingListens: (() => Promise<void>)[] = []
     let tlsMaterial: TlsMaterial | undefined
     // also a dialect's own TLS listener asks for it (ctx.tls)
@@ -276,6 +278,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       async extraHttp(name, p) {
         // listens after every dialect's setup, once its routes are registered
         const app = await createHttp({ bodyLimit: num(cfg, 'http.bodyLimit'), metrics, log: log.child({ dialect: name }), docs: true })
+        httpPorts.add(name)
         extraApps.push(app)
         pendingListens.push(async () => {
           await app.app.ready()
@@ -370,7 +373,12 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     pushService.start()
     await admin.start()
     ready = true
-    log.info({ ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
+    // issue 15 §4: where to go (console, API docs, every listener), one per line on a terminal
+    const urls = startUrls({
+      host, metricsHost: str(cfg, 'metrics.host'), ports, console: bool(cfg, 'console.enabled'), httpPorts,
+      wsPaths: broker ? list(cfg, 'http.wsPaths') : [],
+    })
+    log.info({ urls, ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
     return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, pushDispatch: pushService, stop }
   } catch (err) {
     await stop().catch(() => {})
