@@ -22,6 +22,8 @@ describe('console in Chromium', requireService(existsSync(CHROMIUM), `Chromium (
   const shots = mkdtempSync(join(tmpdir(), 'herald-console-shots-'))
   const problems: string[] = []
   let closing = false
+  /** signing out aborts the event stream on purpose */
+  let signedOut = false
 
   const shot = async (name: string) => { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }) }
   const go = async (hash: string) => { await page.evaluate((x) => { location.hash = x }, hash) }
@@ -42,7 +44,7 @@ describe('console in Chromium', requireService(existsSync(CHROMIUM), `Chromium (
     await page.setViewport({ width: 1280, height: 900 })
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`) })
     page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`))
-    page.on('requestfailed', (r) => { if (!closing) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`) })
+    page.on('requestfailed', (r) => { if (!closing && !(signedOut && r.url().endsWith('/api/v1/admin/events'))) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`) })
     page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`) })
   })
 
@@ -110,6 +112,15 @@ describe('console in Chromium', requireService(existsSync(CHROMIUM), `Chromium (
       const closed = new Promise<void>((r) => victim.once('close', () => r()))
       await go('#/clients')
       await page.waitForSelector('#client-rows tr[data-client="console-bystander"]')
+      await page.waitForSelector('#client-rows tr[data-client="console-victim"]')
+      // sort by client id, then the other way
+      const ids = () => page.$$eval('#client-rows tr', (rows) => rows.map((r) => r.getAttribute('data-client')).filter((x) => x?.startsWith('console-')))
+      await page.click('th[data-sort="id"]')
+      await page.waitForSelector('th[data-sort="id"].sorted:not(.desc)')
+      assert.deepEqual(await ids(), ['console-bystander', 'console-victim'])
+      await page.click('th[data-sort="id"]')
+      await page.waitForSelector('th[data-sort="id"].sorted.desc')
+      assert.deepEqual(await ids(), ['console-victim', 'console-bystander'])
       await shot('clients-desktop')
       await page.type('#client-search', 'victim')
       await page.waitForFunction(() => {
@@ -187,6 +198,16 @@ describe('console in Chromium', requireService(existsSync(CHROMIUM), `Chromium (
     } finally {
       c.end(true)
     }
+  })
+
+  test('signing out returns to the login form and ends the token', async () => {
+    const token = await page.evaluate(() => sessionStorage.getItem('herald.console.token'))
+    assert.ok(token)
+    signedOut = true
+    await page.click('#logout')
+    await page.waitForSelector('#login-form', { visible: true })
+    await shot('login-phone')
+    await eventually(async () => (await fetch(`${h.httpUrl}/api/v1/admin/server`, { headers: { authorization: `Bearer ${token}` } })).status === 401, 'the token ended')
   })
 
   test('no console errors and no failed requests in the page', () => {
