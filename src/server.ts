@@ -35,6 +35,7 @@ import { createLogger, startUrls } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
 import { persistenceKindOf } from './transport/persistence-settings.ts'
 import { loadTls, type TlsMaterial } from './transport/devcert.ts'
+import { limitsFromSettings } from './transport/limits.ts'
 import { attachWebSocket, closeServer, httpsServer, listen, mqttServer, mqttsServer } from './transport/listeners.ts'
 
 export interface HeraldOptions {
@@ -227,6 +228,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         topicAliasMaximum: num(cfg, 'mqtt.topicAliasMaximum'),
         receiveMaximum: num(cfg, 'mqtt.receiveMaximum'),
         sessionExpiryLimit: num(cfg, 'mqtt.sessionExpiryLimit'),
+        limits: limitsFromSettings((k) => num(cfg, k)), version: '0.1.0',
         durable: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'store'
           ? { db: store.db, kind: store.kind, maxQueued: num(cfg, 'mqtt.maxQueued'), queuedExpiryMs: num(cfg, 'mqtt.queuedExpiryMs') }
           : undefined,

@@ -10,7 +10,9 @@ import { topicMatches, validTopicFilter, validTopicName } from '../core/access/t
 import { verifiedName, type CertificateField } from '../core/identity/peer.ts'
 import type { QoS } from '../core/bus/types.ts'
 import type { Metrics } from '../core/http/metrics.ts'
-import { MqttConnection } from './connection.ts'
+import { MqttConnection, type ConnectionGuard } from './connection.ts'
+import { AEDES_MAX_TOPIC_LEVELS, ConnectionCount, ConnectRate, limitedCounter, topicOverLimit, TrafficStats } from './limits.ts'
+import { startSys } from './sys.ts'
 import { fitsPacketSize, protocolError, ReasonCode, wireSize } from './mqtt5.ts'
 import { StorePersistence, type StorePersistenceOptions } from './persistence.ts'
 import { AedesSessions } from './sessions.ts'
@@ -41,6 +43,37 @@ export interface BrokerOptions {
   receiveMaximum?: number
   /** MQTT 5: longest Session Expiry Interval (seconds) a client gets; a longer one is clamped and echoed in CONNACK (0: no cap) */
   sessionExpiryLimit?: number
+  /** hardening (issue 11 §4), each counted in herald_mqtt_limited_total{limit}; 0: no limit */
+  limits?: Partial<BrokerLimits>
+  /** Herald's version, for `$SYS/broker/version` */
+  version?: string
+}
+
+export interface BrokerLimits {
+  /** a socket that does not drain for this long is closed (ms) */
+  drainTimeoutMs: number
+  /** a connection without a CONNECT for this long is closed (ms) */
+  connectTimeoutMs: number
+  /** open connections in total, and from one address: more are closed at accept */
+  maxConnections: number
+  maxConnectionsPerAddress: number
+  /** CONNECTs a second from one address (token bucket): more get CONNACK 3 / 0x9F */
+  connectRatePerAddress: number
+  /** MQTT 3.1.1: a client's QoS 1/2 PUBLISHes unanswered (QoS 2 until PUBREL); more close the connection */
+  maxInflightIn: number
+  /** topic names and filters: bytes and levels */
+  maxTopicLength: number
+  maxTopicLevels: number
+  /** bytes a client's socket may have queued; past it, PUBLISHes to it are not written and its input is not read */
+  maxQueuedBytes: number
+  /** `$SYS/broker/…` every this many seconds (0: off) */
+  sysIntervalS: number
+}
+
+const DEFAULT_LIMITS: BrokerLimits = {
+  drainTimeoutMs: 30_000, connectTimeoutMs: 10_000, maxConnections: 100_000, maxConnectionsPerAddress: 1000,
+  connectRatePerAddress: 0, maxInflightIn: 1000, maxTopicLength: 1024, maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
+  maxQueuedBytes: 1_048_576, sysIntervalS: 10,
 }
 
 /** `code` is the MQTT 3.1.1 CONNACK return code; `reasonCode` an MQTT 5 one where 3.1.1 has none (patches/aedes) */
@@ -132,9 +165,18 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
   const { access, metrics } = o
   const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry }) : memoryPersistence()
+  const lim: BrokerLimits = { ...DEFAULT_LIMITS, ...o.limits }
+  const maxLevels = Math.min(lim.maxTopicLevels || AEDES_MAX_TOPIC_LEVELS, AEDES_MAX_TOPIC_LEVELS)
+  const limited = limitedCounter(metrics.registry)
+  const stats = new TrafficStats()
+  const open = new ConnectionCount(lim.maxConnections, lim.maxConnectionsPerAddress)
+  const connectRate = new ConnectRate(lim.connectRatePerAddress)
+  const guard: ConnectionGuard = { stats, maxQueuedBytes: lim.maxQueuedBytes || Infinity, drainTimeout: lim.drainTimeoutMs, limited }
   const aedes = await Aedes.createBroker({
-    drainTimeout: 30_000,
-    connectTimeout: 10_000,
+    // MqttConnection never makes Aedes wait for a socket and keeps the drain timeout itself (connection.ts)
+    drainTimeout: lim.drainTimeoutMs,
+    connectTimeout: lim.connectTimeoutMs,
+    maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
     persistence: persistence as AedesMemoryPersistence,
     // the same limit as MqttConnection's (remaining length), as the whole packet's size MQTT 5 speaks of
     maximumPacketSize: wireSize(o.maxPacketSize),
@@ -164,8 +206,15 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     // MQTT 5 allows it (the broker assigns one, sent back as Assigned Client Identifier, MQTT-3.1.3-7)
     if (!v5 && !packet.clientId && !packet.clean) idRejected.add(client)
     const conn = connectionOf(client)
+    // GHSA-5jvp-3p2v-5qgf: QoS 2 PUBLISHes never released grew the broker without bound (v5: Receive Maximum below)
+    if (!v5 && conn) conn.inflightLimit(lim.maxInflightIn, () => {
+      limited('inflight-in')
+      o.log.debug({ clientId: client.id, limit: lim.maxInflightIn }, 'mqtt client over its in-flight PUBLISH limit: closed')
+      conn.destroy(new Error(`more than ${lim.maxInflightIn} unanswered QoS 1/2 PUBLISHes`))
+    })
     if (v5 && conn) conn.mqtt5(o.receiveMaximum ?? 256, (packet.properties as { receiveMaximum?: number } | undefined)?.receiveMaximum ?? 65535, () => {
       metrics.publishDenied.inc({ reason: 'receive-maximum' })
+      limited('inflight-in')
       client.disconnect({ reasonCode: ReasonCode.RECEIVE_MAXIMUM_EXCEEDED, properties: { reasonString: 'more unacknowledged QoS 1/2 PUBLISHes than the Receive Maximum' } } as never, () => {})
     })
     // MQTT 5 Server Keep Alive (§3.2.2.3.14): Aedes takes it from here (its own keepaliveLimit would also refuse
@@ -187,12 +236,17 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     }
     const info = connectionOf(client)?.info
     const ip = info?.remoteAddress
+    if (!connectRate.take(ip)) {
+      limited('connect-rate')
+      return done(authError(3, 'too many connections from this address, try again later', ReasonCode.CONNECTION_RATE_EXCEEDED), false)
+    }
     access.authenticate({ username, password, clientId: client.id, ip, certCN: verifiedCertName(client, o.certificateField), listener: info?.listener }).then((r) => {
       if (r.ok) {
         const p = r.principal
         const replaces = access.clientIds.isLive(client.id, p)
         if (!p.superuser && !replaces && (connectionsOf.get(ownerOf(p)) ?? 0) >= o.maxConnectionsPerPrincipal) {
           metrics.authFailures.inc({ reason: 'connection-limit' })
+          limited('connections-per-principal')
           return done(authError(3, `more than ${o.maxConnectionsPerPrincipal} connections for one account`, ReasonCode.QUOTA_EXCEEDED), false)
         }
         accessOf.set(client, access.session({ ...p, clientId: client.id }))
@@ -264,6 +318,14 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     }
     // a malformed topic is a protocol error that closes the connection (MQTT-4.7.3-2, MQTT-1.5.3-1)
     if (!validTopicName(p.topic)) return protocolError(client, p, ReasonCode.TOPIC_NAME_INVALID, `invalid topic for PUBLISH: ${p.topic}`, done)
+    const over = topicOverLimit(p.topic, lim.maxTopicLength, maxLevels)
+    if (over) {
+      limited(over)
+      // MQTT 5: DISCONNECT 0x90 (Topic Name invalid); 3.1.1 has no way to say so: acknowledged and dropped
+      if (versionOf(client) === 5) return protocolError(client, p, ReasonCode.TOPIC_NAME_INVALID, `topic over the broker's ${over === 'topic-length' ? `${lim.maxTopicLength} bytes` : `${maxLevels} levels`}`, done)
+      dropped.add(p)
+      return done(null)
+    }
     // `$SYS/…` is the broker's own (§4.7.2); other `$…` topics are decided by the access layer like any topic
     if (p.topic.startsWith('$SYS')) return drop(client, p, 'reserved', done)
     const s = accessOf.get(client)
@@ -292,12 +354,21 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
 
   aedes.authorizeSubscribe = (client, sub, done) => {
     if (!validTopicFilter(sub.topic)) return done(new Error(`invalid topic filter: ${sub.topic}`))
+    const over = topicOverLimit(sub.topic, lim.maxTopicLength, maxLevels)
+    if (over) {
+      limited(over)
+      // SUBACK 0x8F (Topic Filter invalid) under MQTT 5, 0x80 under 3.1.1
+      return done(null, { ...sub, reasonCode: ReasonCode.TOPIC_FILTER_INVALID } as typeof sub)
+    }
     const s = accessOf.get(client)
+    // `$SYS/…` statistics are for superusers (Mosquitto leaves them to its ACL; Herald's accounts never see them)
+    if (sub.topic.startsWith('$SYS') && !s?.principal.superuser) return done(null, null)
     // a filter Herald subscribed the session to is its own decision; others follow the client's rules
     // null subscription: SUBACK 0x80 for this filter, the connection stays open
     if (!s || (!sessions.isGranted(client.id, sub.topic) && !s.can('subscribe', sub.topic))) return done(null, null)
     if (!sessions.admit(client.id, sub.topic, sub.qos as QoS)) {
       o.log.debug({ clientId: client.id, limit: o.maxSubscriptions }, 'subscription refused: limit reached')
+      limited('subscriptions')
       // SUBACK 0x97 (quota exceeded) under MQTT 5, 0x80 under 3.1.1 (patches/aedes)
       return done(null, { ...sub, reasonCode: ReasonCode.QUOTA_EXCEEDED } as typeof sub)
     }
@@ -309,6 +380,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
 
   aedes.authorizeForward = (client, packet) => {
     const s = accessOf.get(client)
+    // Aedes' own `$SYS/<broker id>/…` (heartbeat, new/clients, …) are its cluster plumbing: never sent to a client
+    if (packet.topic.startsWith('$SYS/') && (!packet.topic.startsWith('$SYS/broker/') || !s?.principal.superuser)) return null
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
     const qos = grantedQoS(client, packet)
     // MQTT-3.1.2-25: a message larger than the client's Maximum Packet Size is not sent (as if it had been)
@@ -343,15 +416,47 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   })
   // MQTT 5: a session whose Session Expiry Interval passed while its client was away
   aedes.on('sessionExpired', (client) => sessions.expired(client.id))
-  aedes.on('clientError', (client, err) => o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'))
-  aedes.on('connectionError', (client, err) => o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
+  aedes.on('clientError', (client, err) => {
+    if (err.message === 'keep alive timeout') limited('keepalive')
+    o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error')
+  })
+  aedes.on('connectionError', (client, err) => {
+    if (err.message === 'connect did not arrive in time') limited('connect-timeout')
+    o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error')
+  })
+
+  const clientsOf = () => (aedes as unknown as { clients: Record<string, Client> }).clients
+  const retainedOf = persistence as unknown as { _retained?: { size?: number; length?: number } }
+  const stopSys = startSys({
+    version: o.version ?? 'unknown',
+    stats,
+    connected: () => Object.keys(clientsOf()).length,
+    total: () => Object.keys(clientsOf()).length,
+    subscriptions: () => {
+      let n = 0
+      for (const c of Object.values(clientsOf())) n += Object.keys((c as unknown as { subscriptions: object }).subscriptions).length
+      return n
+    },
+    retained: () => retainedOf._retained?.size ?? retainedOf._retained?.length,
+    publish: (topic, payload) => aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }, () => {}),
+  }, lim.sysIntervalS)
 
   return {
     handle(conn: Duplex, c: ConnectionOptions) {
       const socket = conn as Duplex & { remoteAddress?: string }
       const remoteAddress = socket.remoteAddress ?? c.req?.socket?.remoteAddress
       const tlsSocket = c.req?.socket instanceof TLSSocket ? c.req.socket : undefined
-      const wrapped = new MqttConnection(conn, { listener: c.listener, remoteAddress, tlsSocket }, o.maxPacketSize)
+      const admitted = open.admit(remoteAddress)
+      if (typeof admitted === 'string') {
+        // refused at accept, before a byte is parsed: no CONNACK (the client's version is not known yet)
+        limited(admitted)
+        o.log.debug({ remoteAddress, limit: admitted }, 'mqtt connection refused')
+        conn.destroy()
+        return
+      }
+      const wrapped = new MqttConnection(conn, { listener: c.listener, remoteAddress, tlsSocket }, o.maxPacketSize, guard)
+      wrapped.once('close', admitted.release)
+      conn.once('close', admitted.release)
       aedes.handle(wrapped as never, c.req)
     },
     publish: (m) => new Promise<void>((resolve, reject) => {
@@ -359,6 +464,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     }),
     subscribe(filter, deliver) {
       const fn = (packet: AedesPublishPacket, done: () => void) => {
+        // MQTT-4.7.2-1 for Herald's own subscriptions too: `#` sees neither `$SYS/broker/…` nor Aedes' heartbeats
+        if (dollarBlocked(filter, packet.topic)) return done()
         const m = message(packet)
         // a client's (or will's) QoS 1/2 message went through authorizePublish above, which handed it to beforeAck
         if (packet.qos > 0 && (packet as { clientId?: string }).clientId !== undefined) m.beforeAckDone = true
@@ -370,6 +477,6 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     },
     setBeforeAck: (fn) => { beforeAck = fn },
     sessions,
-    close: () => new Promise<void>((r) => aedes.close(() => r())),
+    close: () => { stopSys(); return new Promise<void>((r) => aedes.close(() => r())) },
   }
 }

@@ -8,6 +8,7 @@
 // up to its fixed header only, so that Aedes answers DISCONNECT 0x95 (MQTT-3.2.2-15).
 import type { TLSSocket } from 'node:tls'
 import { Duplex } from 'node:stream'
+import type { Limited, TrafficStats } from './limits.ts'
 
 const PUBLISH = 3
 const PUBACK = 4
@@ -34,7 +35,7 @@ class InboundLimit {
   /** the reason code of a PUBREC from the client (MQTT 5, §3.5.2.1) */
   onPubrecReason?: (code: number) => void
 
-  constructor(private max: number) {}
+  constructor(private max: number, private stats?: TrafficStats) {}
 
   /** -1: all well; else the offset in `chunk` just past the length byte that broke the limit (or was malformed) */
   feed(chunk: Buffer): number {
@@ -69,18 +70,39 @@ class InboundLimit {
       this.skip = this.length
       this.bodyAt = 0
       this.pubrec = this.first >> 4 === PUBREC && this.length >= 3
+      if (this.stats) {
+        this.stats.packetsIn++
+        if (this.first >> 4 === PUBLISH) this.stats.publishIn++
+      }
       this.onHeader?.(this.first >> 4, this.first & 0x0f)
     }
     return -1
   }
 }
 
-/** MQTT 5 flow control of one connection (§4.9) */
-interface Flow {
-  /** Herald's Receive Maximum, and the client's QoS 1/2 PUBLISHes not yet acknowledged */
-  inMax: number
+/** The client's QoS 1/2 PUBLISHes not yet acknowledged, and how many it may have (MQTT 5 Receive Maximum, §4.9; 3.1.1:
+ * HERALD_MQTT_MAX_INFLIGHT_IN, QoS 2 PUBLISHes never released were unbounded, GHSA-5jvp-3p2v-5qgf) */
+interface Inbound {
+  max: number
   inFlight: number
   onExceeded: () => void
+}
+
+/**
+ * What keeps one connection from costing the broker what it cannot send (issue 11 §4): the broker is never made to wait
+ * for this socket (a frozen client slows no other subscriber); past `maxQueuedBytes` queued in the socket, PUBLISHes to
+ * the client are not written (counted) and its input is not read; a socket that does not drain for `drainTimeout` ms is
+ * closed.
+ */
+export interface ConnectionGuard {
+  stats: TrafficStats
+  maxQueuedBytes: number
+  drainTimeout: number
+  limited: Limited
+}
+
+/** MQTT 5 flow control of one connection (§4.9) */
+interface Flow {
   /** the client's Receive Maximum (65535: not limited here), and Herald's QoS 1/2 PUBLISHes it has not acknowledged */
   outMax: number
   outFlight: number
@@ -118,13 +140,28 @@ export class MqttConnection extends Duplex {
   private heldCbs: (() => void)[] = []
   /** a v5 packet over the limit was passed up to its header: the rest of the input is ignored */
   private rejecting = false
+  private inbound: Inbound | undefined
+  /** bytes of `heldOut` */
+  private heldBytes = 0
+  /** the outbound PUBLISH being followed is not written (the socket is over its queue bound) */
+  private discard = false
+  private drainTimer: NodeJS.Timeout | undefined
+  /** the broker wants input, which waits for the socket to drain */
+  private readWanted = false
 
-  constructor(private inner: Duplex, info: Omit<ConnectionInfo, 'socket'>, maxPacketSize: number) {
+  constructor(private inner: Duplex, info: Omit<ConnectionInfo, 'socket'>, maxPacketSize: number, private guard?: ConnectionGuard) {
     super({ allowHalfOpen: true })
     this.info = { ...info, socket: inner }
-    this.limit = new InboundLimit(maxPacketSize)
+    this.limit = new InboundLimit(maxPacketSize, guard?.stats)
+    if (guard) {
+      inner.on('drain', () => {
+        if (this.drainTimer) { clearTimeout(this.drainTimer); this.drainTimer = undefined }
+        if (this.readWanted && !this.overQueued()) { this.readWanted = false; inner.resume() }
+      })
+    }
     inner.on('data', (chunk: Buffer) => {
       if (this.rejecting) return
+      if (guard) guard.stats.bytesIn += chunk.length
       const over = this.limit.feed(chunk)
       if (over >= 0) {
         inner.pause()
@@ -139,6 +176,8 @@ export class MqttConnection extends Duplex {
         return
       }
       if (!this.push(chunk)) inner.pause()
+      // what the client sends is answered, and a client that does not read its answers is not read either
+      else if (this.overQueued()) { inner.pause(); this.readWanted = true }
     })
     inner.on('end', () => this.push(null))
     inner.on('error', (err) => this.destroy(err))
@@ -150,18 +189,32 @@ export class MqttConnection extends Duplex {
    * `onExceeded`), and hold Herald's beyond `clientReceiveMaximum` until the client acknowledges earlier ones.
    */
   mqtt5(receiveMaximum: number, clientReceiveMaximum: number, onExceeded: () => void): void {
-    const flow: Flow = { inMax: receiveMaximum, inFlight: 0, onExceeded, outMax: clientReceiveMaximum, outFlight: 0 }
+    const flow: Flow = { outMax: clientReceiveMaximum, outFlight: 0 }
     this.flow = flow
-    let reported = false
+    const count = this.countInbound(receiveMaximum, onExceeded)
     this.limit.onHeader = (type, flags) => {
       if (type === PUBLISH && (flags & 0x06) !== 0) {
-        if (++flow.inFlight > flow.inMax && !reported) { reported = true; flow.onExceeded() }
+        count()
       } else if (type === PUBACK || type === PUBCOMP) {
         this.released()
       }
     }
     // a PUBREC with a failure reason code ends the QoS 2 exchange (MQTT 5.0 §4.3.3)
     this.limit.onPubrecReason = (code) => { if (code >= 0x80) this.released() }
+  }
+
+  /** MQTT 3.1.1 / 3.1: more than `max` of the client's QoS 1/2 PUBLISHes unanswered (a QoS 2 one until its PUBREL): `onExceeded` */
+  inflightLimit(max: number, onExceeded: () => void): void {
+    if (max <= 0) return
+    const count = this.countInbound(max, onExceeded)
+    this.limit.onHeader = (type, flags) => { if (type === PUBLISH && (flags & 0x06) !== 0) count() }
+  }
+
+  private countInbound(max: number, onExceeded: () => void): () => void {
+    const inbound: Inbound = { max, inFlight: 0, onExceeded }
+    this.inbound = inbound
+    let reported = false
+    return () => { if (++inbound.inFlight > inbound.max && !reported) { reported = true; inbound.onExceeded() } }
   }
 
   /** one of Herald's QoS 1/2 PUBLISHes was acknowledged by the client */
@@ -171,13 +224,14 @@ export class MqttConnection extends Duplex {
     if (this.heldOut.length === 0 || flow.outFlight >= flow.outMax) return
     const held = this.heldOut
     this.heldOut = []
+    this.heldBytes = 0
     for (const b of held) this.send(b)
     if (this.heldOut.length === 0) for (const cb of this.heldCbs.splice(0)) cb()
   }
 
   /** one of the client's QoS 1/2 PUBLISHes was answered (PUBACK, PUBCOMP, or a PUBREC with a failure code) */
   private answered(): void {
-    if (this.flow && this.flow.inFlight > 0) this.flow.inFlight--
+    if (this.inbound && this.inbound.inFlight > 0) this.inbound.inFlight--
   }
 
   /** The acknowledgement (PUBACK/PUBREC) of the client's PUBLISH `messageId` waits until `until` settles. */
@@ -186,7 +240,23 @@ export class MqttConnection extends Duplex {
   }
 
   override _read(): void {
+    if (this.overQueued()) { this.readWanted = true; return }
     this.inner.resume()
+  }
+
+  /** the socket holds more than the guard's bound of bytes it could not send yet */
+  private overQueued(): boolean {
+    return this.guard !== undefined && this.inner.writableLength + this.heldBytes >= this.guard.maxQueuedBytes
+  }
+
+  /** the socket did not take everything: it has drainTimeout ms to drain (Aedes' drainTimeout, which it never sees) */
+  private armDrain(): void {
+    if (!this.guard || this.guard.drainTimeout <= 0 || this.drainTimer || this.inner.writableLength === 0) return
+    this.drainTimer = setTimeout(() => {
+      this.guard!.limited('drain-timeout')
+      this.destroy(new Error('drain timeout'))
+    }, this.guard.drainTimeout)
+    this.drainTimer.unref()
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -210,6 +280,8 @@ export class MqttConnection extends Duplex {
     this.holds.clear()
     this.acks = []
     this.heldOut = []
+    this.heldBytes = 0
+    if (this.drainTimer) clearTimeout(this.drainTimer)
     for (const c of this.heldCbs.splice(0)) c()
     if (!this.inner.destroyed) this.inner.destroy()
     cb(err)
@@ -217,6 +289,17 @@ export class MqttConnection extends Duplex {
 
   private done(ok: boolean, cb: (err?: Error | null) => void): void {
     if (this.flushLater) this.flush()
+    if (this.guard) {
+      // the broker goes on at once: what the socket cannot take is bounded here (send), not by waiting
+      if (!ok) this.armDrain()
+      if (this.heldBytes > this.guard.maxQueuedBytes) {
+        // a v5 client that acknowledges nothing while Herald's messages wait for its Receive Maximum
+        this.guard.limited('queue-qos')
+        this.destroy(new Error('messages held for the client\'s Receive Maximum over the queue bound'))
+      }
+      cb()
+      return
+    }
     // held for the client's Receive Maximum: the write completes when they go (Aedes' drainTimeout bounds the wait)
     if (this.heldOut.length > 0) { this.heldCbs.push(() => cb()); return }
     if (ok || this.inner.destroyed) cb()
@@ -229,7 +312,7 @@ export class MqttConnection extends Duplex {
 
   /** Pass the bytes on, except acknowledgements, which are queued; false when the socket wants us to wait. */
   private send(chunk: Buffer): boolean {
-    if (this.heldOut.length > 0) { this.heldOut.push(chunk); return true }
+    if (this.heldOut.length > 0) { this.heldOut.push(chunk); this.heldBytes += chunk.length; return true }
     let ok = true
     let from = 0
     let i = 0
@@ -239,6 +322,7 @@ export class MqttConnection extends Duplex {
         const k = Math.min(this.skip, n - i)
         this.skip -= k
         i += k
+        if (this.skip === 0 && this.discard) { this.discard = false; from = i }
       } else if (this.ack) {
         const b = chunk[i++]
         this.ack.push(b)
@@ -249,7 +333,7 @@ export class MqttConnection extends Duplex {
           if (b & 0x80) continue
           if (this.length > MAX_HELD_ACK) {
             // not one we hold: let it through as it is
-            ok = this.inner.write(Buffer.from(this.ack)) && ok
+            ok = this.out(Buffer.from(this.ack)) && ok
             this.ack = undefined
             this.skip = this.length
             continue
@@ -271,19 +355,37 @@ export class MqttConnection extends Duplex {
         const type = chunk[i] >> 4
         this.length = 0
         this.mult = 1
+        const g = this.guard
+        if (g) {
+          if (type === PUBLISH && this.inner.writableLength >= g.maxQueuedBytes) {
+            // not written: QoS 0 promises nothing; a QoS 1/2 one stays in a persistent session's store and is sent
+            // again on its next connection (Mosquitto drops past max_queued_messages the same way)
+            g.limited((chunk[i] & 0x06) === 0 ? 'queue-qos0' : 'queue-qos')
+            g.stats.publishDropped++
+            if (i > from) ok = this.out(chunk.subarray(from, i)) && ok
+            this.discard = true
+            this.inHeader = true
+            i++
+            from = i
+            continue
+          }
+          g.stats.packetsOut++
+          if (type === PUBLISH) g.stats.publishOut++
+        }
         const flow = this.flow
         if (flow && type === PUBLISH && (chunk[i] & 0x06) !== 0 && flow.outMax < 65535) {
           if (flow.outFlight >= flow.outMax) {
             // from this PUBLISH on, everything waits for the client's PUBACK/PUBCOMP (released())
-            if (i > from) ok = this.inner.write(chunk.subarray(from, i)) && ok
+            if (i > from) ok = this.out(chunk.subarray(from, i)) && ok
             this.heldOut.push(chunk.subarray(i))
+            this.heldBytes += n - i
             return ok
           }
           flow.outFlight++
         }
         if (type === PUBCOMP) this.answered()
         if (type === PUBACK || type === PUBREC) {
-          if (i > from) ok = this.inner.write(chunk.subarray(from, i)) && ok
+          if (i > from) ok = this.out(chunk.subarray(from, i)) && ok
           this.ack = [chunk[i++]]
           this.ackLeft = -1
           from = i
@@ -293,8 +395,14 @@ export class MqttConnection extends Duplex {
         }
       }
     }
-    if (from < n) ok = this.inner.write(from === 0 ? chunk : chunk.subarray(from)) && ok
+    if (this.discard) return ok
+    if (from < n) ok = this.out(from === 0 ? chunk : chunk.subarray(from)) && ok
     return ok
+  }
+
+  private out(b: Buffer): boolean {
+    if (this.guard) this.guard.stats.bytesOut += b.length
+    return this.inner.write(b)
   }
 
   private queueAck(): void {
@@ -322,7 +430,7 @@ export class MqttConnection extends Duplex {
       let at = 1
       while (bytes[at] & 0x80) at++
       if (bytes[0] >> 4 === PUBACK || (bytes[at + 3] ?? 0) >= 0x80) this.answered()
-      this.inner.write(bytes)
+      this.out(bytes)
     }
   }
 }

@@ -5,6 +5,7 @@ import mqttPacket from 'mqtt-packet'
 
 export const ReasonCode = {
   NOT_AUTHORIZED: 0x87,
+  TOPIC_FILTER_INVALID: 0x8f,
   TOPIC_NAME_INVALID: 0x90,
   RECEIVE_MAXIMUM_EXCEEDED: 0x93,
   PACKET_TOO_LARGE: 0x95,
