@@ -75,7 +75,8 @@ export class History {
   private last: { t: number; in: number; out: number; deliveries: number; auth: number; http: Map<number, number> } | undefined
   private listeners = new Set<(s: Sample) => void>()
 
-  constructor(private metrics: Metrics, private keep = 3600) {
+  /** `connections`: where the gauge is not Herald's to keep (an external broker), the count of the sessions' events */
+  constructor(private metrics: Metrics, private keep = 3600, private connections?: () => number) {
     this.loop = monitorEventLoopDelay({ resolution: 10 })
   }
 
@@ -100,7 +101,7 @@ export class History {
     const rate = (a: number, b: number) => Math.max(0, (a - b) / secs)
     const s: Sample = {
       t: cur.t,
-      connections: await total(this.metrics, 'herald_mqtt_connections'),
+      connections: this.connections ? this.connections() : await total(this.metrics, 'herald_mqtt_connections'),
       messagesIn: rate(cur.in, prev.in), messagesOut: rate(cur.out, prev.out),
       deliveries: rate(cur.deliveries, prev.deliveries), authFailures: rate(cur.auth, prev.auth),
       httpP50: quantileOf(prev.http, cur.http, 0.5), httpP99: quantileOf(prev.http, cur.http, 0.99),

@@ -53,9 +53,11 @@ export async function registerAdmin(o: AdminOptions): Promise<Admin> {
   const c = o.config
   const consoleOn = c['console.enabled'] as boolean
   const startedAt = Date.now()
-  const history = new History(o.metrics)
-  const events = new EventStreams(history)
+  // the embedded broker keeps herald_mqtt_connections; on an external one, the clients its session events reported
+  // (events is read only when a client connects, after it is made)
   const clients = new ClientRegistry(o.sessions, (e) => events.clientEvent(e))
+  const history = new History(o.metrics, 3600, o.brokerUrl ? () => clients.size : undefined)
+  const events = new EventStreams(history)
   const retained = new RetainedIndex()
   const auth = new AdminAuth({
     users: o.users, tokens: new AdminTokenStore(o.store.db),
