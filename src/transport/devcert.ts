@@ -1,7 +1,8 @@
 // TLS material: the configured certificate, or a self-signed development certificate made on first start.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import selfsigned from 'selfsigned'
+import type selfsignedModule from 'selfsigned'
 
 export interface TlsMaterial { cert: string; key: string; ca?: string; generated: boolean; certFile: string }
 
@@ -18,6 +19,8 @@ export function loadTls(o: { cert: string; key: string; clientCa: string; dataDi
   const certFile = join(dir, 'dev-cert.pem'), keyFile = join(dir, 'dev-key.pem')
   if (!existsSync(certFile) || !existsSync(keyFile)) {
     mkdirSync(dir, { recursive: true })
+    // loaded only to make the certificate (node-forge is large): issue 11 item 7
+    const selfsigned = createRequire(import.meta.url)('selfsigned') as typeof selfsignedModule
     const pems = selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048, days: 825, algorithm: 'sha256',
       extensions: [

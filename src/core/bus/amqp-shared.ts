@@ -3,7 +3,7 @@
 // node consumes it, RabbitMQ hands each message to one of them, and it is acknowledged after the handler ran.
 // (chat21 §2.1 for the MQTT ↔ AMQP mapping, §3.2 for the original observer's shared queues.)
 import { createHash } from 'node:crypto'
-import amqp, { type Channel, type ChannelModel } from 'amqplib'
+import type { Channel, ChannelModel } from 'amqplib'
 import { filterToBindingKey, routingKeyToTopic } from '../util/routing-keys.ts'
 import type { BusHandler, QoS } from './types.ts'
 
@@ -44,6 +44,7 @@ export class AmqpShared {
 
   /** (Re)open the connection and consume every subscription's queue again; RabbitMQ redelivers what was unacked. */
   private async open(): Promise<void> {
+    const amqp = (await import('amqplib')).default
     const conn = await amqp.connect(this.o.url, { clientProperties: { connection_name: this.o.connectionName ?? `herald-${this.o.group}-${process.pid}` } })
     conn.on('error', () => {}) // followed by 'close', which reconnects
     conn.on('close', () => { if (!this.closing) this.reconnect() })

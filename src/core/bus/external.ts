@@ -2,9 +2,12 @@
 // Shared subscriptions split work between Herald nodes; each subscription is handled on its own connection (in
 // order, concurrently with the others); QoS 1/2 publishes are flow-controlled so that a broker's inflight limit
 // (Mosquitto's max_inflight_messages 20) never drops them.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import { AmqpShared } from './amqp-shared.ts'
 import type { Bus, BusHandler, PublishOptions, QoS, SubscribeOptions } from './types.ts'
+
+/** mqtt.js is loaded when an external bus first connects: an embedded Herald never pays its memory (issue 11 item 7) */
+const mqttJs = async () => (await import('mqtt')).default
 
 export interface ExternalBusOptions {
   url: string
@@ -45,7 +48,7 @@ export class ExternalBus implements Bus {
     const bus = new ExternalBus(o)
     // Publishing has its own connection: mqtt.js holds every incoming packet (PUBACK/PUBCOMP included) until
     // handleMessage's callback runs, so a handler awaiting its own QoS 1/2 publish on one connection would deadlock.
-    bus.pub = await mqtt.connectAsync(o.url, bus.options(`${bus.clientId}-pub`))
+    bus.pub = await (await mqttJs()).connectAsync(o.url, bus.options(`${bus.clientId}-pub`))
     bus.pub.on('error', () => {}) // reconnects on its own; errors surface on publish
     if (o.amqpUrl) {
       bus.amqp = await AmqpShared.connect({ url: o.amqpUrl, group: o.sharedGroup ?? 'herald', onError: o.onError }).catch(async (err) => {
@@ -90,7 +93,7 @@ export class ExternalBus implements Bus {
   async subscribe(filter: string, handler: BusHandler, opts: SubscribeOptions = {}): Promise<() => Promise<void>> {
     if (opts.shared && this.amqp) return this.amqp.subscribe(filter, handler)
     const wire = opts.shared && this.o.sharedSubscriptions !== false ? `$share/${this.o.sharedGroup ?? 'herald'}/${filter}` : filter
-    const client = await mqtt.connectAsync(this.o.url, this.options(`${this.clientId}-s${++this.seq}`))
+    const client = await (await mqttJs()).connectAsync(this.o.url, this.options(`${this.clientId}-s${++this.seq}`))
     client.on('error', () => {}) // reconnects (and subscribes again) on its own
     client.handleMessage = (packet, done) => {
       const topic = packet.topic

@@ -5,7 +5,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
-import { Client, InvalidCredentialsError, ResultCodeError } from 'ldapts'
+import type { Client } from 'ldapts'
 import { ConfigError, settingsOf, type Config } from '../../config.ts'
 import { Gate } from '../access/limiter.ts'
 import type { Authenticator, Principal } from '../access/types.ts'
@@ -50,6 +50,9 @@ const CACHE_ENTRIES = 10_000
 const RETRY_MS = 1000
 /** result codes that say the directory cannot answer now, not that the password is wrong (RFC 4511 §A.2) */
 const SERVER_TROUBLE = new Set([3, 51, 52, 80])
+
+/** ldapts, loaded at the first directory call: a Herald without LDAP never pays for it (issue 11 item 7) */
+const ldapts = () => import('ldapts')
 
 /** RFC 4515 §3: a value inside a filter, with `*`, `(`, `)`, `\` and NUL escaped as `\XX`. */
 export function escapeFilterValue(v: string): string {
@@ -209,6 +212,7 @@ export class LdapDirectory {
   /** Service bind, user search, group search and (with a password) the user's own bind, on one connection. */
   private async conversation(call: Call, username: string, password?: string): Promise<Verdict> {
     call.check()
+    const { Client, InvalidCredentialsError, ResultCodeError } = await ldapts()
     const client = call.client = new Client({
       // ldapts speaks TLS from the first byte whenever tlsOptions are given: only for ldaps://
       url: this.o.url, timeout: this.o.timeoutMs, connectTimeout: this.o.timeoutMs,

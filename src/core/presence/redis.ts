@@ -2,7 +2,7 @@
 // per node refreshed by a heartbeat on the Clock (readers ignore a dead node's entries, the next heartbeat of any
 // node removes them), changes published on a channel for every node's onChange. Layout in redis-scripts.ts.
 import { EventEmitter } from 'node:events'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { systemClock, type Clock } from '../clock.ts'
 import { newNodeId } from './node.ts'
 import * as lua from './redis-scripts.ts'
@@ -56,6 +56,8 @@ export class RedisPresence implements Presence {
   /** Connects (a start-up error names Redis), subscribes to the changes and announces this node alive. */
   static async create(o: RedisPresenceOptions): Promise<RedisPresence> {
     const opts = { lazyConnect: true, maxRetriesPerRequest: 3 }
+    // loaded on first use: a Herald without Redis presence never pays for ioredis (issue 11 item 7)
+    const { Redis } = await import('ioredis')
     const redis = new Redis(o.url, opts) as Scripted
     const sub = new Redis(o.url, opts)
     const onError = o.onError ?? (() => {})

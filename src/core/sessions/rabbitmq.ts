@@ -4,7 +4,7 @@
 // done through the management API (rabbitmq_management), and connect/disconnect events come from the
 // rabbitmq_event_exchange plugin. What RabbitMQ does not keep, Herald cannot add: a client that has subscribed to
 // nothing has no session to extend (capability sessionWithoutSubscription), and the clean flag is not reported.
-import amqp, { type ChannelModel } from 'amqplib'
+import type { ChannelModel } from 'amqplib'
 import type { Principal } from '../access/types.ts'
 import { bindingKeyToFilter, filterToBindingKey } from '../util/routing-keys.ts'
 import { SessionEvents } from './events.ts'
@@ -140,6 +140,8 @@ export class RabbitMqSessions implements Sessions {
   // --- events (rabbitmq_event_exchange) ---
 
   private async openEvents(): Promise<void> {
+    // loaded on first use: only a RabbitMQ deployment pays for amqplib (issue 11 item 7)
+    const amqp = (await import('amqplib')).default
     const conn = await amqp.connect(this.o.amqpUrl, { clientProperties: { connection_name: `herald-sessions-${process.pid}` } })
     conn.on('error', () => {}) // followed by 'close'
     conn.on('close', () => { if (!this.closing) this.reopen() })

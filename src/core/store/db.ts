@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely'
-import pg from 'pg'
+import type pgModule from 'pg'
 
 export type Db = Kysely<any>
 export type DbKind = 'sqlite' | 'postgres'
@@ -26,12 +26,20 @@ export interface StoreOptions {
   file?: string
 }
 
-// PostgreSQL BIGINT (int8) comes back as a string by default; Herald's ids and timestamps fit in a double.
-pg.types.setTypeParser(20, (v) => Number(v))
+// pg is loaded when a PostgreSQL store is opened: an embedded Herald never pays its memory (issue 11 item 7)
+let pgLoaded: typeof pgModule | undefined
+function pgModuleSync(): typeof pgModule {
+  if (!pgLoaded) {
+    pgLoaded = createRequire(import.meta.url)('pg') as typeof pgModule
+    // PostgreSQL BIGINT (int8) comes back as a string by default; Herald's ids and timestamps fit in a double.
+    pgLoaded.types.setTypeParser(20, (v) => Number(v))
+  }
+  return pgLoaded
+}
 
 export function openStore(o: StoreOptions): Store {
   if (o.databaseUrl && /^postgres(ql)?:\/\//.test(o.databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 10 })
+    const pool = new (pgModuleSync().Pool)({ connectionString: o.databaseUrl, max: 10 })
     // an idle client losing its server must not take the process down; the next query reports it
     pool.on('error', () => {})
     const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
