@@ -150,3 +150,22 @@ describe('the OpenAPI document covers every route (issue 15 §3)', () => {
     assert.doesNotMatch(init, /https?:\/\/(?!stackoverflow)/, 'the initializer loads nothing from elsewhere')
   })
 })
+
+describe('a dialect on a port of its own serves its own API docs (issue 15 §3)', () => {
+  let h: TestHerald
+  before(async () => {
+    const dialects = createDialects().filter((d) => d.name === 'chat21')
+    h = await startTestHerald({ dialects, settings: chat21Settings, env: { NODE_ENV: 'test' }, overrides: { 'chat21.http.port': 0 } })
+  })
+  after(() => h?.close())
+
+  test("chat21's port documents its API and its routes outside the API base; the main document does not list them", async () => {
+    const own = await (await fetch(`http://127.0.0.1:${h.ports.chat21}/api/docs/openapi.json`)).json() as Doc
+    assert.ok(own.paths['/chat21/api/{appid}/messages'].post.responses['405'])
+    assert.ok(own.paths['/verify'].get.responses['403'])
+    assert.equal((await new Validator().validate(own as unknown as Parameters<Validator['validate']>[0])).valid, true)
+    const main = h.openapi() as Doc
+    assert.equal(Object.keys(main.paths).filter((p) => p.startsWith('/chat21/')).length, 0)
+    assert.equal((await fetch(`http://127.0.0.1:${h.ports.chat21}/api/docs`)).status, 200)
+  })
+})
