@@ -138,6 +138,9 @@ describe('the OpenAPI document covers every route (issue 15 §3)', () => {
     assert.equal(res.status, 200)
     const html = await res.text()
     assert.match(html, /swagger-ui/i)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    assert.match(csp, /default-src 'self'/)
+    assert.doesNotMatch(csp, /https:|upgrade-insecure-requests|\.io\b/, 'the page may load nothing from elsewhere')
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])
     assert.ok(assets.length >= 3, `assets: ${assets.join(' ')}`)
     for (const a of assets) {
