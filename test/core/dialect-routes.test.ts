@@ -66,6 +66,8 @@ describe('chat21 on a port of its own', () => {
     assert.deepEqual(await call(own, '/api/tilechat/getInfo'), { status: 403, body: { success: false, msg: 'Unauthorized.' } })
     assert.deepEqual(await call(own, '/'), { status: 200, body: 'Chat21 Http Server v. 0.1.2' })
     assert.equal((await call(h.httpUrl, '/api/tilechat/getInfo')).status, 404)
-    assert.equal((await call(h.httpUrl, '/')).status, 404)
+    // the main port's root is Herald's own (issue 15: a redirect to the console), not chat21's
+    const root = await fetch(`${h.httpUrl}/`, { redirect: 'manual' })
+    assert.deepEqual([root.status, root.headers.get('location')], [302, '/console'])
   })
 })
