@@ -2,7 +2,9 @@
 // check what the real ones check: the RFC 8291 payload decrypted with the subscription's private key and the
 // RFC 8292 VAPID JWT; FCM's RS256 service-account assertion and Bearer token; APNs' ES256 provider token over HTTP/2.
 import assert from 'node:assert/strict'
+import { createECDH } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -285,5 +287,42 @@ describe('APNs over HTTP/2', () => {
     await assert.rejects(d.send({ provider: 'apns', token: 'not-hex' }, { payload: '{}' }, { dialect: 't' }), /hex/)
     await assert.rejects(d.send({ provider: 'apns', token: token(1) }, { payload: '[1]' }, { dialect: 't' }), /JSON object/)
     await assert.rejects(d.send({ provider: 'apns', token: token(1) }, { payload: JSON.stringify({ aps: {}, x: 'y'.repeat(4100) }) }, { dialect: 't' }), /over 4096/)
+  })
+})
+
+describe('client-given Web Push endpoints on internal addresses (request forgery guard)', () => {
+  // a plain TCP listener on loopback that counts the connections made to it (what the guard must prevent)
+  let server: net.Server
+  let connections = 0
+  let port = 0
+  before(async () => {
+    server = net.createServer((s) => { connections++; s.destroy() })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as net.AddressInfo).port
+  })
+  after(async () => {
+    await Promise.all(running.splice(0).map((d) => d.stop()))
+    await store?.close()
+    await new Promise((r) => server.close(r))
+  })
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  const keys = { p256dh: ecdh.getPublicKey().toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') }
+  const at = (host: string): PushTarget => ({ provider: 'webpush', endpoint: `https://${host}:${port}/sub/x`, ...keys })
+
+  test('a loopback literal or a name resolving to loopback fails for good, with no connection made', async () => {
+    await freshStore()
+    const d = await dispatcher({})
+    connections = 0
+    assert.deepEqual(await deliver(d, [[at('127.0.0.1'), { payload: 'x' }], [at('localhost'), { payload: 'x' }], [at('[::ffff:127.0.0.1]'), { payload: 'x' }]]), ['failed', 'failed', 'failed'])
+    assert.equal(connections, 0)
+  })
+
+  test('HERALD_PUSH_ALLOW_PRIVATE_ENDPOINTS=true connects to them (a UnifiedPush distributor on the LAN)', async () => {
+    await freshStore()
+    const d = await dispatcher({ 'push.webpush.allowPrivateEndpoints': true, 'push.maxAgeS': 1 })
+    connections = 0
+    await d.send(at('127.0.0.1'), { payload: 'x' }, { dialect: 'test' })
+    await eventually(() => connections > 0 || undefined, 'a connection to the loopback listener')
   })
 })

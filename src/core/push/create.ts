@@ -57,7 +57,7 @@ export async function pushFromConfig(cfg: Config, store: Store, o: PushFromConfi
   if (wnsS.clientId || wnsS.clientSecret) providers.wns = wnsDeliverer(new WnsProvider({ ...wnsS, db: store.db, clock, ca }))
   const queue = new PushQueueStore(store.db, store.kind)
   const vapid = await vapidKeys(s.webpush, queue, clock.now())
-  const web = { vapid, subject: s.webpush.subject, connectTo: s.webpush.connectTo, ca, timeoutMs: s.timeoutMs, clock }
+  const web = { vapid, subject: s.webpush.subject, connectTo: s.webpush.connectTo, ca, timeoutMs: s.timeoutMs, clock, allowPrivate: s.webpush.allowPrivateEndpoints }
   providers.webpush = deliverer(new WebPushProvider({ name: 'webpush', ...web }))
   providers.unifiedpush = deliverer(new WebPushProvider({ name: 'unifiedpush', ...web }))
   if (s.fcm.serviceAccountFile) {

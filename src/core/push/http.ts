@@ -1,8 +1,10 @@
 // Outgoing HTTPS for push providers: one keep-alive agent per provider, an optional `--connect-to` style address
 // (issue 14 settings `…_CONNECT_TO`), a time limit on every request and bounded response bodies.
+import { lookup as dnsLookup } from 'node:dns'
 import { readFileSync } from 'node:fs'
 import { rootCertificates } from 'node:tls'
 import { Agent, buildConnector, request } from 'undici'
+import { guarded } from '../util/addresses.ts'
 
 export interface PushHttpOptions {
   /** `host:port` (or `[v6]:port`) every connection goes to; the URL's host stays the TLS name and the Host header */
@@ -11,6 +13,9 @@ export interface PushHttpOptions {
   ca?: string | string[]
   /** connect-to-last-byte limit of one request */
   timeoutMs: number
+  /** endpoints come from clients (Web Push, UnifiedPush): refuse names that resolve to loopback, private, link-local…
+   *  addresses (a request forgery hole otherwise); ignored with connectTo, which the operator chose */
+  publicOnly?: boolean
 }
 
 export interface PushResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -44,7 +49,7 @@ export function pushAgent(o: PushHttpOptions): Agent {
   const ca = trustedCas(o.ca)
   const tlsOptions = ca ? { ca } : {}
   const connectOptions = { timeout: o.timeoutMs, ...tlsOptions }
-  if (!o.connectTo) return new Agent({ connect: connectOptions, connections: 64 })
+  if (!o.connectTo) return new Agent({ connect: o.publicOnly ? { ...connectOptions, lookup: guarded(dnsLookup) } : connectOptions, connections: 64 })
   const to = parseConnectTo(o.connectTo)
   const connector = buildConnector(connectOptions)
   return new Agent({

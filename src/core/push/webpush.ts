@@ -3,7 +3,9 @@
 // the app gave keys, else the payload POSTed as is (issue 14 item 4).
 import webpush from 'web-push'
 import type { Agent } from 'undici'
+import { isIP } from 'node:net'
 import { systemClock, type Clock } from '../clock.ts'
+import { isInternalAddress, RefusedAddress } from '../util/addresses.ts'
 import { post, pushAgent, retryAfterMs, type PushResponse } from './http.ts'
 import type { PushNotification } from './service.ts'
 import type { PushOutcome, PushProvider } from './types.ts'
@@ -22,6 +24,8 @@ export interface WebPushOptions {
   ca?: string | string[]
   timeoutMs?: number
   clock?: Clock
+  /** HERALD_PUSH_ALLOW_PRIVATE_ENDPOINTS: endpoints on loopback and private networks (a LAN UnifiedPush distributor) */
+  allowPrivate?: boolean
 }
 
 /** RFC 8291 §4: one aes128gcm record of at most 4096 bytes; header 86 + tag 16 + padding delimiter 1 */
@@ -56,7 +60,7 @@ export class WebPushProvider implements PushProvider<WebPushTarget, PushNotifica
     this.name = o.name
     this.clock = o.clock ?? systemClock
     this.timeoutMs = o.timeoutMs ?? 10_000
-    this.agent = pushAgent({ connectTo: o.connectTo || undefined, ca: o.ca, timeoutMs: this.timeoutMs })
+    this.agent = pushAgent({ connectTo: o.connectTo || undefined, ca: o.ca, timeoutMs: this.timeoutMs, publicOnly: !o.allowPrivate })
   }
 
   /** The Authorization header for the push service at `audience` (its origin), signed at most once an hour. */
@@ -74,6 +78,11 @@ export class WebPushProvider implements PushProvider<WebPushTarget, PushNotifica
   async send(target: WebPushTarget, n: PushNotification): Promise<PushOutcome> {
     let url: URL
     try { url = new URL(target.endpoint) } catch { return { kind: 'failed', reason: 'endpoint is not a URL' } }
+    // a client-given endpoint at an internal address literal (names are checked at connect, on what they resolve to)
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (!this.o.allowPrivate && !this.o.connectTo && isIP(host) && isInternalAddress(host)) {
+      return { kind: 'failed', reason: `endpoint host ${host} is an internal address (HERALD_PUSH_ALLOW_PRIVATE_ENDPOINTS allows it)` }
+    }
     const headers: Record<string, string> = {
       ttl: String(Math.max(0, Math.floor(n.ttlS ?? 86_400))),
       urgency: n.urgency ?? 'normal',
@@ -95,6 +104,8 @@ export class WebPushProvider implements PushProvider<WebPushTarget, PushNotifica
     try {
       res = await post(this.agent, target.endpoint, headers, body, this.timeoutMs)
     } catch (e) {
+      const refused = [e, (e as { cause?: unknown }).cause].find((x) => x instanceof RefusedAddress) as Error | undefined
+      if (refused) return { kind: 'failed', reason: `${refused.message} (HERALD_PUSH_ALLOW_PRIVATE_ENDPOINTS allows it)` }
       return { kind: 'retry-after', afterMs: RETRY_NOW, reason: `transport: ${(e as Error).message}` }
     }
     return outcomeOf(this.name, res, this.clock.now())
