@@ -11,7 +11,7 @@ import { androidBody, androidData, apnsBody } from '../../src/dialects/synrc/pus
 import { Wire, type Rec } from '../../src/dialects/synrc/wire.ts'
 import { bin, register, startSynrc, str, type SynrcHerald } from './client.ts'
 import { erlAvailable, requireErlang } from './erlang.ts'
-import { APNS_HOST, caFile, FakeApns, FakeFcm, FCM_HOST } from '../push/fake-endpoints.ts'
+import { apnsError, APNS_HOST, caFile, FakeApns, FakeFcm, fcmError, FCM_HOST } from '../push/fake-endpoints.ts'
 
 const A = '380679000021_1'
 const B = '380679000022_1'
@@ -154,6 +154,28 @@ describe('SYNRC offline push through ctx.push (§6.13): APNs and FCM', () => {
     assert.equal(await h.synrc.synrc!.push!.notify('380679000025', push()), 0)
     assert.equal(await metricValue('synrc_push_skipped_total', 'os="ios",why="refused"'), 1)
     assert.equal(apns.received.length + fcm.messages.length, before)
+  })
+
+  test('a token APNs answers 410 Unregistered (or FCM UNREGISTERED) is forgotten: the next push skips the device', async () => {
+    const phone = '380679000026'
+    const gone = 'cd'.repeat(32)
+    apns.script(gone, [apnsError(410, '{"reason":"Unregistered"}')])
+    fcm.script('fcm-gone', [fcmError(404, 'UNREGISTERED')])
+    const ios = await register(h, phone, 'g1')
+    await ios.device.send({ $: 'Auth', type: 'push', push: bin(gone), os: 'ios' })
+    await ios.device.next((r) => r.$ === 'io')
+    const android = await register(h, phone, 'g2')
+    await android.device.send({ $: 'Auth', type: 'push', push: bin('fcm-gone'), os: 'android' })
+    await android.device.next((r) => r.$ === 'io')
+    await ios.device.end()
+    await android.device.end()
+    await waitFor(() => h.synrc.synrc!.connectedDevices(phone).length === 0)
+    assert.equal(await h.synrc.synrc!.push!.notify(phone, push()), 2)
+    const tokens = async () => (await h.synrc.synrc!.stores.auth.devices(phone)).map((d) => d.push)
+    const end = Date.now() + 10_000
+    while (Date.now() < end && (await tokens()).some((t) => t !== null)) await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(await tokens(), [null, null])
+    assert.equal(await h.synrc.synrc!.push!.notify(phone, push()), 0)
   })
 })
 

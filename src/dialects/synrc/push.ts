@@ -69,6 +69,12 @@ export class SynrcPush implements PushNotifier {
       (registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [registry] })
     this.queued = counter('synrc_push_queued_total', 'SYNRC #push{} pushes queued for offline devices (§6.13), by device os', ['os'])
     this.skipped = counter('synrc_push_skipped_total', 'SYNRC #push{} for offline devices not sent: provider not configured, or a token it cannot take', ['os', 'why'])
+    // a token the provider reports gone is forgotten: the device's next Auth/push sets a new one
+    push.onEndpointGone('synrc', async (t) => {
+      const n = t.provider === 'apns' || t.provider === 'fcm' ? await s.stores.auth.dropPush(t.token)
+        : t.provider === 'webpush' ? await s.stores.auth.dropWebPush(t.endpoint) : 0
+      s.log.info({ provider: t.provider, devices: n }, 'synrc: push token gone, forgotten')
+    })
   }
 
   async notify(phone: string, push: Rec): Promise<number> {

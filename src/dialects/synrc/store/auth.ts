@@ -70,6 +70,21 @@ export class AuthStore {
     })
   }
 
+  /** forget a push token the provider says is gone (APNs 410, FCM UNREGISTERED, Web Push 404/410); how many devices had it */
+  async dropPush(push: string): Promise<number> {
+    const r = await this.db.updateTable('synrc_auth').set({ push: null }).where('push', '=', push).executeTakeFirst()
+    return Number(r.numUpdatedRows)
+  }
+
+  /** the os=web devices whose saved subscription (PushSubscription JSON) has this endpoint: the token forgotten */
+  async dropWebPush(endpoint: string): Promise<number> {
+    const rows = await this.db.selectFrom('synrc_auth').select(['client_id', 'push']).where('os', '=', 'web').where('push', 'is not', null).execute()
+    const gone = rows.filter((r) => { try { return (JSON.parse(String(r.push)) as { endpoint?: unknown }).endpoint === endpoint } catch { return false } }).map((r) => r.client_id as string)
+    if (gone.length === 0) return 0
+    await this.db.updateTable('synrc_auth').set({ push: null }).where('client_id', 'in', gone).execute()
+    return gone.length
+  }
+
   async setPush(clientId: string, push: string, os: string | null): Promise<void> {
     await this.db.updateTable('synrc_auth').set({ push, os }).where('client_id', '=', clientId).execute()
   }
