@@ -401,7 +401,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     if (!p) return
     access.clientIds.connected(client.id, p)
     connectionsOf.set(ownerOf(p), (connectionsOf.get(ownerOf(p)) ?? 0) + 1)
-    sessions.ready(client, p, listenerOf(client))
+    sessions.ready(client, p, listenerOf(client), { protocolVersion: versionOf(client), address: connectionOf(client)?.info.remoteAddress })
   })
   aedes.on('clientDisconnect', (client) => {
     metrics.connections.dec()

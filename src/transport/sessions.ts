@@ -37,11 +37,11 @@ export class AedesSessions implements Sessions {
     if ((client as unknown as { _cleanStart?: boolean })._cleanStart ?? client.clean) this.endSession(client.id)
   }
 
-  ready(client: Client, principal: Principal, listener: string): void {
+  ready(client: Client, principal: Principal, listener: string, o: { protocolVersion?: number; address?: string } = {}): void {
     this.clients.set(client.id, client)
     if (client.clean) this.persistent.delete(client.id)
     else this.persistent.add(client.id)
-    void this.events.emit('connect', { clientId: client.id, principal, listener, clean: client.clean })
+    void this.events.emit('connect', { clientId: client.id, principal, listener, clean: client.clean, ...o })
   }
 
   gone(client: Client, principal: Principal, listener: string, keepFilters: boolean): void {

@@ -67,6 +67,8 @@ describe('admin API', () => {
       assert.equal(first.listener, 'mqtt')
       assert.ok(Date.parse(first.connectedSince) > 0)
       assert.deepEqual(first.subscriptions, [{ filter: 'watch/#', qos: 1 }])
+      assert.deepEqual([first.protocolVersion, p2.body.items[0].protocolVersion], [4, 5])
+      assert.match(first.address, /127\.0\.0\.1/)
       const byUser = await get(h, '/clients?q=BOB')
       assert.deepEqual(byUser.body.items.map((x: { id: string }) => x.id), ['adm-b'])
       const byId = await get(h, '/clients?q=adm-c')

@@ -23,7 +23,7 @@ export interface AdminClient {
 export interface ClientEvent { type: 'connect' | 'disconnect'; clientId: string; user: string; dialect: string; listener: string; at: string }
 
 /** what a broker may add to SessionInfo (the embedded broker's MQTT 5 transport, an external broker's events) */
-type Detailed = SessionInfo & { protocolVersion?: number; address?: string; remoteAddress?: string; queued?: number; inflight?: number }
+type Detailed = SessionInfo & { remoteAddress?: string; queued?: number; inflight?: number }
 
 function transportOf(listener: string): AdminClient['transport'] {
   if (listener === 'mqtt') return 'tcp'

@@ -14,6 +14,9 @@ export interface SessionInfo {
   /** MQTT clean session (3.1.1) / clean start (5): the session ends with the connection; undefined where the broker
    *  does not say (capability cleanFlag) */
   clean?: boolean
+  /** MQTT protocol level (3, 4 or 5) and the client's address, where the broker tells them (the embedded broker does) */
+  protocolVersion?: number
+  address?: string
 }
 
 export interface SessionSubscription { filter: string; qos: QoS }
