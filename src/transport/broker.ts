@@ -59,7 +59,7 @@ export interface BrokerLimits {
   maxConnectionsPerAddress: number
   /** CONNECTs a second from one address (token bucket): more get CONNACK 3 / 0x9F */
   connectRatePerAddress: number
-  /** MQTT 3.1.1: a client's QoS 1/2 PUBLISHes unanswered (QoS 2 until PUBREL); more close the connection */
+  /** MQTT 3.1.1: a client's QoS 2 PUBLISHes not completed (until its PUBREL); more close the connection */
   maxInflightIn: number
   /** topic names and filters: bytes and levels */
   maxTopicLength: number
@@ -210,7 +210,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     if (!v5 && conn) conn.inflightLimit(lim.maxInflightIn, () => {
       limited('inflight-in')
       o.log.debug({ clientId: client.id, limit: lim.maxInflightIn }, 'mqtt client over its in-flight PUBLISH limit: closed')
-      conn.destroy(new Error(`more than ${lim.maxInflightIn} unanswered QoS 1/2 PUBLISHes`))
+      conn.destroy(new Error(`more than ${lim.maxInflightIn} QoS 2 PUBLISHes awaiting PUBREL`))
     })
     if (v5 && conn) conn.mqtt5(o.receiveMaximum ?? 256, (packet.properties as { receiveMaximum?: number } | undefined)?.receiveMaximum ?? 65535, () => {
       metrics.publishDenied.inc({ reason: 'receive-maximum' })

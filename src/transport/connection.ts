@@ -81,11 +81,13 @@ class InboundLimit {
 }
 
 /** The client's QoS 1/2 PUBLISHes not yet acknowledged, and how many it may have (MQTT 5 Receive Maximum, §4.9; 3.1.1:
- * HERALD_MQTT_MAX_INFLIGHT_IN, QoS 2 PUBLISHes never released were unbounded, GHSA-5jvp-3p2v-5qgf) */
+ * HERALD_MQTT_MAX_INFLIGHT_IN for QoS 2, whose PUBLISHes never released were unbounded, GHSA-5jvp-3p2v-5qgf) */
 interface Inbound {
   max: number
   inFlight: number
   onExceeded: () => void
+  /** 3.1.1: QoS 2 PUBLISHes only, answered by PUBCOMP */
+  qos2Only: boolean
 }
 
 /**
@@ -203,15 +205,19 @@ export class MqttConnection extends Duplex {
     this.limit.onPubrecReason = (code) => { if (code >= 0x80) this.released() }
   }
 
-  /** MQTT 3.1.1 / 3.1: more than `max` of the client's QoS 1/2 PUBLISHes unanswered (a QoS 2 one until its PUBREL): `onExceeded` */
+  /**
+   * MQTT 3.1.1 / 3.1: more than `max` of the client's QoS 2 PUBLISHes not completed (PUBCOMP, i.e. until its PUBREL):
+   * `onExceeded`. QoS 1 is not counted: 3.1.1 sets no in-flight limit a client could keep, and a pipelining publisher
+   * has thousands in one read before the first PUBACK goes out.
+   */
   inflightLimit(max: number, onExceeded: () => void): void {
     if (max <= 0) return
-    const count = this.countInbound(max, onExceeded)
-    this.limit.onHeader = (type, flags) => { if (type === PUBLISH && (flags & 0x06) !== 0) count() }
+    const count = this.countInbound(max, onExceeded, true)
+    this.limit.onHeader = (type, flags) => { if (type === PUBLISH && (flags & 0x06) === 0x04) count() }
   }
 
-  private countInbound(max: number, onExceeded: () => void): () => void {
-    const inbound: Inbound = { max, inFlight: 0, onExceeded }
+  private countInbound(max: number, onExceeded: () => void, qos2Only = false): () => void {
+    const inbound: Inbound = { max, inFlight: 0, onExceeded, qos2Only }
     this.inbound = inbound
     let reported = false
     return () => { if (++inbound.inFlight > inbound.max && !reported) { reported = true; inbound.onExceeded() } }
@@ -230,8 +236,8 @@ export class MqttConnection extends Duplex {
   }
 
   /** one of the client's QoS 1/2 PUBLISHes was answered (PUBACK, PUBCOMP, or a PUBREC with a failure code) */
-  private answered(): void {
-    if (this.inbound && this.inbound.inFlight > 0) this.inbound.inFlight--
+  private answered(byPubcomp = false): void {
+    if (this.inbound && this.inbound.inFlight > 0 && (byPubcomp || !this.inbound.qos2Only)) this.inbound.inFlight--
   }
 
   /** The acknowledgement (PUBACK/PUBREC) of the client's PUBLISH `messageId` waits until `until` settles. */
@@ -383,7 +389,7 @@ export class MqttConnection extends Duplex {
           }
           flow.outFlight++
         }
-        if (type === PUBCOMP) this.answered()
+        if (type === PUBCOMP) this.answered(true)
         if (type === PUBACK || type === PUBREC) {
           if (i > from) ok = this.out(chunk.subarray(from, i)) && ok
           this.ack = [chunk[i++]]

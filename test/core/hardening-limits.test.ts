@@ -4,7 +4,7 @@
 // keep-alive (MQTT-3.1.2-24, and a v5 keep-alive 0 under mqtt.keepaliveLimit), the CONNECT timeout.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { Packet } from 'mqtt-packet'
+import mqttPacket, { type Packet } from 'mqtt-packet'
 import { connect, eventually, silence, startTestHerald, subackCodes, type TestHerald } from '../helpers.ts'
 import { connected, limitedCount, wire, type Wire } from './hardening-wire.ts'
 
@@ -117,6 +117,15 @@ describe('in-flight inbound, topic limits, CONNECT timeout', () => {
       w.send({ cmd: 'pubrel', messageId: id })
       assert.equal((await w.next('pubcomp')).messageId, id)
     }
+    assert.equal(w.isClosed, false)
+    w.socket.destroy()
+  })
+
+  test('3.1.1: QoS 1 is not counted: 3000 PUBLISHes in one write (a pipelining publisher) all get their PUBACK', async () => {
+    const { w } = await connected(h, 'pipelining', admin)
+    const burst = Buffer.concat(Array.from({ length: 3000 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: 'inflight/q1', payload: Buffer.from('x'), qos: 1, messageId: i + 1, retain: false, dup: false })))
+    w.socket.write(burst)
+    await eventually(() => w.packets.filter((p) => p.cmd === 'puback').length === 3000 || w.isClosed, '3000 PUBACKs', 30_000)
     assert.equal(w.isClosed, false)
     w.socket.destroy()
   })
