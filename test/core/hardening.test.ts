@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { MqttClient } from 'mqtt'
+import mqttPacket, { type Packet } from 'mqtt-packet'
+import WebSocket from 'ws'
 import { collect, connect, eventually, startTestHerald, type TestHerald } from '../helpers.ts'
 import { connected, limitedCount, type Wire } from './hardening-wire.ts'
 
@@ -76,6 +78,37 @@ describe('a frozen subscriber, drain timeout far away', () => {
     assert.match(text, /herald_mqtt_limited_total\{limit="queue-qos0"\} [1-9]/)
     for (const c of [a.c, b.c, p]) await c.endAsync()
     ice.socket.destroy()
+  })
+})
+
+describe('a frozen subscriber over WebSocket', () => {
+  let h: TestHerald
+  before(async () => {
+    h = await startTestHerald({ overrides: { 'mqtt.maxQueuedBytes': QUEUE, 'mqtt.drainTimeoutMs': 600_000 } })
+    await h.users.add(admin.username, admin.password, true)
+  })
+  after(() => h.close())
+
+  test('slows no subscriber either, and its PUBLISHes past the bound are dropped', async () => {
+    const ws = new WebSocket(`${h.wsUrl}/mqtt`, 'mqtt')
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    const got: Packet[] = []
+    parser.on('packet', (p: Packet) => got.push(p))
+    ws.on('message', (d: Buffer) => parser.parse(d))
+    ws.on('error', () => {})
+    await new Promise((ok, fail) => { ws.once('open', ok); ws.once('error', fail) })
+    ws.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'frozen-ws', keepalive: 0, username: admin.username, password: Buffer.from(admin.password) } as Packet))
+    ws.send(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'busy/q0', qos: 0 }, { topic: 'busy/q1', qos: 1 }] } as Packet))
+    await eventually(() => got.some((p) => p.cmd === 'suback'), 'the SUBACK')
+    ws.pause()
+    const a = await reader(h, 'reader-ws', 4)
+    const p = await connect(h.mqttUrl, { ...admin, clientId: 'busy-publisher-ws' })
+    await publishAll(p)
+    assert.equal((await a.all).length, 2 * N)
+    assert.ok(await limitedCount(h, 'queue-qos0') + await limitedCount(h, 'queue-qos') > 0, 'PUBLISHes to the frozen WebSocket dropped')
+    await a.c.endAsync()
+    await p.endAsync()
+    ws.terminate()
   })
 })
 
