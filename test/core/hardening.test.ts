@@ -138,6 +138,36 @@ describe('a frozen subscriber, drain timeout 2 s', () => {
   })
 })
 
+for (const persistence of ['memory', 'store']) describe(`a frozen persistent subscriber (mqtt.persistence ${persistence})`, () => {
+  let h: TestHerald
+  before(async () => {
+    h = await startTestHerald({ overrides: { 'mqtt.maxQueuedBytes': QUEUE, 'mqtt.drainTimeoutMs': 2000, 'mqtt.persistence': persistence } })
+    await h.users.add(admin.username, admin.password, true)
+  })
+  after(() => h.close())
+
+  test('the QoS 1 messages not written to it are kept in its session and sent when it connects again', async () => {
+    const { w } = await connected(h, 'frozen-durable', admin, { connect: { clean: false } })
+    w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'busy/q1', qos: 1 }] })
+    await w.next('suback')
+    w.socket.pause()
+    const p = await connect(h.mqttUrl, { ...admin, clientId: 'busy-publisher-durable' })
+    const M = 600
+    for (let i = 0; i < M; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => p.publishAsync('busy/q1', Buffer.concat([Buffer.from(`${i + j}:`), PAYLOAD]), { qos: 1 })))
+    }
+    assert.ok(await limitedCount(h, 'queue-qos') > 0, 'QoS 1 PUBLISHes not written to it')
+    await eventually(async () => await limitedCount(h, 'drain-timeout') === 1, 'the drain timeout', 30_000)
+    w.socket.destroy()
+    const back = await connect(h.mqttUrl, { ...admin, clientId: 'frozen-durable', clean: false })
+    const seen = new Set<string>()
+    back.on('message', (_t, payload) => seen.add(payload.subarray(0, payload.indexOf(':')).toString()))
+    await eventually(() => seen.size === M, `all ${M} messages (got ${seen.size})`, 30_000)
+    await back.endAsync()
+    await p.endAsync()
+  })
+})
+
 describe('a QoS 1 subscriber of MQTT 5 that acknowledges nothing', () => {
   let h: TestHerald
   before(async () => {
