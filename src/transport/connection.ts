@@ -250,9 +250,13 @@ export class MqttConnection extends Duplex {
     this.inner.resume()
   }
 
-  /** the socket holds more than the guard's bound of bytes it could not send yet */
+  /**
+   * the socket holds more than the guard's bound of bytes it could not send yet (at least its high-water mark, so that
+   * a 'drain' follows). Bytes held for the client's Receive Maximum are not counted: the PUBACKs that release them
+   * must be read.
+   */
   private overQueued(): boolean {
-    return this.guard !== undefined && this.inner.writableLength + this.heldBytes >= this.guard.maxQueuedBytes
+    return this.guard !== undefined && this.inner.writableLength >= Math.max(this.guard.maxQueuedBytes, this.inner.writableHighWaterMark)
   }
 
   /** the socket did not take everything: it has drainTimeout ms to drain (Aedes' drainTimeout, which it never sees) */

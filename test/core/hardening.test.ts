@@ -81,6 +81,30 @@ describe('a frozen subscriber, drain timeout far away', () => {
   })
 })
 
+describe('a client that sends but does not read', () => {
+  let h: TestHerald
+  before(async () => {
+    h = await startTestHerald({ overrides: { 'mqtt.maxQueuedBytes': QUEUE, 'mqtt.drainTimeoutMs': 600_000 } })
+    await h.users.add(admin.username, admin.password, true)
+  })
+  after(() => h.close())
+
+  test('is not read either once its socket is over the bound (its own writes back up), and is read again once it reads', async () => {
+    const { w } = await connected(h, 'echo', admin)
+    w.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'echo/#', qos: 0 }] })
+    await w.next('suback')
+    w.socket.pause()
+    for (let i = 0; i < N; i++) w.send({ cmd: 'publish', topic: 'echo/x', payload: PAYLOAD, qos: 0, retain: false, dup: false })
+    // the broker took what it could answer, then stopped: the rest waits in this client's socket
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.ok(w.socket.writableLength > 0, 'the broker stopped reading')
+    w.socket.resume()
+    await eventually(() => w.socket.writableLength === 0, 'the broker to read the rest', 30_000)
+    assert.equal(w.isClosed, false)
+    w.socket.destroy()
+  })
+})
+
 describe('a frozen subscriber over WebSocket', () => {
   let h: TestHerald
   before(async () => {
