@@ -426,7 +426,6 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   })
 
   const clientsOf = () => (aedes as unknown as { clients: Record<string, Client> }).clients
-  const retainedOf = persistence as unknown as { _retained?: { size?: number; length?: number } }
   const stopSys = startSys({
     version: o.version ?? 'unknown',
     stats,
@@ -437,7 +436,6 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       for (const c of Object.values(clientsOf())) n += Object.keys((c as unknown as { subscriptions: object }).subscriptions).length
       return n
     },
-    retained: () => retainedOf._retained?.size ?? retainedOf._retained?.length,
     publish: (topic, payload) => aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }, () => {}),
   }, lim.sysIntervalS)
 

@@ -11,8 +11,6 @@ export interface SysSource {
   total(): number
   /** subscriptions of connected clients */
   subscriptions(): number
-  /** retained messages, where cheap to know */
-  retained(): number | undefined
   publish(topic: string, payload: string): void
 }
 
@@ -68,7 +66,6 @@ export function startSys(src: SysSource, intervalS: number, now: () => number = 
       'clients/connected': connected,
       'clients/active': connected,
       'clients/total': src.total(),
-      'clients/disconnected': Math.max(0, src.total() - connected),
       'clients/maximum': maximum,
       'messages/received': s.packetsIn,
       'messages/sent': s.packetsOut,
@@ -79,8 +76,6 @@ export function startSys(src: SysSource, intervalS: number, now: () => number = 
       'bytes/sent': s.bytesOut,
       'subscriptions/count': src.subscriptions(),
     }
-    const retained = src.retained()
-    if (retained !== undefined) { values['retained messages/count'] = retained; values['messages/stored'] = retained }
     // Mosquitto's names: load/messages/received/1min, load/publish/sent/5min, load/bytes/received/15min, load/connections/1min
     for (const [name, load] of Object.entries(loads)) {
       ;['1min', '5min', '15min'].forEach((w, i) => { values[`load/${name}/${w}`] = load.avg[i].toFixed(2) })
