@@ -95,7 +95,7 @@ describe('CONNECT rate per address', () => {
 describe('in-flight inbound, topic limits, CONNECT timeout', () => {
   let h: TestHerald
   before(async () => {
-    h = await herald({ 'mqtt.maxInflightIn': 5, 'mqtt.maxTopicLength': 64, 'mqtt.maxTopicLevels': 5, 'mqtt.connectTimeoutMs': 500 })
+    h = await herald({ 'mqtt.maxInflightIn': 5, 'mqtt.receiveMaximum': 3, 'mqtt.maxTopicLength': 64, 'mqtt.maxTopicLevels': 5, 'mqtt.connectTimeoutMs': 500 })
   })
   after(() => h.close())
 
@@ -119,6 +119,17 @@ describe('in-flight inbound, topic limits, CONNECT timeout', () => {
     }
     assert.equal(w.isClosed, false)
     w.socket.destroy()
+  })
+
+  test('MQTT 5: the Receive Maximum is the in-flight limit: a 4th QoS 2 PUBLISH never released gets DISCONNECT 0x93', async () => {
+    const { w } = await connected(h, 'no-pubrel-5', admin, { protocolVersion: 5 })
+    const before = await limitedCount(h, 'inflight-in')
+    for (let id = 1; id <= 3; id++) w.send({ cmd: 'publish', topic: 'inflight/t', payload: 'x', qos: 2, messageId: id })
+    for (let id = 1; id <= 3; id++) await w.next('pubrec')
+    w.send({ cmd: 'publish', topic: 'inflight/t', payload: 'x', qos: 2, messageId: 4 })
+    assert.equal(code(await w.next('disconnect')), 0x93)
+    await w.closed()
+    assert.equal(await limitedCount(h, 'inflight-in'), before + 1)
   })
 
   test('3.1.1: QoS 1 is not counted: 3000 PUBLISHes in one write (a pipelining publisher) all get their PUBACK', async () => {
