@@ -46,16 +46,23 @@ addSettingFlags(program.command('serve').description('run the server')).action(a
   const enabled = config.dialects as string[]
   const unknown = enabled.filter((n) => !allDialects.some((d) => d.name === n))
   if (unknown.length) throw new Error(`unknown dialect(s) in HERALD_DIALECTS: ${unknown.join(', ')}`)
-  const herald = await startHerald({ config, log, dialects: allDialects.filter((d) => enabled.includes(d.name)) })
-  let stopping = false
+  // the handlers come first: a signal during start-up (or right after the ready line) stops Herald once it is up
+  type Running = Awaited<ReturnType<typeof startHerald>>
+  const up: { herald?: Running } = {}
+  let stopping: string | undefined
+  const stop = (h: Running, signal: string) => {
+    log.info({ signal }, 'stopping: draining in-flight work')
+    h.stop().then(() => { log.info('stopped'); process.exit(0) }, (err) => { log.error({ err }, 'stop failed'); process.exit(1) })
+  }
   const shutdown = (signal: string) => {
     if (stopping) return
-    stopping = true
-    log.info({ signal }, 'stopping: draining in-flight work')
-    herald.stop().then(() => { log.info('stopped'); process.exit(0) }, (err) => { log.error({ err }, 'stop failed'); process.exit(1) })
+    stopping = signal
+    if (up.herald) stop(up.herald, signal)
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  up.herald = await startHerald({ config, log, dialects: allDialects.filter((d) => enabled.includes(d.name)) })
+  if (stopping) stop(up.herald, stopping)
 })
 
 addSettingFlags(program.command('config').description('print the effective configuration (secrets masked)')).action((opts) => {
