@@ -248,7 +248,7 @@
       })
       const transport = `${c.transport}${c.protocolVersion ? ` · MQTT ${c.protocolVersion === 5 ? '5' : c.protocolVersion === 4 ? '3.1.1' : c.protocolVersion}` : ''}`
       const subs = c.subscriptions.map((x) => `${x.filter} (QoS ${x.qos})`).join(', ') || '–'
-      const extra = [c.queued !== null && c.queued !== undefined ? `${c.queued} queued` : null, c.inflight !== null && c.inflight !== undefined ? `${c.inflight} in flight` : null].filter(Boolean).join(', ')
+      const extra = [c.queued !== null && c.queued !== undefined ? `${c.queued} B queued` : null, c.inflight !== null && c.inflight !== undefined ? `${c.inflight} in flight` : null].filter(Boolean).join(', ')
       return el('tr', { 'data-client': c.id },
         el('td', { class: 'mono', 'data-label': 'Client id', text: c.id }),
         el('td', { 'data-label': 'User', text: c.user }),

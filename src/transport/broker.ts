@@ -186,6 +186,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   } as never)
   const accessOf = new WeakMap<Client, AccessSession>()
   const sessions = new AedesSessions(aedes, o.maxSubscriptions, (err, event, clientId) => o.log.error({ err, event, clientId }, 'session listener failed'))
+  sessions.statsOf = (client) => connectionOf(client)?.stats()
   const listenerOf = (client: Client) => connectionOf(client)?.info.listener ?? 'internal'
 
   /** open connections per principal */

@@ -223,6 +223,11 @@ export class MqttConnection extends Duplex {
     return () => { if (++inbound.inFlight > inbound.max && !reported) { reported = true; inbound.onExceeded() } }
   }
 
+  /** what waits for the client: unread socket bytes and PUBLISHes held for its Receive Maximum; Herald's unacknowledged QoS 1/2 (v5) */
+  stats(): { queuedBytes: number; inflight?: number } {
+    return { queuedBytes: this.inner.writableLength + this.heldBytes, inflight: this.flow?.outFlight }
+  }
+
   /** one of Herald's QoS 1/2 PUBLISHes was acknowledged by the client */
   private released(): void {
     const flow = this.flow!
@@ -383,8 +388,9 @@ export class MqttConnection extends Duplex {
           if (type === PUBLISH) g.stats.publishOut++
         }
         const flow = this.flow
-        if (flow && type === PUBLISH && (chunk[i] & 0x06) !== 0 && flow.outMax < 65535) {
-          if (flow.outFlight >= flow.outMax) {
+        // counted for every v5 client (the admin API shows it); held only for one that set a Receive Maximum
+        if (flow && type === PUBLISH && (chunk[i] & 0x06) !== 0) {
+          if (flow.outMax < 65535 && flow.outFlight >= flow.outMax) {
             // from this PUBLISH on, everything waits for the client's PUBACK/PUBCOMP (released())
             if (i > from) ok = this.out(chunk.subarray(from, i)) && ok
             this.heldOut.push(chunk.subarray(i))

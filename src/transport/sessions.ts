@@ -5,7 +5,7 @@ import { topicMatches } from '../core/access/topics.ts'
 import type { Principal } from '../core/access/types.ts'
 import type { QoS } from '../core/bus/types.ts'
 import { SessionEvents } from '../core/sessions/events.ts'
-import type { SessionCapabilities, SessionEvent, SessionListener, Sessions, SessionSubscription } from '../core/sessions/types.ts'
+import type { SessionCapabilities, SessionEvent, SessionListener, Sessions, SessionStats, SessionSubscription } from '../core/sessions/types.ts'
 
 interface Persistence {
   addSubscriptions(client: { id: string }, subs: { topic: string; qos: QoS }[]): Promise<unknown>
@@ -24,8 +24,16 @@ export class AedesSessions implements Sessions {
   /** client ids whose session the broker keeps while they are offline (clean: false) */
   private persistent = new Set<string>()
 
+  /** the broker's view of a connected client's connection (transport/broker.ts) */
+  statsOf?: (client: Client) => SessionStats | undefined
+
   constructor(private aedes: Aedes, private maxSubscriptions: number, onError: (err: unknown, event: SessionEvent, clientId: string) => void) {
     this.events = new SessionEvents(onError)
+  }
+
+  stats(clientId: string): SessionStats | undefined {
+    const c = this.clients.get(clientId)
+    return c ? this.statsOf?.(c) : undefined
   }
 
   // --- the broker's hooks (transport/broker.ts) ---

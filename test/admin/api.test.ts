@@ -69,6 +69,8 @@ describe('admin API', () => {
       assert.deepEqual(first.subscriptions, [{ filter: 'watch/#', qos: 1 }])
       assert.deepEqual([first.protocolVersion, p2.body.items[0].protocolVersion], [4, 5])
       assert.match(first.address, /127\.0\.0\.1/)
+      // live counts from the broker: nothing waits for a client that reads; the v5 client's in-flight is followed
+      assert.deepEqual([first.queued, first.inflight, p2.body.items[0].inflight], [0, null, 0])
       const byUser = await get(h, '/clients?q=BOB')
       assert.deepEqual(byUser.body.items.map((x: { id: string }) => x.id), ['adm-b'])
       const byId = await get(h, '/clients?q=adm-c')
@@ -84,6 +86,26 @@ describe('admin API', () => {
       assert.equal((await get(h, '/clients/adm-b', ROOT, { method: 'DELETE' })).res.status, 404)
     } finally {
       a.end(true); b.end(true); c.end(true)
+    }
+  })
+
+  test('GET /clients: a subscriber that stops reading shows Herald\'s unacknowledged deliveries and its waiting bytes', async () => {
+    const slow = await connect(h.mqttUrl, { clientId: 'adm-slow', username: 'root', password: 'root-pw', protocolVersion: 5 })
+    const pub = await connect(h.mqttUrl, { clientId: 'adm-pub', username: 'root', password: 'root-pw' })
+    try {
+      await slow.subscribeAsync('slow/#', { qos: 1 })
+      // the client reads nothing more: its PUBACKs never go out
+      ;(slow.stream as unknown as { pause(): void }).pause()
+      for (let i = 0; i < 20; i++) await pub.publishAsync('slow/x', Buffer.alloc(512, i), { qos: 1 })
+      const row = await eventually(async () => {
+        const r = (await get(h, '/clients?q=adm-slow')).body.items[0]
+        return r && r.inflight > 0 ? r : undefined
+      }, 'in-flight deliveries counted')
+      assert.ok(row.inflight <= 20)
+      assert.equal(typeof row.queued, 'number')
+    } finally {
+      slow.end(true)
+      await pub.endAsync()
     }
   })
 

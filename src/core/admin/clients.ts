@@ -15,7 +15,8 @@ export interface AdminClient {
   connectedSince: string
   clean: boolean | null
   subscriptions: { filter: string; qos: number }[]
-  /** messages queued for the client and QoS 1/2 deliveries awaiting its acknowledgement, where the broker tells them */
+  /** bytes waiting for the client (written to its socket and not read yet, or held for its Receive Maximum), and
+   *  Herald's QoS 1/2 deliveries awaiting its acknowledgement (MQTT 5), where the broker tells them */
   queued: number | null
   inflight: number | null
 }
@@ -73,8 +74,14 @@ export class ClientRegistry {
       id, user: s.principal.username, dialect: s.principal.kind, protocolVersion: s.protocolVersion ?? null,
       listener: s.listener, transport: transportOf(s.listener), address: s.address ?? s.remoteAddress ?? null,
       connectedSince: new Date(e.since).toISOString(), clean: s.clean ?? null,
-      queued: s.queued ?? null, inflight: s.inflight ?? null,
+      ...this.live(id, s),
     }
+  }
+
+  /** the broker's counts now, where it tells them */
+  private live(id: string, s: Detailed): { queued: number | null; inflight: number | null } {
+    const st = this.sessions.stats?.(id)
+    return { queued: st?.queuedBytes ?? s.queued ?? null, inflight: st?.inflight ?? s.inflight ?? null }
   }
 
   /** a row with its subscriptions (its own and server-side ones), where the broker lists them */

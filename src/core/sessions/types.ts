@@ -51,7 +51,16 @@ export interface Sessions {
   disconnect(clientId: string): Promise<boolean>
   /** the client's subscriptions (its own and server-side ones) */
   list(clientId: string): Promise<SessionSubscription[]>
+  /** what the broker has waiting for a connected client, where it can tell (the embedded broker can) */
+  stats?(clientId: string): SessionStats | undefined
   close(): Promise<void>
+}
+
+export interface SessionStats {
+  /** bytes written to the client's socket that it has not read yet, and PUBLISHes held for its Receive Maximum */
+  queuedBytes: number
+  /** Herald's QoS 1/2 PUBLISHes the client has not acknowledged (MQTT 5; undefined under 3.1.1, where it is not followed) */
+  inflight?: number
 }
 
 /** A dialect asked for a capability the configured broker does not offer: refuse to start, naming both. */
