@@ -140,6 +140,8 @@ export class MqttConnection extends Duplex {
   /** outbound bytes waiting for the client's Receive Maximum (from the start of a QoS 1/2 PUBLISH), and their writes */
   private heldOut: Buffer[] = []
   private heldCbs: (() => void)[] = []
+  /** 3.1.1 / 3.1: Herald's QoS 1/2 PUBLISHes the client has not acknowledged (v5: `flow.outFlight`); undefined until counted */
+  private unacked: number | undefined
   /** a v5 packet over the limit was passed up to its header: the rest of the input is ignored */
   private rejecting = false
   private inbound: Inbound | undefined
@@ -211,9 +213,13 @@ export class MqttConnection extends Duplex {
    * has thousands in one read before the first PUBACK goes out.
    */
   inflightLimit(max: number, onExceeded: () => void): void {
-    if (max <= 0) return
-    const count = this.countInbound(max, onExceeded, true)
-    this.limit.onHeader = (type, flags) => { if (type === PUBLISH && (flags & 0x06) === 0x04) count() }
+    const count = max > 0 ? this.countInbound(max, onExceeded, true) : undefined
+    // the client's PUBACKs and PUBCOMPs also end Herald's deliveries it had in flight (stats())
+    this.unacked = 0
+    this.limit.onHeader = (type, flags) => {
+      if (type === PUBLISH && (flags & 0x06) === 0x04) count?.()
+      else if ((type === PUBACK || type === PUBCOMP) && this.unacked! > 0) this.unacked!--
+    }
   }
 
   private countInbound(max: number, onExceeded: () => void, qos2Only = false): () => void {
@@ -225,7 +231,7 @@ export class MqttConnection extends Duplex {
 
   /** what waits for the client: unread socket bytes and PUBLISHes held for its Receive Maximum; Herald's unacknowledged QoS 1/2 (v5) */
   stats(): { queuedBytes: number; inflight?: number } {
-    return { queuedBytes: this.inner.writableLength + this.heldBytes, inflight: this.flow?.outFlight }
+    return { queuedBytes: this.inner.writableLength + this.heldBytes, inflight: this.flow?.outFlight ?? this.unacked }
   }
 
   /** one of Herald's QoS 1/2 PUBLISHes was acknowledged by the client */
@@ -398,6 +404,8 @@ export class MqttConnection extends Duplex {
             return ok
           }
           flow.outFlight++
+        } else if (!flow && this.unacked !== undefined && type === PUBLISH && (chunk[i] & 0x06) !== 0) {
+          this.unacked++
         }
         if (type === PUBCOMP) this.answered(true)
         if (type === PUBACK || type === PUBREC) {

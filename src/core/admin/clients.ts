@@ -16,7 +16,7 @@ export interface AdminClient {
   clean: boolean | null
   subscriptions: { filter: string; qos: number }[]
   /** bytes waiting for the client (written to its socket and not read yet, or held for its Receive Maximum), and
-   *  Herald's QoS 1/2 deliveries awaiting its acknowledgement (MQTT 5), where the broker tells them */
+   *  Herald's QoS 1/2 deliveries awaiting its acknowledgement, where the broker tells them */
   queued: number | null
   inflight: number | null
 }

@@ -33,7 +33,7 @@ export const clientSchema = {
     clean: nullable('boolean'),
     subscriptions: { type: 'array', items: { type: 'object', properties: { filter: { type: 'string' }, qos: { type: 'integer' } }, required: ['filter', 'qos'] } },
     queued: { ...nullable('integer'), description: 'bytes waiting for the client: written to its socket and not read yet, or held for its MQTT 5 Receive Maximum' },
-    inflight: { ...nullable('integer'), description: 'Herald\'s QoS 1/2 deliveries the client has not acknowledged (MQTT 5 clients; null under 3.1.1)' },
+    inflight: { ...nullable('integer'), description: 'Herald\'s QoS 1/2 deliveries the client has not acknowledged (PUBACK / PUBCOMP)' },
   },
   required: ['id', 'user', 'dialect', 'listener', 'transport', 'connectedSince', 'subscriptions'],
 } as const

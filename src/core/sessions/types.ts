@@ -59,7 +59,7 @@ export interface Sessions {
 export interface SessionStats {
   /** bytes written to the client's socket that it has not read yet, and PUBLISHes held for its Receive Maximum */
   queuedBytes: number
-  /** Herald's QoS 1/2 PUBLISHes the client has not acknowledged (MQTT 5; undefined under 3.1.1, where it is not followed) */
+  /** Herald's QoS 1/2 PUBLISHes the client has not acknowledged (PUBACK, PUBCOMP) */
   inflight?: number
 }
 
