@@ -1,6 +1,7 @@
 // The logger (pino): human-readable (pino-pretty) on a terminal, one JSON object a line otherwise (issue 15 §4).
 import pino, { type Logger, type LoggerOptions } from 'pino'
-import pretty from 'pino-pretty'
+import { createRequire } from 'node:module'
+import type prettyModule from 'pino-pretty'
 
 export type LogFormat = 'json' | 'pretty'
 
@@ -22,6 +23,8 @@ export function createLogger(level: string, format = 'auto', out: NodeJS.WriteSt
   const options: LoggerOptions = { level, base: { service: 'herald' }, redact: ['password', '*.password', 'req.headers.authorization'] }
   const isTTY = Boolean(out.isTTY)
   if (logFormat(format, isTTY) === 'json') return out === process.stdout ? pino(options) : pino(options, out)
+  // pino-pretty is loaded only for a pretty log: a JSON-logging server never pays for it (issue 11 item 7)
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof prettyModule
   return pino(options, pretty({
     destination: out === process.stdout ? 1 : out,
     colorize: isTTY,
