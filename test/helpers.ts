@@ -158,3 +158,6 @@ export async function subackCodes(c: MqttClient, topics: string[], qos: 0 | 1 | 
     return granted.map((g) => (typeof g === 'number' ? g : g.qos))
   }
 }
+
+/** A free TCP port on loopback (the benchmarks' own, one implementation for both). */
+export { freePort } from '../bench/lib/proc.ts'

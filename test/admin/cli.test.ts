@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { freePort } from '../helpers.ts'
 
 function herald(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code: number | null; out: string }>; kill(sig: NodeJS.Signals): void } {
   const child = spawn(process.execPath, ['bin/herald.js', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -16,13 +16,6 @@ function herald(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code:
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
   const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out }) }))
   return { done, kill: (sig) => child.kill(sig) }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) })
-    s.on('error', reject)
-  })
 }
 
 describe('herald token create and the built console', () => {

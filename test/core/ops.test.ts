@@ -8,22 +8,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { coreSettings, describeConfig, loadConfig } from '../../src/config.ts'
-import { collect, connect, startTestHerald, type TestHerald } from '../helpers.ts'
+import { collect, connect, freePort, startTestHerald, type TestHerald } from '../helpers.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const tmp = mkdtempSync(join(tmpdir(), 'herald-ops-'))
 after(() => rmSync(tmp, { recursive: true, force: true }))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 describe('configuration', () => {
   const file = join(tmp, 'herald.json')

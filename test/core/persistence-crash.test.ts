@@ -5,28 +5,17 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net, { type AddressInfo } from 'node:net'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import mqtt, { type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
-import { createPgSchema, dropPgSchema, eventually, pgAvailable, PG_URL, pgUrlForSchema, requireService } from '../helpers.ts'
+import { createPgSchema, dropPgSchema, eventually, freePort, pgAvailable, PG_URL, pgUrlForSchema, requireService } from '../helpers.ts'
 
 const PASSWORD = 'crash-test-pw'
 const tmp = mkdtempSync(join(tmpdir(), 'herald-crash-'))
 after(() => rmSync(tmp, { recursive: true, force: true }))
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Server { child: ChildProcess; out: () => string; exited: Promise<void> }
 

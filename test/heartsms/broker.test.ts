@@ -4,11 +4,10 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { collect, connect, requireService, silence, type TestHerald } from '../helpers.ts'
+import { collect, connect, freePort, requireService, silence, type TestHerald } from '../helpers.ts'
 import { api, DBS, newAccount, sha256, startHeart, subscriber, type Account } from './helpers.ts'
 
 const OK = { Ok: true }
@@ -136,12 +135,6 @@ describe('heartsms §6.4 service account password and §3 allow-list outside dev
     } finally { await h.close() }
   })
 })
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
-  })
-}
 
 describe('heartsms §5 on an external Mosquitto with default settings (max_inflight_messages 20)', { ...requireService(existsSync('/usr/sbin/mosquitto'), 'mosquitto binary') }, () => {
   let dir: string

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../helpers.ts'
 
 const SLAPD = '/usr/sbin/slapd'
 const SLAPADD = '/usr/sbin/slapadd'
@@ -36,17 +37,6 @@ export interface Slapd {
   resume(): void
   /** stop and remove the temp directory */
   close(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 function accepts(port: number): Promise<boolean> {

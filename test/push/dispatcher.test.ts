@@ -4,7 +4,6 @@
 // the caller's transaction, and the Prometheus figures.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -17,7 +16,7 @@ import { PushTargetError, type PushTarget } from '../../src/core/push/service.ts
 import type { PushOutcome } from '../../src/core/push/types.ts'
 import { migrate, openStore, type Store } from '../../src/core/store/db.ts'
 import { coreMigrations } from '../../src/core/store/users.ts'
-import { createPgSchema, dropPgSchema, eventually, pgAvailable, pgUrlForSchema, requireService } from '../helpers.ts'
+import { createPgSchema, dropPgSchema, eventually, freePort, pgAvailable, pgUrlForSchema, requireService } from '../helpers.ts'
 import { caFile } from './fake-endpoints.ts'
 import { FakeWns } from './fake-wns.ts'
 
@@ -43,13 +42,7 @@ async function pgDb(): Promise<Db & { url: string }> {
 }
 
 /** a loopback port nothing listens on: the endpoint is down */
-async function deadPort(): Promise<string> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return `127.0.0.1:${port}`
-}
+const deadPort = async (): Promise<string> => `127.0.0.1:${await freePort()}`
 
 /** the outcomes of the next `n` settled attempts */
 function settled(d: PushDispatcher, n: number, ms = 10_000): Promise<{ row: PushRow; outcome: Settled; out?: PushOutcome }[]> {

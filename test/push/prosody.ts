@@ -8,6 +8,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../helpers.ts'
 
 const PROSODY = '/usr/bin/prosody'
 const PROSODYCTL = '/usr/bin/prosodyctl'
@@ -28,17 +29,6 @@ function opensslAvailable(): boolean {
 }
 
 export const PROSODY_NEEDED = 'Prosody with mod_cloud_notify, and openssl (apt-get install prosody prosody-modules openssl)'
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolvePort, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolvePort(port))
-    })
-  })
-}
 
 export interface ProsodyOptions {
   domain?: string

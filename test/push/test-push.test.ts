@@ -3,7 +3,6 @@
 // it is delivered after a Herald restart on the same SQLite file; a 410 drops the channel's device and its nodes.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -13,7 +12,7 @@ import { createPush } from '../../src/dialects/push/index.ts'
 import { ERRORS } from '../../src/dialects/push/messages.ts'
 import { pushSettings } from '../../src/dialects/push/settings.ts'
 import { startHerald } from '../../src/server.ts'
-import { eventually } from '../helpers.ts'
+import { eventually, freePort } from '../helpers.ts'
 import { clientJson, RecordingNodes, startPush, UwpxClient, type PushHerald } from './client.ts'
 import { caFile } from './fake-endpoints.ts'
 import { FakeWns } from './fake-wns.ts'
@@ -26,13 +25,7 @@ const setAccounts = (device: string, ids: string[], version: number) =>
   clientJson({ version, action: 'set_push_accounts', device_id: device, accounts: ids.map((account_id) => ({ account_id })) })
 const testPush = (device: string) => clientJson({ version: 2, action: 'request_test_push', device_id: device })
 
-async function deadPort(): Promise<string> {
-  const s = net.createServer()
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return `127.0.0.1:${port}`
-}
+const deadPort = async (): Promise<string> => `127.0.0.1:${await freePort()}`
 
 describe('UWPX request_test_push through the push service to a local WNS', () => {
   let fake: FakeWns

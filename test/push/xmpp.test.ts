@@ -11,8 +11,7 @@ import { createNodeIq, deleteNodeIq, eventItems, subscribeIq, unsubscribeIq, typ
 import { answerOf, parsePublish } from '../../src/dialects/push/xmpp-component.ts'
 import { backoffMs } from '../../src/dialects/push/xmpp-link.ts'
 import { countOf, parseNotification } from '../../src/dialects/push/xmpp-summary.ts'
-import { eventually, startTestHerald } from '../helpers.ts'
-import { freePort } from './prosody.ts'
+import { eventually, freePort, startTestHerald } from '../helpers.ts'
 import { register, startRig } from './xmpp-rig.ts'
 
 /** one stanza from its serialization, as xmpp.js parses a stream */
