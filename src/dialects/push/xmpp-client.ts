@@ -11,7 +11,7 @@ import TlsSocket from '@xmpp/tls/lib/Socket.js'
 import type { Logger } from 'pino'
 import type { PushNodes } from './nodes.ts'
 import type { PushDelivery } from './xmpp-deliver.ts'
-import { Link, within, type XmppSession } from './xmpp-link.ts'
+import { LinkedMode, within, type XmppSession } from './xmpp-link.ts'
 import { NS_DATA, notificationOf, parseNotification } from './xmpp-summary.ts'
 
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
@@ -100,25 +100,14 @@ export function eventItems(message: Element, bareJid: string): EventVerdict[] {
   return out
 }
 
-export class XmppClientMode implements PushNodes {
+export class XmppClientMode extends LinkedMode implements PushNodes {
   readonly bareJid: string
-  private readonly link: Link
   private current?: Client
 
   constructor(private readonly o: ClientModeOptions) {
+    super({ reconnectMs: o.reconnectMs, reconnectMaxMs: o.reconnectMaxMs, log: o.log, what: `XMPP client ${o.jid.toLowerCase()}` })
     this.bareJid = o.jid.toLowerCase()
-    this.link = new Link({
-      open: (signal) => this.open(signal), reconnectMs: o.reconnectMs, reconnectMaxMs: o.reconnectMaxMs,
-      log: o.log, what: `XMPP client ${this.bareJid}`,
-    })
   }
-
-  get up(): boolean { return this.link.up }
-  /** why connecting failed last, and how many times in a row (until it is up again) */
-  get lastError(): Error | undefined { return this.link.lastError }
-  get failures(): number { return this.link.failures }
-  start(): void { this.link.start() }
-  stop(): Promise<void> { return this.link.stop() }
 
   /** §6.1 create then subscribe, each result checked: a node is ready only when both succeeded */
   async create(nodes: string[]): Promise<boolean[]> {
@@ -168,7 +157,7 @@ export class XmppClientMode implements PushNodes {
   }
 
   /** one session: TCP, STARTTLS with a verified certificate, SASL, bind, initial presence */
-  private async open(signal: AbortSignal): Promise<XmppSession> {
+  protected async open(signal: AbortSignal): Promise<XmppSession> {
     const s = await xmppLogin({
       jid: this.bareJid, password: this.o.password, service: this.o.service, tlsInsecure: this.o.tlsInsecure, ca: this.o.ca,
       timeoutMs: this.o.timeoutMs, log: this.o.log,

@@ -8,7 +8,7 @@ import type { Element } from '@xmpp/xml'
 import type { Logger } from 'pino'
 import type { PushNodes } from './nodes.ts'
 import type { DeliveryOutcome, PushDelivery } from './xmpp-deliver.ts'
-import { Link, within, type XmppSession } from './xmpp-link.ts'
+import { LinkedMode, within, type XmppSession } from './xmpp-link.ts'
 import { NS_DATA, NS_PUSH, notificationOf, parseNotification } from './xmpp-summary.ts'
 
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
@@ -73,24 +73,13 @@ export interface ComponentModeOptions {
   log: Logger
 }
 
-export class XmppComponentMode implements PushNodes {
+export class XmppComponentMode extends LinkedMode implements PushNodes {
   readonly bareJid: string
-  private readonly link: Link
 
   constructor(private readonly o: ComponentModeOptions) {
+    super({ reconnectMs: o.reconnectMs, reconnectMaxMs: o.reconnectMaxMs, log: o.log, what: `XMPP component ${o.domain.toLowerCase()}` })
     this.bareJid = o.domain.toLowerCase()
-    this.link = new Link({
-      open: (signal) => this.open(signal), reconnectMs: o.reconnectMs, reconnectMaxMs: o.reconnectMaxMs,
-      log: o.log, what: `XMPP component ${this.bareJid}`,
-    })
   }
-
-  get up(): boolean { return this.link.up }
-  /** why connecting failed last, and how many times in a row (until it is up again) */
-  get lastError(): Error | undefined { return this.link.lastError }
-  get failures(): number { return this.link.failures }
-  start(): void { this.link.start() }
-  stop(): Promise<void> { return this.link.stop() }
 
   /** nothing to make on the XMPP side: a node exists once stored; ready when the component is connected */
   async create(nodes: string[]): Promise<boolean[]> {
@@ -120,7 +109,7 @@ export class XmppComponentMode implements PushNodes {
       xml('feature', { var: PUBLISH_OPTIONS }))
   }
 
-  private async open(signal: AbortSignal): Promise<XmppSession> {
+  protected async open(signal: AbortSignal): Promise<XmppSession> {
     const c: Component = component({ service: this.o.service, domain: this.bareJid, password: this.o.secret })
     c.reconnect.stop()
     let failure: ((err: Error) => void) | undefined

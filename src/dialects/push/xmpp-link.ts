@@ -107,3 +107,25 @@ export function within<T>(p: Promise<T>, ms: number, what: string, onTimeout?: (
     p.then((v) => { clearTimeout(t); resolve(v) }, (err: unknown) => { clearTimeout(t); reject(err as Error) })
   })
 }
+
+/**
+ * What client mode and component mode share: a Link that keeps their session up (`open` is each mode's own login),
+ * and the state and start/stop the push dialect reads through it.
+ */
+export abstract class LinkedMode {
+  protected readonly link: Link
+
+  constructor(o: Pick<LinkOptions, 'reconnectMs' | 'reconnectMaxMs' | 'log' | 'what'>) {
+    this.link = new Link({ ...o, open: (signal) => this.open(signal) })
+  }
+
+  /** connect, log in, be ready for stanzas (LinkOptions.open) */
+  protected abstract open(signal: AbortSignal): Promise<XmppSession>
+
+  get up(): boolean { return this.link.up }
+  /** why connecting failed last, and how many times in a row (until it is up again) */
+  get lastError(): Error | undefined { return this.link.lastError }
+  get failures(): number { return this.link.failures }
+  start(): void { this.link.start() }
+  stop(): Promise<void> { return this.link.stop() }
+}
