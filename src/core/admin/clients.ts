@@ -23,9 +23,6 @@ export interface AdminClient {
 
 export interface ClientEvent { type: 'connect' | 'disconnect'; clientId: string; user: string; dialect: string; listener: string; at: string }
 
-/** what a broker may add to SessionInfo (the embedded broker's MQTT 5 transport, an external broker's events) */
-type Detailed = SessionInfo & { remoteAddress?: string; queued?: number; inflight?: number }
-
 function transportOf(listener: string): AdminClient['transport'] {
   if (listener === 'mqtt') return 'tcp'
   if (listener === 'mqtts') return 'tls'
@@ -34,7 +31,7 @@ function transportOf(listener: string): AdminClient['transport'] {
   return 'other'
 }
 
-interface Entry { info: Detailed; since: number }
+interface Entry { info: SessionInfo; since: number }
 
 export class ClientRegistry {
   private entries = new Map<string, Entry>()
@@ -72,16 +69,16 @@ export class ClientRegistry {
     const s = e.info
     return {
       id, user: s.principal.username, dialect: s.principal.kind, protocolVersion: s.protocolVersion ?? null,
-      listener: s.listener, transport: transportOf(s.listener), address: s.address ?? s.remoteAddress ?? null,
+      listener: s.listener, transport: transportOf(s.listener), address: s.address ?? null,
       connectedSince: new Date(e.since).toISOString(), clean: s.clean ?? null,
-      ...this.live(id, s),
+      ...this.live(id),
     }
   }
 
   /** the broker's counts now, where it tells them */
-  private live(id: string, s: Detailed): { queued: number | null; inflight: number | null } {
+  private live(id: string): { queued: number | null; inflight: number | null } {
     const st = this.sessions.stats?.(id)
-    return { queued: st?.queuedBytes ?? s.queued ?? null, inflight: st?.inflight ?? s.inflight ?? null }
+    return { queued: st?.queuedBytes ?? null, inflight: st?.inflight ?? null }
   }
 
   /** a row with its subscriptions (its own and server-side ones), where the broker lists them */
