@@ -158,12 +158,10 @@ export async function fuzz(b: BrokerUnderTest, auth: { username?: string; passwo
   const per = o.perConnection ?? 20
   const corpora = { 3: corpus(3, auth), 4: corpus(4, auth), 5: corpus(5, auth) } as Record<Version, Buffer[]>
   const port = Number(new URL(b.url).port)
+  // the broker process is polled: once it is gone the run stops and reports the crash
   let alive = true
-  const exited = new Promise<void>((resolve) => {
-    const t = setInterval(() => { try { process.kill(b.pid, 0) } catch { alive = false; clearInterval(t); resolve() } }, 200)
-    t.unref()
-  })
-  void exited
+  const watch = setInterval(() => { try { process.kill(b.pid, 0) } catch { alive = false; clearInterval(watch) } }, 200)
+  watch.unref()
 
   // the control client: QoS 1 to itself, one at a time, each must come back
   const control = await mqtt.connectAsync(b.url, { ...auth, clientId: 'fuzz-control', reconnectPeriod: 500, connectTimeout: 5000 })
@@ -214,6 +212,7 @@ export async function fuzz(b: BrokerUnderTest, auth: { username?: string; passwo
   await new Promise((res) => setTimeout(res, 500))
   controlRunning = false
   await controlLoop
+  clearInterval(watch)
   const rssAfter = procStats(b.pid)?.rss ?? 0
   await control.endAsync(true).catch(() => {})
   return {

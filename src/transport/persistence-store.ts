@@ -71,14 +71,8 @@ export interface OutgoingRow extends StoredPacket {
   expires_at: number | null
 }
 
-export interface NewOutgoing extends StoredPacket {
-  client_id: string
-  cmd: string
-  broker_id: string | null
-  broker_counter: number | null
-  message_id: number | null
-  expires_at: number | null
-}
+/** a row to insert: its id comes from the database */
+export type NewOutgoing = Omit<OutgoingRow, 'id'>
 
 const bytesOf = (v: unknown): Buffer | null => (v == null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array))
 const num = (v: unknown): number | null => (v == null ? null : Number(v))
