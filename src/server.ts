@@ -80,6 +80,8 @@ function servicePassword(cfg: Config, log: Logger): string {
   })
 }
 
+const ACCESS_SWEEP_MS = 10 * 60_000
+
 /** issue 9 §3: on a shared database (several nodes) the access layer's state lives in it; one node keeps it in memory */
 function accessState(cfg: Config, store: Store): AccessState {
   const o = {
@@ -119,8 +121,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   const ldap = ldapFromConfig(cfg, log.child({ part: 'ldap' }))
   const store = openStore({ databaseUrl: str(cfg, 'databaseUrl'), dataDir: str(cfg, 'dataDir') })
   const outbox = new Outbox({ db: store.db, kind: store.kind, clock: o.clock, registry: metrics.registry, log: log.child({ part: 'outbox' }) })
+  const state = accessState(cfg, store)
   const access = new AccessControl({
-    state: accessState(cfg, store),
+    state,
     onStateError: (err, what) => log.warn({ err, what }, 'access state update failed'),
     allowAnonymous: bool(cfg, 'auth.allowAnonymous'),
     failLimit: num(cfg, 'auth.failLimit'),
@@ -149,8 +152,14 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
   let push: PushDispatcher | undefined
   let admin: Admin | undefined
 
+  // the shared access state's expired rows (failure windows, released client ids, hook logins) are deleted now and then
+  const sweeper = state.sweep && setInterval(() => {
+    state.sweep!().catch((err: unknown) => log.warn({ err }, 'access state sweep failed'))
+  }, ACCESS_SWEEP_MS).unref()
+
   const stop = async () => {
     ready = false
+    if (sweeper) clearInterval(sweeper)
     await admin?.stop()
     for (const s of servers) s.close()
     await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])

@@ -10,6 +10,8 @@ export interface AccessStateFixture {
   make(o: AccessStateOptions): Promise<{ a: AccessState; b: AccessState; close(): Promise<void> }>
   /** the implementation is per process: a second node sees nothing of the first */
   perNode?: boolean
+  /** no sweep(): the implementation bounds itself as it goes (memory) */
+  selfBounded?: boolean
 }
 
 const HOLD = 60_000
@@ -17,8 +19,8 @@ const opts = (clock: ManualClock): AccessStateOptions => ({ failLimit: 3, failWi
 
 export function accessStateContract(name: string, fx: AccessStateFixture, skip: string | false = false): void {
   describe(`AccessState contract: ${name}`, { skip }, () => {
-    const run = (title: string, body: (s: { a: AccessState; b: AccessState; clock: ManualClock }) => Promise<void>) =>
-      test(title, async () => {
+    const run = (title: string, body: (s: { a: AccessState; b: AccessState; clock: ManualClock }) => Promise<void>, skipIt: string | false = false) =>
+      test(title, { skip: skipIt }, async () => {
         const clock = new ManualClock()
         const s = await fx.make(opts(clock))
         try { await body({ ...s, clock }) } finally { await s.close() }
@@ -85,5 +87,27 @@ export function accessStateContract(name: string, fx: AccessStateFixture, skip: 
       await clock.advance(30_001)
       assert.equal(await a.recall('JWT\u0000c9'), undefined)
     })
+
+    run('sweep: expired state is deleted, live state kept, every answer the same', async ({ a, b, clock }) => {
+      const p = { kind: 'k', username: 'u', attrs: {}, grants: [] }
+      await a.fail('a:1.2.3.4')
+      await a.claim('gone', 'k\u0000alice', false)
+      await a.connected('gone', 'k\u0000alice')
+      await a.disconnected('gone', 'k\u0000alice', false)
+      await a.claim('live', 'k\u0000alice', false)
+      await a.connected('live', 'k\u0000alice')
+      await a.remember('old', p)
+      await clock.advance(HOLD + 1)
+      for (let i = 0; i < 3; i++) await a.fail('u:fresh')
+      await a.remember('new', p)
+      assert.equal(await b.sweep!(), 3, 'the failure window, the released id and the old hook login')
+      assert.equal(await a.sweep!(), 0, 'nothing more')
+      assert.equal(await a.blocked('u:fresh'), true)
+      assert.equal(await a.isLive('live', 'k\u0000alice'), true)
+      assert.equal(await a.claim('live', 'k\u0000bob', false), false, 'a live id is still held')
+      assert.equal(await a.claim('gone', 'k\u0000bob', false), true)
+      assert.deepEqual(await a.recall('new'), p)
+      assert.equal(await a.recall('old'), undefined)
+    }, fx.selfBounded ? 'bounds itself as it goes, no sweep' : false)
   })
 }

@@ -11,6 +11,7 @@ import { createPgSchema, dropPgSchema, pgAvailable, pgUrlForSchema, requireServi
 
 accessStateContract('memory', {
   perNode: true,
+  selfBounded: true,
   async make(o) {
     const a = new MemoryAccessState(o)
     return { a, b: new MemoryAccessState(o), close: async () => {} }

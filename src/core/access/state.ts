@@ -31,6 +31,8 @@ export interface AccessState {
   touch(clientId: string, owner: string): Promise<void>
   remember(key: string, p: Principal): Promise<void>
   recall(key: string): Promise<Principal | undefined>
+  /** deletes what has expired, answers unchanged (the store; memory bounds itself as it goes); rows deleted */
+  sweep?(): Promise<number>
   close?(): Promise<void>
 }
 

@@ -127,6 +127,23 @@ export class StoreAccessState implements AccessState {
       .onConflict((oc) => oc.column('key').doUpdateSet({ principal, at })).execute()
   }
 
+  /**
+   * Deletes the rows whose answers have run out: failure windows that are over, client ids nobody holds any more
+   * (the hold time passed and no connection is live, or a live count older than LIVE_MAX_MS that a dead node left),
+   * hook logins past rememberMs. Every answer is the same before and after; the tables stop growing with every
+   * address, username and client id ever seen. Returns the number of rows deleted.
+   */
+  async sweep(): Promise<number> {
+    const now = this.clock.now()
+    const [f, c, r] = await Promise.all([
+      this.db.deleteFrom('herald_auth_failures').where('since', '<', now - this.o.failWindowMs).executeTakeFirst(),
+      this.db.deleteFrom('herald_client_ids').where('at', '<', now - this.o.clientIdHoldMs)
+        .where((eb) => eb.or([eb('live', '<=', 0), eb('at', '<', now - LIVE_MAX_MS)])).executeTakeFirst(),
+      this.db.deleteFrom('herald_remembered').where('at', '<=', now - this.o.rememberMs).executeTakeFirst(),
+    ])
+    return Number(f.numDeletedRows) + Number(c.numDeletedRows) + Number(r.numDeletedRows)
+  }
+
   async recall(key: string): Promise<Principal | undefined> {
     const row = await this.db.selectFrom('herald_remembered').select(['principal', 'at']).where('key', '=', k(key)).executeTakeFirst()
     if (!row || this.clock.now() - Number(row.at) >= this.o.rememberMs) return undefined
