@@ -1,8 +1,9 @@
 // The MQTT session tables (core migration 005, frozen: add columns in new migrations) and the only SQL of the durable
 // Aedes persistence (transport/persistence.ts): subscriptions per client, retained messages, each client's outgoing
 // queue (queued and in-flight QoS 1/2 packets, PUBRELs), incoming QoS 2 packets awaiting PUBREL, and will messages.
-import { PostgresAdapter, sql, type Migration } from 'kysely'
+import { CompiledQuery, PostgresAdapter, sql, type Migration } from 'kysely'
 import type { Db, DbKind } from '../core/store/db.ts'
+import { GroupCommit, type CommitStats } from './persistence-commit.ts'
 
 export const mqttSessionsMigration: Migration = {
   async up(db) {
@@ -100,8 +101,61 @@ function prefixEnd(prefix: string): string | undefined {
 /** Rows per statement: well under SQLite's bound variables limit. */
 const CHUNK = 500
 
+const OUTGOING_COLUMNS = ['client_id', 'cmd', 'broker_id', 'broker_counter', 'message_id', 'expires_at', 'packet', 'payload'] as const
+
+/**
+ * The statements run for every QoS 1/2 packet, written out once: Kysely's query builder cost more CPU than SQLite's
+ * own work on them (the SQLite driver's prepared statement cache in core/store/db.ts then reuses them by their text).
+ */
+class HotSql {
+  readonly #insert = new Map<number, string>()
+  readonly setMessageId: string
+  readonly clearById: string
+  readonly clearUnsent: string
+
+  constructor(private kind: DbKind) {
+    const $ = (i: number) => this.#p(i)
+    this.setMessageId = `update herald_mqtt_outgoing set message_id = ${$(1)} where client_id = ${$(2)} and broker_id = ${$(3)} and broker_counter = ${$(4)}`
+    const clear = (cond: string) => `delete from herald_mqtt_outgoing where id = (select id from herald_mqtt_outgoing where client_id = ${$(1)} and ${cond} order by id limit 1) returning *`
+    this.clearById = clear(`message_id = ${$(2)}`)
+    this.clearUnsent = clear('message_id is null')
+  }
+
+  #p(i: number): string { return this.kind === 'postgres' ? `$${i}` : '?' }
+
+  /** a multi-row insert of `n` outgoing rows, answering their ids */
+  insertOutgoing(n: number): string {
+    let text = this.#insert.get(n)
+    if (!text) {
+      const w = OUTGOING_COLUMNS.length
+      const values = Array.from({ length: n }, (_, r) => `(${OUTGOING_COLUMNS.map((_c, c) => this.#p(r * w + c + 1)).join(', ')})`)
+      text = `insert into herald_mqtt_outgoing (${OUTGOING_COLUMNS.join(', ')}) values ${values.join(', ')} returning id`
+      // bounded: a chunk size the fan-out of one PUBLISH gives (at most CHUNK distinct texts)
+      this.#insert.set(n, text)
+    }
+    return text
+  }
+}
+
+/**
+ * Reads go to the database directly; every write goes through the group commit (persistence-commit.ts): the writes
+ * of one tick, or of the time one commit takes, share a transaction, and each resolves once that has committed.
+ */
 export class MqttSessionStore {
-  constructor(private db: Db, readonly kind: DbKind) {}
+  readonly #commit: GroupCommit
+  readonly #sql: HotSql
+
+  constructor(private db: Db, readonly kind: DbKind) {
+    this.#commit = new GroupCommit(db)
+    this.#sql = new HotSql(kind)
+  }
+
+  /** writes asked for and the commits that carried them */
+  get commitStats(): Readonly<CommitStats> { return this.#commit.stats }
+
+  #write<T>(fn: (db: Db) => Promise<T>, atomic = false): Promise<T> {
+    return this.#commit.write(fn, atomic)
+  }
 
   // subscriptions
 
@@ -125,35 +179,37 @@ export class MqttSessionStore {
 
   async putSubscriptions(rows: SubscriptionRow[]): Promise<void> {
     if (rows.length === 0) return
-    await this.db.transaction().execute(async (trx) => {
+    await this.#write(async (db) => {
       for (let i = 0; i < rows.length; i += CHUNK) {
-        await trx.insertInto('herald_mqtt_subscriptions').values(rows.slice(i, i + CHUNK))
+        await db.insertInto('herald_mqtt_subscriptions').values(rows.slice(i, i + CHUNK))
           .onConflict((oc) => oc.columns(['client_id', 'topic']).doUpdateSet((eb) => ({ qos: eb.ref('excluded.qos'), options: eb.ref('excluded.options') })))
           .execute()
       }
-    })
+    }, rows.length > CHUNK)
   }
 
   async removeSubscriptions(clientId: string, topics: string[]): Promise<void> {
-    for (let i = 0; i < topics.length; i += CHUNK) {
-      await this.db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).where('topic', 'in', topics.slice(i, i + CHUNK)).execute()
-    }
+    await this.#write(async (db) => {
+      for (let i = 0; i < topics.length; i += CHUNK) {
+        await db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).where('topic', 'in', topics.slice(i, i + CHUNK)).execute()
+      }
+    }, topics.length > CHUNK)
   }
 
   async cleanSubscriptions(clientId: string): Promise<void> {
-    await this.db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).execute()
+    await this.#write((db) => db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).execute())
   }
 
   // retained messages
 
   async putRetained(topic: string, p: StoredPacket): Promise<void> {
-    await this.db.insertInto('herald_mqtt_retained').values({ topic, ...p })
+    await this.#write((db) => db.insertInto('herald_mqtt_retained').values({ topic, ...p })
       .onConflict((oc) => oc.column('topic').doUpdateSet(p))
-      .execute()
+      .execute())
   }
 
   async deleteRetained(topic: string): Promise<void> {
-    await this.db.deleteFrom('herald_mqtt_retained').where('topic', '=', topic).execute()
+    await this.#write((db) => db.deleteFrom('herald_mqtt_retained').where('topic', '=', topic).execute())
   }
 
   /** One page of the retained messages whose topic starts with `prefix`, in topic order, after topic `after`. */
@@ -175,22 +231,26 @@ export class MqttSessionStore {
     const insert = async (db: Db) => {
       const ids: number[] = []
       for (let i = 0; i < rows.length; i += CHUNK) {
-        const r = await db.insertInto('herald_mqtt_outgoing').values(rows.slice(i, i + CHUNK)).returning('id').execute()
-        for (const x of r) ids.push(Number(x.id))
+        const chunk = rows.slice(i, i + CHUNK)
+        const params = chunk.flatMap((row) => OUTGOING_COLUMNS.map((c) => row[c]))
+        const r = await db.executeQuery<{ id: number }>(CompiledQuery.raw(this.#sql.insertOutgoing(chunk.length), params))
+        for (const x of r.rows) ids.push(Number(x.id))
       }
       return ids
     }
-    return rows.length <= CHUNK ? insert(this.db) : this.db.transaction().execute(insert)
+    return this.#write(insert, rows.length > CHUNK)
   }
 
   /** Delete a client's oldest PUBLISHes beyond its `max` newest (PUBRELs are neither counted nor dropped); answers how many went. */
   async trim(clientId: string, max: number): Promise<number> {
-    const keep = await this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
-      .where('cmd', '=', 'publish').orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
-    if (!keep) return 0
-    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('cmd', '=', 'publish')
-      .where('id', '<=', Number(keep.id)).executeTakeFirst()
-    return Number(r.numDeletedRows)
+    return this.#write(async (db) => {
+      const keep = await db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
+        .where('cmd', '=', 'publish').orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
+      if (!keep) return 0
+      const r = await db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('cmd', '=', 'publish')
+        .where('id', '<=', Number(keep.id)).executeTakeFirst()
+      return Number(r.numDeletedRows)
+    })
   }
 
   async queuedCounts(): Promise<Map<string, number>> {
@@ -212,51 +272,52 @@ export class MqttSessionStore {
 
   /** Drop a client's packets not sent yet whose time ran out; answers how many went. */
   async dropExpired(clientId: string, now: number): Promise<number> {
-    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('message_id', 'is', null)
-      .where('expires_at', 'is not', null).where('expires_at', '<=', now).executeTakeFirst()
+    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('message_id', 'is', null)
+      .where('expires_at', 'is not', null).where('expires_at', '<=', now).executeTakeFirst())
     return Number(r.numDeletedRows)
   }
 
   /** Drop every client's packets not sent yet whose time ran out; answers the client id of each one dropped. */
   async dropAllExpired(now: number, limit: number): Promise<string[]> {
-    const due = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('message_id', 'is', null)
-      .where('expires_at', 'is not', null).where('expires_at', '<=', now).limit(limit)
-    const rows = await this.db.deleteFrom('herald_mqtt_outgoing').where('id', 'in', due).returning('client_id').execute()
+    const rows = await this.#write((db) => {
+      const due = db.selectFrom('herald_mqtt_outgoing').select('id').where('message_id', 'is', null)
+        .where('expires_at', 'is not', null).where('expires_at', '<=', now).limit(limit)
+      return db.deleteFrom('herald_mqtt_outgoing').where('id', 'in', due).returning('client_id').execute()
+    })
     return rows.map((r) => r.client_id as string)
   }
 
   /** Set the packet id of a queued PUBLISH (found by broker id and counter); false when there is none. */
   async setMessageId(clientId: string, brokerId: string, brokerCounter: number, messageId: number): Promise<boolean> {
-    const r = await this.db.updateTable('herald_mqtt_outgoing').set({ message_id: messageId }).where('client_id', '=', clientId)
-      .where('broker_id', '=', brokerId).where('broker_counter', '=', brokerCounter).executeTakeFirst()
-    return Number(r.numUpdatedRows) > 0
+    const r = await this.#write((db) => db.executeQuery(CompiledQuery.raw(this.#sql.setMessageId, [messageId, clientId, brokerId, brokerCounter])))
+    return Number(r.numAffectedRows ?? 0) > 0
   }
 
   /** Replace the first packet of a client with this packet id (and, given, another broker id); false when there is none. */
   async replaceByMessageId(clientId: string, messageId: number, notBrokerId: string | undefined, row: Omit<NewOutgoing, 'client_id'>): Promise<boolean> {
-    let q = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId).where('message_id', '=', messageId)
-    if (notBrokerId !== undefined) q = q.where((eb) => eb.or([eb('broker_id', 'is', null), eb('broker_id', '!=', notBrokerId)]))
-    const first = await q.orderBy('id').limit(1).executeTakeFirst()
-    if (!first) return false
-    await this.db.updateTable('herald_mqtt_outgoing').set(row).where('id', '=', Number(first.id)).execute()
-    return true
+    return this.#write(async (db) => {
+      let q = db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId).where('message_id', '=', messageId)
+      if (notBrokerId !== undefined) q = q.where((eb) => eb.or([eb('broker_id', 'is', null), eb('broker_id', '!=', notBrokerId)]))
+      const first = await q.orderBy('id').limit(1).executeTakeFirst()
+      if (!first) return false
+      await db.updateTable('herald_mqtt_outgoing').set(row).where('id', '=', Number(first.id)).execute()
+      return true
+    })
   }
 
   /** Delete and answer the first packet of a client with this packet id (null: the first not sent yet). */
   async clearMessageId(clientId: string, messageId: number | null): Promise<OutgoingRow | undefined> {
-    const first = this.db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
-      .where('message_id', messageId === null ? 'is' : '=', messageId).orderBy('id').limit(1)
-    const r = await this.db.deleteFrom('herald_mqtt_outgoing').where('id', '=', first)
-      .returningAll().executeTakeFirst()
-    return r ? outgoingRow(r) : undefined
+    const q = messageId === null ? CompiledQuery.raw(this.#sql.clearUnsent, [clientId]) : CompiledQuery.raw(this.#sql.clearById, [clientId, messageId])
+    const r = await this.#write((db) => db.executeQuery<Record<string, unknown>>(q))
+    return r.rows.length > 0 ? outgoingRow(r.rows[0]) : undefined
   }
 
   // incoming QoS 2 packets
 
   async putIncoming(clientId: string, messageId: number, p: StoredPacket): Promise<void> {
-    await this.db.insertInto('herald_mqtt_incoming').values({ client_id: clientId, message_id: messageId, ...p })
+    await this.#write((db) => db.insertInto('herald_mqtt_incoming').values({ client_id: clientId, message_id: messageId, ...p })
       .onConflict((oc) => oc.columns(['client_id', 'message_id']).doUpdateSet(p))
-      .execute()
+      .execute())
   }
 
   async getIncoming(clientId: string, messageId: number): Promise<StoredPacket | undefined> {
@@ -266,20 +327,20 @@ export class MqttSessionStore {
   }
 
   async deleteIncoming(clientId: string, messageId: number): Promise<boolean> {
-    const r = await this.db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).where('message_id', '=', messageId).executeTakeFirst()
+    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).where('message_id', '=', messageId).executeTakeFirst())
     return Number(r.numDeletedRows) > 0
   }
 
   async cleanIncoming(clientId: string): Promise<void> {
-    await this.db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute()
+    await this.#write((db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute())
   }
 
   // wills
 
   async putWill(clientId: string, brokerId: string, p: StoredPacket): Promise<void> {
-    await this.db.insertInto('herald_mqtt_wills').values({ client_id: clientId, broker_id: brokerId, ...p })
+    await this.#write((db) => db.insertInto('herald_mqtt_wills').values({ client_id: clientId, broker_id: brokerId, ...p })
       .onConflict((oc) => oc.column('client_id').doUpdateSet({ broker_id: brokerId, ...p }))
-      .execute()
+      .execute())
   }
 
   async getWill(clientId: string): Promise<StoredPacket | undefined> {
@@ -288,7 +349,7 @@ export class MqttSessionStore {
   }
 
   async deleteWill(clientId: string): Promise<StoredPacket | undefined> {
-    const r = await this.db.deleteFrom('herald_mqtt_wills').where('client_id', '=', clientId).returning(['packet', 'payload']).executeTakeFirst()
+    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_wills').where('client_id', '=', clientId).returning(['packet', 'payload']).executeTakeFirst())
     return r ? { packet: r.packet as string, payload: bytesOf(r.payload) } : undefined
   }
 

@@ -1,8 +1,8 @@
 // A durable Aedes persistence on Herald's store (SQLite embedded, PostgreSQL in cluster mode): subscriptions, retained
 // messages, queued and in-flight QoS 1/2 packets, incoming QoS 2 packets and wills survive a restart or a kill -9.
 // The store is the truth; the only memory is the subscription trie (loaded at setup, as aedes-persistence-redis does)
-// and per-client queue sizes. Every write commits before its promise resolves, and Aedes (with the PUBACK hold in
-// broker.ts) acknowledges only after that. It passes aedes-persistence's abstract suite (test/core/persistence-*.test.ts).
+// and per-client queue sizes. Every write commits before its promise resolves (the writes of one tick share one
+// transaction: persistence-commit.ts), and Aedes (with the PUBACK hold in broker.ts) acknowledges only after that. It passes aedes-persistence's abstract suite (test/core/persistence-*.test.ts).
 import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
 import { Counter, type Registry } from 'prom-client'
@@ -81,6 +81,21 @@ export class StorePersistence {
     const name = 'herald_mqtt_queue_dropped_total'
     const existing = o.registry?.getSingleMetric(name) as Counter<'reason'> | undefined
     this.#dropped = existing ?? new Counter({ name, help: 'queued MQTT messages dropped: the oldest beyond HERALD_MQTT_MAX_QUEUED (limit), or not sent before their expiry (expired)', labelNames: ['reason'], registers: o.registry ? [o.registry] : [] })
+    if (o.registry) this.#commitMetrics(o.registry)
+  }
+
+  /** herald_mqtt_store_writes_total and herald_mqtt_store_commits_total: their ratio is the group commit's batch size */
+  #commitMetrics(registry: Registry): void {
+    const stats = this.store.commitStats
+    for (const [name, help, key] of [
+      ['herald_mqtt_store_writes_total', 'writes of the durable MQTT sessions to the store', 'writes'],
+      ['herald_mqtt_store_commits_total', 'commits (transactions, or lone statements) that carried those writes', 'commits'],
+    ] as const) {
+      // a second broker on the same registry (tests) takes the counter over
+      registry.removeSingleMetric(name)
+      let seen = 0
+      new Counter({ name, help, registers: [registry], collect() { this.inc(stats[key] - seen); seen = stats[key] } })
+    }
   }
 
   /** for aedes-persistence's abstract suite */
@@ -277,6 +292,9 @@ export class StorePersistence {
   }
 
   async outgoingClearMessageId(client: ClientRef, packet: Pkt): Promise<Pkt | undefined> {
+    // the PUBACK of a clean session's live delivery (Aedes stores none): nothing to clear when this client has no
+    // row at all. Only on SQLite, where this node writes every row and #queued counts them exactly.
+    if ((client as { clean?: boolean }).clean === true && this.o.kind === 'sqlite' && !this.#queued.has(client.id)) return undefined
     // a packet id that is not a number (none yet) clears the first packet not sent, as aedes-persistence does
     const id = typeof packet?.messageId === 'number' ? packet.messageId : null
     const r = await this.store.clearMessageId(client.id, id)
