@@ -57,6 +57,19 @@ export const mqttSessionsMigration: Migration = {
   },
 }
 
+/**
+ * Core migration 009: the packet id index holds only packets in flight (a queued packet has no id yet), so queuing a
+ * packet for N offline sessions updates two indexes per row, not three; the first unsent packet is found by the queue
+ * order index instead.
+ */
+export const mqttOutgoingInFlightIndexMigration: Migration = {
+  async up(db) {
+    await db.schema.dropIndex('herald_mqtt_outgoing_message').execute()
+    await db.schema.createIndex('herald_mqtt_outgoing_message').on('herald_mqtt_outgoing').columns(['client_id', 'message_id'])
+      .where(sql.ref('message_id'), 'is not', null).execute()
+  },
+}
+
 /** A packet as stored: its fields as JSON, its payload as bytes (null: it had none). */
 export interface StoredPacket { packet: string; payload: Buffer | null }
 
