@@ -33,7 +33,7 @@ import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger, startUrls } from './log.ts'
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/broker.ts'
-import { persistenceKindOf } from './transport/persistence-settings.ts'
+import { emitterKindOf, mqttRedisUrl, persistenceKindOf } from './transport/persistence-settings.ts'
 import { loadTls, type TlsMaterial } from './transport/devcert.ts'
 import { limitsFromSettings } from './transport/limits.ts'
 import { attachWebSocket, closeServer, httpsServer, listen, mqttServer, mqttsServer } from './transport/listeners.ts'
@@ -240,6 +240,10 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
         limits: limitsFromSettings((k) => num(cfg, k)), version: '0.1.0',
         durable: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'store'
           ? { db: store.db, kind: store.kind, maxQueued: num(cfg, 'mqtt.maxQueued'), queuedExpiryMs: num(cfg, 'mqtt.queuedExpiryMs') }
+          : undefined,
+        redisPersistenceUrl: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'redis' ? mqttRedisUrl((k) => str(cfg, k), 'mqtt.persistence=redis') : undefined,
+        redisEmitter: emitterKindOf(str(cfg, 'mqtt.emitter')) === 'redis'
+          ? { url: mqttRedisUrl((k) => str(cfg, k), 'mqtt.emitter=redis'), prefix: str(cfg, 'mqtt.emitterPrefix') }
           : undefined,
       })
       feedFromSessions(present, broker.sessions, presenceError)

@@ -35,6 +35,10 @@ export interface BrokerOptions {
   certificateField?: CertificateField
   /** MQTT sessions kept in Herald's store (HERALD_MQTT_PERSISTENCE=store, transport/persistence.ts); without it, in memory */
   durable?: Omit<StorePersistenceOptions, 'registry'>
+  /** MQTT sessions in Redis instead (HERALD_MQTT_PERSISTENCE=redis: aedes-persistence-redis on this URL) */
+  redisPersistenceUrl?: string
+  /** an emitter shared by the embedded nodes on one Redis (HERALD_MQTT_EMITTER=redis); without it, this process's own */
+  redisEmitter?: { url: string; prefix: string }
   /** MQTT 5 Server Keep Alive: a v5 client asking for none or more seconds gets this (0: the client's own); 3.1.1 unchanged */
   keepaliveLimit?: number
   /** MQTT 5 topic aliases a client may set (Topic Alias Maximum in CONNACK; 0: none) */
@@ -164,7 +168,10 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
 
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
   const { access, metrics } = o
-  const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry }) : memoryPersistence()
+  // the Redis libraries load only when configured (idle memory, issue 11 item 7)
+  const redis = o.redisPersistenceUrl || o.redisEmitter ? await import('./broker-redis.ts') : undefined
+  const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry })
+    : o.redisPersistenceUrl ? redis!.redisPersistence(o.redisPersistenceUrl) : memoryPersistence()
   const lim: BrokerLimits = { ...DEFAULT_LIMITS, ...o.limits }
   const maxLevels = Math.min(lim.maxTopicLevels || AEDES_MAX_TOPIC_LEVELS, AEDES_MAX_TOPIC_LEVELS)
   const limited = limitedCounter(metrics.registry)
@@ -178,6 +185,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     connectTimeout: lim.connectTimeoutMs,
     maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
     persistence: persistence as AedesMemoryPersistence,
+    ...(o.redisEmitter ? { mq: redis!.redisEmitter(o.redisEmitter.url, o.redisEmitter.prefix) } : {}),
     // the same limit as MqttConnection's (remaining length), as the whole packet's size MQTT 5 speaks of
     maximumPacketSize: wireSize(o.maxPacketSize),
     topicAliasMaximum: o.topicAliasMaximum ?? 10,
@@ -465,6 +473,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       const fn = (packet: AedesPublishPacket, done: () => void) => {
         // MQTT-4.7.2-1 for Herald's own subscriptions too: `#` sees neither `$SYS/broker/…` nor Aedes' heartbeats
         if (dollarBlocked(filter, packet.topic)) return done()
+        // N nodes on a shared emitter: Herald's own subscriptions take a message on the node it entered, so once
+        if (o.redisEmitter && packet.brokerId !== aedes.id) return done()
         const m = message(packet)
         // a client's (or will's) QoS 1/2 message went through authorizePublish above, which handed it to beforeAck
         if (packet.qos > 0 && (packet as { clientId?: string }).clientId !== undefined) m.beforeAckDone = true
