@@ -7,8 +7,19 @@ const require = createRequire(import.meta.url)
 /** an Aedes persistence or emitter, as Aedes takes it (opaque to Herald) */
 export type AedesPart = object
 
-function ioredisOf(): new (url: string, o: object) => object {
-  return (require('ioredis') as { Redis: new (url: string, o: object) => object }).Redis
+interface RedisConn { quit(): Promise<unknown> }
+type RedisClass = new (url: string, o: object) => RedisConn
+
+/** ioredis, whose QUIT at close may meet the socket already closed: that is a closed connection, not an error */
+function ioredisOf(): RedisClass {
+  const { Redis } = require('ioredis') as { Redis: RedisClass }
+  return class extends Redis {
+    override quit(): Promise<unknown> {
+      const done = super.quit()
+      done.catch(() => {})
+      return done
+    }
+  }
 }
 
 /** aedes-persistence-redis on its own connection to `url` (a db number in the URL keeps it apart: redis://host/3) */

@@ -391,6 +391,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     const s = accessOf.get(client)
     // Aedes' own `$SYS/<broker id>/…` (heartbeat, new/clients, …) are its cluster plumbing: never sent to a client
     if (packet.topic.startsWith('$SYS/') && (!packet.topic.startsWith('$SYS/broker/') || !s?.principal.superuser)) return null
+    // on a shared emitter a client's live `$SYS/broker/…` are those of the node it is connected to
+    if (o.redisEmitter && packet.topic.startsWith('$SYS/') && packet.brokerId !== aedes.id && !packet.retain) return null
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
     const qos = grantedQoS(client, packet)
     // MQTT-3.1.2-25: a message larger than the client's Maximum Packet Size is not sent (as if it had been)
