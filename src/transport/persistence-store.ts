@@ -151,23 +151,38 @@ class HotSql {
 }
 
 /**
+ * PostgreSQL: batches committing side by side on the pool's connections, each lane one client's (a lane per client
+ * id hash, so one client's writes stay in order); SQLite has one connection.
+ */
+const PG_LANES = 4
+
+/**
  * Reads go to the database directly; every write goes through the group commit (persistence-commit.ts): the writes
  * of one tick, or of the time one commit takes, share a transaction, and each resolves once that has committed.
  */
 export class MqttSessionStore {
-  readonly #commit: GroupCommit
+  readonly #lanes: GroupCommit[]
   readonly #sql: HotSql
 
   constructor(private db: Db, readonly kind: DbKind) {
-    this.#commit = new GroupCommit(db)
+    this.#lanes = Array.from({ length: kind === 'postgres' ? PG_LANES : 1 }, () => new GroupCommit(db))
     this.#sql = new HotSql(kind)
   }
 
   /** writes asked for and the commits that carried them */
-  get commitStats(): Readonly<CommitStats> { return this.#commit.stats }
+  get commitStats(): Readonly<CommitStats> {
+    return this.#lanes.reduce((a, l) => ({ writes: a.writes + l.stats.writes, commits: a.commits + l.stats.commits }), { writes: 0, commits: 0 })
+  }
 
-  #write<T>(fn: (db: Db) => Promise<T>, atomic = false): Promise<T> {
-    return this.#commit.write(fn, atomic)
+  /** `key`: the client id (or retained topic) whose writes must commit in the order asked */
+  #write<T>(key: string, fn: (db: Db) => Promise<T>, atomic = false): Promise<T> {
+    let lane = 0
+    if (this.#lanes.length > 1) {
+      let h = 0
+      for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0
+      lane = (h >>> 0) % this.#lanes.length
+    }
+    return this.#lanes[lane].write(fn, atomic)
   }
 
   // subscriptions
@@ -192,7 +207,7 @@ export class MqttSessionStore {
 
   async putSubscriptions(rows: SubscriptionRow[]): Promise<void> {
     if (rows.length === 0) return
-    await this.#write(async (db) => {
+    await this.#write(rows[0].client_id, async (db) => {
       for (let i = 0; i < rows.length; i += CHUNK) {
         await db.insertInto('herald_mqtt_subscriptions').values(rows.slice(i, i + CHUNK))
           .onConflict((oc) => oc.columns(['client_id', 'topic']).doUpdateSet((eb) => ({ qos: eb.ref('excluded.qos'), options: eb.ref('excluded.options') })))
@@ -202,7 +217,7 @@ export class MqttSessionStore {
   }
 
   async removeSubscriptions(clientId: string, topics: string[]): Promise<void> {
-    await this.#write(async (db) => {
+    await this.#write(clientId, async (db) => {
       for (let i = 0; i < topics.length; i += CHUNK) {
         await db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).where('topic', 'in', topics.slice(i, i + CHUNK)).execute()
       }
@@ -210,19 +225,19 @@ export class MqttSessionStore {
   }
 
   async cleanSubscriptions(clientId: string): Promise<void> {
-    await this.#write((db) => db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).execute())
+    await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_subscriptions').where('client_id', '=', clientId).execute())
   }
 
   // retained messages
 
   async putRetained(topic: string, p: StoredPacket): Promise<void> {
-    await this.#write((db) => db.insertInto('herald_mqtt_retained').values({ topic, ...p })
+    await this.#write(topic, (db) => db.insertInto('herald_mqtt_retained').values({ topic, ...p })
       .onConflict((oc) => oc.column('topic').doUpdateSet(p))
       .execute())
   }
 
   async deleteRetained(topic: string): Promise<void> {
-    await this.#write((db) => db.deleteFrom('herald_mqtt_retained').where('topic', '=', topic).execute())
+    await this.#write(topic, (db) => db.deleteFrom('herald_mqtt_retained').where('topic', '=', topic).execute())
   }
 
   /** One page of the retained messages whose topic starts with `prefix`, in topic order, after topic `after`. */
@@ -251,12 +266,13 @@ export class MqttSessionStore {
       }
       return ids
     }
-    return this.#write(insert, rows.length > CHUNK)
+    // one PUBLISH's copies go in order with the next one's for the same sessions (the same first session)
+    return this.#write(rows[0].client_id, insert, rows.length > CHUNK)
   }
 
   /** Delete a client's oldest PUBLISHes beyond its `max` newest (PUBRELs are neither counted nor dropped); answers how many went. */
   async trim(clientId: string, max: number): Promise<number> {
-    return this.#write(async (db) => {
+    return this.#write(clientId, async (db) => {
       const keep = await db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId)
         .where('cmd', '=', 'publish').orderBy('id', 'desc').offset(max).limit(1).executeTakeFirst()
       if (!keep) return 0
@@ -285,14 +301,14 @@ export class MqttSessionStore {
 
   /** Drop a client's packets not sent yet whose time ran out; answers how many went. */
   async dropExpired(clientId: string, now: number): Promise<number> {
-    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('message_id', 'is', null)
+    const r = await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).where('message_id', 'is', null)
       .where('expires_at', 'is not', null).where('expires_at', '<=', now).executeTakeFirst())
     return Number(r.numDeletedRows)
   }
 
   /** Drop every client's packets not sent yet whose time ran out; answers the client id of each one dropped. */
   async dropAllExpired(now: number, limit: number): Promise<string[]> {
-    const rows = await this.#write((db) => {
+    const rows = await this.#write('', (db) => {
       const due = db.selectFrom('herald_mqtt_outgoing').select('id').where('message_id', 'is', null)
         .where('expires_at', 'is not', null).where('expires_at', '<=', now).limit(limit)
       return db.deleteFrom('herald_mqtt_outgoing').where('id', 'in', due).returning('client_id').execute()
@@ -302,13 +318,13 @@ export class MqttSessionStore {
 
   /** Set the packet id of a queued PUBLISH (found by broker id and counter); false when there is none. */
   async setMessageId(clientId: string, brokerId: string, brokerCounter: number, messageId: number): Promise<boolean> {
-    const r = await this.#write((db) => db.executeQuery(CompiledQuery.raw(this.#sql.setMessageId, [messageId, clientId, brokerId, brokerCounter])))
+    const r = await this.#write(clientId, (db) => db.executeQuery(CompiledQuery.raw(this.#sql.setMessageId, [messageId, clientId, brokerId, brokerCounter])))
     return Number(r.numAffectedRows ?? 0) > 0
   }
 
   /** Replace the first packet of a client with this packet id (and, given, another broker id); false when there is none. */
   async replaceByMessageId(clientId: string, messageId: number, notBrokerId: string | undefined, row: Omit<NewOutgoing, 'client_id'>): Promise<boolean> {
-    return this.#write(async (db) => {
+    return this.#write(clientId, async (db) => {
       let q = db.selectFrom('herald_mqtt_outgoing').select('id').where('client_id', '=', clientId).where('message_id', '=', messageId)
       if (notBrokerId !== undefined) q = q.where((eb) => eb.or([eb('broker_id', 'is', null), eb('broker_id', '!=', notBrokerId)]))
       const first = await q.orderBy('id').limit(1).executeTakeFirst()
@@ -321,14 +337,14 @@ export class MqttSessionStore {
   /** Delete and answer the first packet of a client with this packet id (null: the first not sent yet). */
   async clearMessageId(clientId: string, messageId: number | null): Promise<OutgoingRow | undefined> {
     const q = messageId === null ? CompiledQuery.raw(this.#sql.clearUnsent, [clientId]) : CompiledQuery.raw(this.#sql.clearById, [clientId, messageId])
-    const r = await this.#write((db) => db.executeQuery<Record<string, unknown>>(q))
+    const r = await this.#write(clientId, (db) => db.executeQuery<Record<string, unknown>>(q))
     return r.rows.length > 0 ? outgoingRow(r.rows[0]) : undefined
   }
 
   // incoming QoS 2 packets
 
   async putIncoming(clientId: string, messageId: number, p: StoredPacket): Promise<void> {
-    await this.#write((db) => db.insertInto('herald_mqtt_incoming').values({ client_id: clientId, message_id: messageId, ...p })
+    await this.#write(clientId, (db) => db.insertInto('herald_mqtt_incoming').values({ client_id: clientId, message_id: messageId, ...p })
       .onConflict((oc) => oc.columns(['client_id', 'message_id']).doUpdateSet(p))
       .execute())
   }
@@ -340,18 +356,18 @@ export class MqttSessionStore {
   }
 
   async deleteIncoming(clientId: string, messageId: number): Promise<boolean> {
-    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).where('message_id', '=', messageId).executeTakeFirst())
+    const r = await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).where('message_id', '=', messageId).executeTakeFirst())
     return Number(r.numDeletedRows) > 0
   }
 
   async cleanIncoming(clientId: string): Promise<void> {
-    await this.#write((db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute())
+    await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute())
   }
 
   // wills
 
   async putWill(clientId: string, brokerId: string, p: StoredPacket): Promise<void> {
-    await this.#write((db) => db.insertInto('herald_mqtt_wills').values({ client_id: clientId, broker_id: brokerId, ...p })
+    await this.#write(clientId, (db) => db.insertInto('herald_mqtt_wills').values({ client_id: clientId, broker_id: brokerId, ...p })
       .onConflict((oc) => oc.column('client_id').doUpdateSet({ broker_id: brokerId, ...p }))
       .execute())
   }
@@ -362,7 +378,7 @@ export class MqttSessionStore {
   }
 
   async deleteWill(clientId: string): Promise<StoredPacket | undefined> {
-    const r = await this.#write((db) => db.deleteFrom('herald_mqtt_wills').where('client_id', '=', clientId).returning(['packet', 'payload']).executeTakeFirst())
+    const r = await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_wills').where('client_id', '=', clientId).returning(['packet', 'payload']).executeTakeFirst())
     return r ? { packet: r.packet as string, payload: bytesOf(r.payload) } : undefined
   }
 

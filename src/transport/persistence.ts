@@ -86,7 +86,7 @@ export class StorePersistence {
 
   /** herald_mqtt_store_writes_total and herald_mqtt_store_commits_total: their ratio is the group commit's batch size */
   #commitMetrics(registry: Registry): void {
-    const stats = this.store.commitStats
+    const store = this.store
     for (const [name, help, key] of [
       ['herald_mqtt_store_writes_total', 'writes of the durable MQTT sessions to the store', 'writes'],
       ['herald_mqtt_store_commits_total', 'commits (transactions, or lone statements) that carried those writes', 'commits'],
@@ -94,7 +94,7 @@ export class StorePersistence {
       // a second broker on the same registry (tests) takes the counter over
       registry.removeSingleMetric(name)
       let seen = 0
-      new Counter({ name, help, registers: [registry], collect() { this.inc(stats[key] - seen); seen = stats[key] } })
+      new Counter({ name, help, registers: [registry], collect() { const n = store.commitStats[key]; this.inc(n - seen); seen = n } })
     }
   }
 
