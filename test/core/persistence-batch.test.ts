@@ -1,7 +1,8 @@
 // Issue 11 item 3, group commit (transport/persistence-commit.ts): the durable persistence's writes of one tick share
-// one transaction, and each resolves only once that has committed. A burst of QoS 1 PUBLISHes in one socket write
-// is PUBACKed in fewer commits than writes, and every PUBACKed message reaches the offline session, in publish order;
-// a write resolved is readable from another connection (committed); a failing write fails alone. SQLite, PostgreSQL.
+// one transaction, and each resolves only once that has committed. A burst of QoS 1 PUBLISHes in one socket write is
+// PUBACKed in fewer commits than writes, and every PUBACKed message reaches the offline session in publish order (on
+// PostgreSQL only the queue's and retained writes are batched); a write resolved is readable from another connection
+// (committed); a failing write fails alone. SQLite and PostgreSQL.
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -125,7 +126,7 @@ for (const { kind, available } of kinds) {
         assert.deepEqual(rows.map((r) => r.broker_counter), Array.from({ length: 40 }, (_, i) => i), 'the failing write stored nothing, the others all')
         const ids = rows.map((r) => r.id)
         assert.deepEqual(ids, [...ids].sort((x, y) => x - y), 'queue order is the order asked')
-        // without a failure, the writes of one tick share one commit (two: a first write may start a batch alone)
+        // without a failure, the writes of one tick share one commit (two: a first may start a batch alone)
         const c1 = writer.commitStats.commits
         await Promise.all(Array.from({ length: 50 }, (_, i) => writer.enqueue([row('c2', i)])))
         assert.ok(writer.commitStats.commits - c1 <= 2, `50 writes of one tick in ${writer.commitStats.commits - c1} commits`)
