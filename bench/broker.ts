@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import {
-  mosquittoAvailable, startAedesBroker, startHeraldBroker, startMosquittoBroker, type BrokerUnderTest,
+  describeHeraldBuild, mosquittoAvailable, startAedesBroker, startHeraldBroker, startMosquittoBroker, type BrokerUnderTest,
 } from './lib/brokers.ts'
 import { runPersistent, type PersistentResult, type PersistentScenario } from './lib/persistent.ts'
 import { procStats } from './lib/proc.ts'
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     }
     console.log(`broker benchmark: ${rounds} round(s), scale ${scale}, brokers ${brokers.map((b) => b.name).join(', ')}; ` +
       `node ${process.version}; ${cpus().length} CPUs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ` +
-      `payload ${common.payloadBytes} B; raw-socket load generator; median of rounds\n`)
+      `payload ${common.payloadBytes} B; raw-socket load generator; median of rounds; ${describeHeraldBuild()}\n`)
     const rows = new Map<string, Row>()
     const prows = new Map<string, PRow>()
     const v5 = async <T>(b: BrokerUnderTest, protocol: number, f: () => Promise<T>): Promise<T | undefined> => {
@@ -175,7 +175,7 @@ function report(sums: Summary[], idleRss: Record<string, number>, names: string[
     : `\nLOAD GENERATOR AT ITS CEILING (>= ${pct(LOAD_CEILING)} of its core; marked !) in: ${over.map((x) => `${x.scenario} / ${x.broker} ${pct(x.loadCpu)}`).join(', ')}` +
       ' -- those figures are the load generator\'s limit, not the broker\'s')
   console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine skews every figure)`)
-  console.log(`idle RSS MB 1 s after start: ${names.map((b) => `${b} ${mb(idleRss[b])}`).join(', ')}`)
+  console.log(`RSS MB 1 s after start (not idle; bench:memory measures idle RSS): ${names.map((b) => `${b} ${mb(idleRss[b])}`).join(', ')}`)
   const find = (scenario: string, broker: string) => sums.find((x) => x.scenario === scenario && x.broker === broker)
   // the runs of one round are minutes apart at most: their ratio cancels most of the machine's drift
   const paired = (h: Summary, o: Summary) => median(h.rates.map((r, i) => r / o.rates[i]).filter(Number.isFinite))

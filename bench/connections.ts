@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createInterface } from 'node:readline'
-import { mosquittoAvailable, startHeraldBroker, startMosquittoBroker, type BrokerUnderTest } from './lib/brokers.ts'
+import { describeHeraldBuild, mosquittoAvailable, startHeraldBroker, startMosquittoBroker, type BrokerUnderTest } from './lib/brokers.ts'
 import { cpuMs, openFileLimit, procStats, withNofile } from './lib/proc.ts'
 import { endpointOf } from './lib/raw-load.ts'
 import { fmt, mb, table } from './lib/stats.ts'
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     `open files: this process ${self?.soft}/${self?.hard} (soft/hard), children asked ${args.nofile} and got ${got}` +
     `${n < want ? ` (a broker holds one descriptor per client: it cannot hold more than ${fmt(got)} - ${BROKER_RESERVE} here)` : ''}; ` +
     `${Math.ceil(n / perHolder)} holder process(es), ${fmt(perAddress)} clients per source address; MQTT ${protocol === 5 ? '5' : '3.1.1'}, one QoS 1 subscription each; ` +
-    `node ${process.version}; ${cpus().length} CPUs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`)
+    `node ${process.version}; ${cpus().length} CPUs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${describeHeraldBuild()}\n`)
   const results: Result[] = []
   for (const [index, name] of wanted.entries()) {
     if (name === 'mosquitto' && !mosquittoAvailable()) { console.error('mosquitto: not installed, skipped'); continue }

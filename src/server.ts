@@ -28,7 +28,8 @@ import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
-import { certificateFieldOf, CERTS_PREFIX, clientAuthOf, EST_PREFIX, startIdentity, tlsGates, trustedClientCas, type Identity } from './core/identity/index.ts'
+import { certificateFieldOf } from './core/identity/peer.ts'
+import { CERTS_PREFIX, clientAuthOf, EST_PREFIX, tlsGates, trustedClientCas, type Identity } from './core/identity/tls.ts'
 import { ldapAuthenticator, ldapFromConfig } from './core/identity/ldap.ts'
 import type { Dialect, DialectContext } from './dialects/types.ts'
 import { createLogger, startUrls } from './log.ts'
@@ -196,7 +197,9 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     const svcPassword = servicePassword(cfg, log)
     access.addServiceAccount(str(cfg, 'service.username'), svcPassword)
     // issue 13: Herald's CA (made on first start) and EST, whose Basic logins are Herald accounts (no client id to claim)
-    identity = await startIdentity({
+    // the CA, EST and CRL code (x509, pkijs: ~25 MB resident) loads only when Herald's CA or a client CRL is on
+    const identityLayer = bool(cfg, 'ca.enabled') || str(cfg, 'tls.clientCrl') ? await import('./core/identity/index.ts') : undefined
+    identity = await identityLayer?.startIdentity({
       config: cfg, log, store,
       authenticate: async (username, password, ip) => {
         const r = await access.authenticate({ username, password, clientId: '', ip, listener: 'https' })
@@ -205,7 +208,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     })
 
     const clientAuth = clientAuthOf(cfg)
-    const gate = tlsGates({ identity, mode: clientAuth, log, config: cfg })
+    const gate = tlsGates({ identity, mode: clientAuth, log, crl: identity ? undefined : identityLayer?.crlWatchOf(cfg, log) })
     // the name of a verified client certificate that is the login on MQTTS, secure WebSocket and HTTPS
     const certificateField = certificateFieldOf(cfg)
     const host = str(cfg, 'host')

@@ -1,6 +1,6 @@
 // The brokers a benchmark compares, each in its own process so its RSS and CPU time are its own.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,6 +22,38 @@ function fromChild(name: string, child: Child, port: number, creds: { username?:
   return { name, url: `mqtt://127.0.0.1:${port}`, pid: child.pid, stop: () => child.stop(), ...creds }
 }
 
+const root = join(here, '..', '..')
+
+/**
+ * Which Herald a benchmark runs: the compiled build (dist/, what `herald serve` runs) when it is built, else the
+ * TypeScript sources through tsx (which costs ~30 MB RSS and start-up time of its own). BENCH_HERALD_BUILD=src|dist
+ * forces one. `stale` names a source file newer than the build (run `npm run build`).
+ */
+export function heraldBuild(): { build: 'dist' | 'src'; stale?: string } {
+  const forced = process.env.BENCH_HERALD_BUILD
+  if (forced && forced !== 'dist' && forced !== 'src') throw new Error(`BENCH_HERALD_BUILD is dist or src, not ${forced}`)
+  const built = existsSync(join(root, 'dist', 'server.js'))
+  if (forced === 'dist' && !built) throw new Error('BENCH_HERALD_BUILD=dist but dist/ is not built: run `npm run build`')
+  if (forced === 'src' || !built) return { build: 'src' }
+  return { build: 'dist', stale: newerThan(join(root, 'src'), statSync(join(root, 'dist', 'server.js')).mtimeMs) }
+}
+
+function newerThan(dir: string, mtimeMs: number): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    const hit = e.isDirectory() ? newerThan(p, mtimeMs) : statSync(p).mtimeMs > mtimeMs ? p : undefined
+    if (hit) return hit
+  }
+  return undefined
+}
+
+/** One line for a benchmark's header: which Herald it runs. */
+export function describeHeraldBuild(): string {
+  const { build, stale } = heraldBuild()
+  if (build === 'src') return 'Herald from source (tsx; dist/ not built or BENCH_HERALD_BUILD=src)'
+  return `Herald compiled (dist/, plain node)${stale ? `; WARNING: ${stale.slice(root.length + 1)} is newer than dist/, run npm run build` : ''}`
+}
+
 export interface HeraldOptions extends SpawnOptions {
   /** also accept anonymous clients (bench:connections: a CONNECT without the scrypt check), ACL bench/idle/# */
   allowAnonymous?: boolean
@@ -31,15 +63,16 @@ export interface HeraldOptions extends SpawnOptions {
 export async function startHeraldBroker(opts: HeraldOptions = {}): Promise<BrokerUnderTest> {
   const username = 'bench'
   const password = randomBytes(12).toString('hex')
-  const { child, ready } = await spawnNodeChild<{ port: number }>('herald', join(here, 'herald-broker.ts'), {
-    BENCH_USER: username, BENCH_PASSWORD: password, BENCH_ALLOW_ANONYMOUS: opts.allowAnonymous ? '1' : '',
-  }, 30_000, opts)
+  const { build } = heraldBuild()
+  const { child, ready } = await spawnNodeChild<{ port: number }>('herald', join(here, 'herald-broker.mjs'), {
+    BENCH_USER: username, BENCH_PASSWORD: password, BENCH_ALLOW_ANONYMOUS: opts.allowAnonymous ? '1' : '', BENCH_HERALD_BUILD: build,
+  }, 30_000, { ...opts, tsx: build === 'src' })
   return fromChild('herald', child, ready.port, { username, password })
 }
 
-/** Stock Aedes with no hooks, the same version Herald embeds. */
+/** Stock Aedes with no hooks, the same version Herald embeds, on plain node. */
 export async function startAedesBroker(opts: SpawnOptions = {}): Promise<BrokerUnderTest> {
-  const { child, ready } = await spawnNodeChild<{ port: number }>('aedes', join(here, 'aedes-broker.ts'), {}, 30_000, opts)
+  const { child, ready } = await spawnNodeChild<{ port: number }>('aedes', join(here, 'aedes-broker.mjs'), {}, 30_000, { ...opts, tsx: false })
   return fromChild('aedes', child, ready.port)
 }
 

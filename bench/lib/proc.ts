@@ -132,6 +132,11 @@ export interface SpawnOptions {
   nofile?: number
 }
 
+export interface NodeChildOptions extends SpawnOptions {
+  /** run the script through tsx (TypeScript); false runs it on plain node, as a user runs a JavaScript server */
+  tsx?: boolean
+}
+
 /** `BENCH_CPU_PROF=<dir>`: Node.js broker children write a V8 CPU profile to `<dir>/<name>/` when they stop. */
 function profileArgs(name: string): string[] {
   const dir = process.env.BENCH_CPU_PROF
@@ -139,13 +144,14 @@ function profileArgs(name: string): string[] {
 }
 
 /**
- * Start a Node.js (tsx) child that prints one JSON line `{"ready": …}` on stdout when it listens;
- * resolves with that object, or rejects on exit or after `timeoutMs`.
+ * Start a Node.js child (through tsx unless `opts.tsx` is false) that prints one JSON line `{"ready": …}` on stdout
+ * when it listens; resolves with that object, or rejects on exit or after `timeoutMs`.
  */
 export function spawnNodeChild<T>(
-  name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000, opts: SpawnOptions = {},
+  name: string, script: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000, opts: NodeChildOptions = {},
 ): Promise<{ child: Child; ready: T }> {
-  const [cmd, args] = withNofile(opts.nofile, ...onBrokerCpu(process.execPath, [...profileArgs(name), '--import', 'tsx', script]))
+  const loader = opts.tsx === false ? [] : ['--import', 'tsx']
+  const [cmd, args] = withNofile(opts.nofile, ...onBrokerCpu(process.execPath, [...profileArgs(name), ...loader, script]))
   const proc = spawn(cmd, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

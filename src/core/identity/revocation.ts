@@ -4,7 +4,7 @@
 import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { HeraldCA } from './ca.ts'
-import { normalSerial } from './x509.ts'
+import { normalSerial } from './serial.ts'
 
 /** Looks at a TLS connection once its handshake is done: false means it was refused (and destroyed). */
 export type TlsGate = (socket: TLSSocket) => boolean

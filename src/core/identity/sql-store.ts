@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { sql, type Migration, type Transaction } from 'kysely'
 import type { Db } from '../store/db.ts'
 import { FIRST_SERIAL, type CaRoot, type CaStore, type CodeEntry, type FileCaStore, type IssuedEntry } from './store.ts'
-import { normalSerial } from './x509.ts'
+import { normalSerial } from './serial.ts'
 
 export const caMigration: Migration = {
   async up(db) {

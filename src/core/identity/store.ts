@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { normalSerial } from './x509.ts'
+import { normalSerial } from './serial.ts'
 
 export interface IssuedEntry {
   /** upper-case hex (normalSerial) */

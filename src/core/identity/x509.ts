@@ -11,10 +11,7 @@ export const subtle = webcrypto.subtle
 /** Herald's root: ECDSA P-384 signing with SHA-384 (issue 13 §1). */
 export const CA_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const
 
-/** Serial numbers as Node's TLS layer and `openssl x509 -serial` print them: upper-case hex, no leading zeros. */
-export function normalSerial(hex: string): string {
-  return hex.replace(/[^0-9a-f]/gi, '').replace(/^0+(?=.)/, '').toUpperCase()
-}
+export { normalSerial } from './serial.ts'
 
 export function pemBody(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----(BEGIN|END)[^-]*-----/g, '').replace(/\s+/g, ''), 'base64')

@@ -7,14 +7,12 @@ import type { Registry } from 'prom-client'
 import { settingsOf, type Config } from '../../config.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Store } from '../store/db.ts'
-import { ApnsProvider, readApnsKey } from './apns.ts'
 import { PushDispatcher, type Deliverer } from './dispatcher.ts'
-import { FcmProvider, readServiceAccount } from './fcm.ts'
 import { PushQueueStore } from './queue-store.ts'
 import type { PushProviderName, PushTarget } from './service.ts'
 import { pushDispatchSettings, wnsSettings } from './settings.ts'
-import { generateVapidKeys, WebPushProvider, type VapidKeys } from './webpush.ts'
-import { WnsProvider } from './wns.ts'
+import { generateVapidKeys, type VapidKeys } from './webpush-rules.ts'
+import type { WnsProvider } from './wns.ts'
 
 export interface PushFromConfigOptions { clock?: Clock; registry?: Registry; log?: Logger; owner?: string }
 
@@ -33,6 +31,19 @@ export function wnsDeliverer(p: WnsProvider): Deliverer {
 /** A provider whose own target is the seam's target without `provider`. */
 export function deliverer(p: { name: string; send(t: never, n: never): Promise<import('./types.ts').PushOutcome>; close(): Promise<void> }): Deliverer {
   return p as unknown as Deliverer
+}
+
+/**
+ * A provider made at its first send: Web Push is on in every configuration, and web-push with undici costs ~15 MB
+ * resident, which a server that never sends one should not pay. close() closes it only if it was made.
+ */
+export function lazyDeliverer(name: PushProviderName, make: () => Promise<Deliverer>): Deliverer {
+  let made: Promise<Deliverer> | undefined
+  return {
+    name,
+    send: async (t, n) => (await (made ??= make())).send(t, n),
+    close: async () => { if (made) await (await made).close() },
+  }
 }
 
 async function vapidKeys(s: { vapidPublicKey: string; vapidPrivateKey: string }, store: PushQueueStore, now: number): Promise<VapidKeys> {
@@ -54,19 +65,26 @@ export async function pushFromConfig(cfg: Config, store: Store, o: PushFromConfi
   }
   const providers: Partial<Record<PushProviderName, Deliverer>> = {}
   // no credentials at all: no WNS; half of them: WnsProvider says which is missing
-  if (wnsS.clientId || wnsS.clientSecret) providers.wns = wnsDeliverer(new WnsProvider({ ...wnsS, db: store.db, clock, ca }))
+  if (wnsS.clientId || wnsS.clientSecret) {
+    const { WnsProvider } = await import('./wns.ts')
+    providers.wns = wnsDeliverer(new WnsProvider({ ...wnsS, db: store.db, clock, ca }))
+  }
   const queue = new PushQueueStore(store.db, store.kind)
   const vapid = await vapidKeys(s.webpush, queue, clock.now())
   const web = { vapid, subject: s.webpush.subject, connectTo: s.webpush.connectTo, ca, timeoutMs: s.timeoutMs, clock, allowPrivate: s.webpush.allowPrivateEndpoints }
-  providers.webpush = deliverer(new WebPushProvider({ name: 'webpush', ...web }))
-  providers.unifiedpush = deliverer(new WebPushProvider({ name: 'unifiedpush', ...web }))
+  for (const name of ['webpush', 'unifiedpush'] as const) {
+    providers[name] = lazyDeliverer(name, async () => deliverer(new (await import('./webpush.ts')).WebPushProvider({ name, ...web })))
+  }
+  // configured providers load now: their key files are checked at start
   if (s.fcm.serviceAccountFile) {
+    const { FcmProvider, readServiceAccount } = await import('./fcm.ts')
     providers.fcm = deliverer(new FcmProvider({
       account: readServiceAccount(s.fcm.serviceAccountFile), url: s.fcm.url, tokenUrl: s.fcm.tokenUrl, connectTo: s.fcm.connectTo,
       ca, timeoutMs: s.timeoutMs, db: store.db, clock,
     }))
   }
   if (s.apns.keyFile) {
+    const { ApnsProvider, readApnsKey } = await import('./apns.ts')
     providers.apns = deliverer(new ApnsProvider({
       key: readApnsKey(s.apns.keyFile), keyId: s.apns.keyId, teamId: s.apns.teamId, topic: s.apns.topic,
       url: s.apns.url, connectTo: s.apns.connectTo, ca, timeoutMs: s.timeoutMs, clock,

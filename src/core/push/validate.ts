@@ -1,9 +1,8 @@
 // What send() refuses at once, before anything is queued (PushTargetError): a target a provider could never take,
 // a payload over the provider's size limit. Pure; one message naming the field.
 import type { PushNotification, PushTarget } from './service.ts'
-import { webPushKeysProblem, UNENCRYPTED_MAX, WEBPUSH_MAX_PLAINTEXT } from './webpush.ts'
-import { isWnsChannelUri } from './wns.ts'
-import { WNS_MAX_RAW_BYTES } from './wns-body.ts'
+import { webPushKeysProblem, UNENCRYPTED_MAX, WEBPUSH_MAX_PLAINTEXT } from './webpush-rules.ts'
+import { isWnsChannelUri, WNS_MAX_RAW_BYTES } from './wns-body.ts'
 
 /** APNs: 4 KB for every push type but VoIP (5 KB); FCM: 4 KB of message data */
 const APNS_MAX = 4096

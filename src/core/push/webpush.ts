@@ -10,7 +10,9 @@ import { post, pushAgent, retryAfterMs, type PushResponse } from './http.ts'
 import type { PushNotification } from './service.ts'
 import type { PushOutcome, PushProvider } from './types.ts'
 
-export interface VapidKeys { publicKey: string; privateKey: string }
+import type { VapidKeys } from './webpush-rules.ts'
+
+export { generateVapidKeys, UNENCRYPTED_MAX, WEBPUSH_MAX_PLAINTEXT, webPushKeysProblem, type VapidKeys } from './webpush-rules.ts'
 
 export interface WebPushTarget { endpoint: string; p256dh?: string; auth?: string }
 
@@ -28,26 +30,11 @@ export interface WebPushOptions {
   allowPrivate?: boolean
 }
 
-/** RFC 8291 §4: one aes128gcm record of at most 4096 bytes; header 86 + tag 16 + padding delimiter 1 */
-export const WEBPUSH_MAX_PLAINTEXT = 4096 - 86 - 16 - 1
-/** without encryption a push service still takes 4096 bytes (RFC 8030 §7.2) */
-export const UNENCRYPTED_MAX = 4096
 /** RFC 8292 §2: exp at most 24 h ahead; a header is reused for an hour, then signed again */
 const JWT_LIFETIME_S = 12 * 3600
 const JWT_REUSE_MS = 3600_000
 /** when to try again after a transport fault or a 5xx without Retry-After: the dispatcher's back-off decides */
 const RETRY_NOW = 0
-
-const b64url = /^[A-Za-z0-9_-]+={0,2}$/
-
-/** A subscription's keys are what RFC 8291 needs: a P-256 point and 16 bytes of auth secret. */
-export function webPushKeysProblem(p256dh: string, auth: string): string | undefined {
-  if (!b64url.test(p256dh) || Buffer.from(p256dh, 'base64url').length !== 65 || Buffer.from(p256dh, 'base64url')[0] !== 4) return 'p256dh is not a base64url uncompressed P-256 point'
-  if (!b64url.test(auth) || Buffer.from(auth, 'base64url').length !== 16) return 'auth is not 16 bytes of base64url'
-  return undefined
-}
-
-export function generateVapidKeys(): VapidKeys { return webpush.generateVAPIDKeys() }
 
 export class WebPushProvider implements PushProvider<WebPushTarget, PushNotification> {
   readonly name: 'webpush' | 'unifiedpush'

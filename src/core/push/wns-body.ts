@@ -77,3 +77,10 @@ export function wnsBody(version: string | number, n: WnsNotification): Buffer {
   if (body.length > WNS_MAX_RAW_BYTES) throw new Error(`raw notification of ${body.length} bytes is over the WNS limit of ${WNS_MAX_RAW_BYTES}`)
   return body
 }
+
+/** A channel URI must be a WNS host before it gets the bearer token (§13 channel URIs; issue 14 settings). */
+export function isWnsChannelUri(uri: string): boolean {
+  let u: URL
+  try { u = new URL(uri) } catch { return false }
+  return u.protocol === 'https:' && !u.username && !u.password && u.port === '' && /^[0-9a-z-]+\.notify\.windows\.com$/i.test(u.hostname)
+}

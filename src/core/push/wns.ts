@@ -9,7 +9,9 @@ import { wnsSettings } from './settings.ts'
 import { PushTokenStore } from './store.ts'
 import { TokenCache, type FetchedToken } from './token-cache.ts'
 import type { AccessToken, PushOutcome, PushProvider } from './types.ts'
-import { wnsBody, type WnsNotification } from './wns-body.ts'
+import { isWnsChannelUri, wnsBody, type WnsNotification } from './wns-body.ts'
+
+export { isWnsChannelUri } from './wns-body.ts'
 
 export type { WnsNotification } from './wns-body.ts'
 
@@ -38,13 +40,6 @@ export const WNS_TOKEN_URL = 'https://login.live.com/accesstoken.srf'
 const MAX_BACKOFF_MS = 30_000
 /** when to try again after giving up, unless WNS said (Retry-After) */
 const RETRY_LATER_MS = 30_000
-
-/** A channel URI must be a WNS host before it gets the bearer token (§13 channel URIs; issue 14 settings). */
-export function isWnsChannelUri(uri: string): boolean {
-  let u: URL
-  try { u = new URL(uri) } catch { return false }
-  return u.protocol === 'https:' && !u.username && !u.password && u.port === '' && /^[0-9a-z-]+\.notify\.windows\.com$/i.test(u.hostname)
-}
 
 export class TokenError extends Error {}
 
