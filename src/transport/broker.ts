@@ -406,7 +406,15 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     return qos < packet.qos ? { ...packet, qos } as typeof packet : packet
   }
 
-  aedes.on('clientReady', (client) => {
+  // a client is connected once its successful CONNACK is out: its stored queue may take a while to send (the durable
+  // store's reads), and the client may subscribe, or be told about, meanwhile; every connected client gets exactly
+  // one clientDisconnect after it (Aedes' clientReady can come after the clientDisconnect of a client that left early)
+  const readied = new WeakSet<object>()
+  aedes.on('client', (client) => { if (accessOf.get(client)) sessions.registered(client) })
+  aedes.on('connackSent', (connack, client) => {
+    const code = (connack as { reasonCode?: number; returnCode?: number })
+    if ((code.reasonCode ?? code.returnCode ?? 0) !== 0 || readied.has(client)) return
+    readied.add(client)
     metrics.connections.inc()
     const p = accessOf.get(client)?.principal
     if (!p) return
@@ -415,7 +423,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     sessions.ready(client, p, listenerOf(client), { protocolVersion: versionOf(client), address: connectionOf(client)?.info.remoteAddress })
   })
   aedes.on('clientDisconnect', (client) => {
-    metrics.connections.dec()
+    if (readied.has(client)) metrics.connections.dec()
     const p = accessOf.get(client)?.principal
     if (!p) return
     access.clientIds.disconnected(client.id, p, client.clean)

@@ -23,6 +23,11 @@ export class AedesSessions implements Sessions {
   private granted = new Map<string, Set<string>>()
   /** client ids whose session the broker keeps while they are offline (clean: false) */
   private persistent = new Set<string>()
+  /**
+   * clients the broker registered whose connect has not finished (CONNACK sent, the stored queue still being sent):
+   * the client may already subscribe and be told about; a call about it waits until it is ready or gone
+   */
+  private arriving = new Map<string, { client: Client; settled: Promise<void>; settle: () => void }>()
 
   /** the broker's view of a connected client's connection (transport/broker.ts) */
   statsOf?: (client: Client) => SessionStats | undefined
@@ -38,6 +43,21 @@ export class AedesSessions implements Sessions {
 
   // --- the broker's hooks (transport/broker.ts) ---
 
+  /** the broker registered a client (before its CONNACK); `ready` or `gone` follows */
+  registered(client: Client): void {
+    let settle!: () => void
+    const settled = new Promise<void>((r) => { settle = r })
+    this.arriving.get(client.id)?.settle()
+    this.arriving.set(client.id, { client, settled, settle })
+  }
+
+  private arrived(client: Client): void {
+    const a = this.arriving.get(client.id)
+    if (a?.client !== client) return
+    this.arriving.delete(client.id)
+    a.settle()
+  }
+
   /** a client logged in: a clean session starts without any of the previous one's subscriptions */
   starting(client: Client): void {
     // MQTT 5 Clean Start with a Session Expiry Interval: a new session that outlives its connection (clean false);
@@ -46,6 +66,7 @@ export class AedesSessions implements Sessions {
   }
 
   ready(client: Client, principal: Principal, listener: string, o: { protocolVersion?: number; address?: string } = {}): void {
+    this.arrived(client)
     this.clients.set(client.id, client)
     if (client.clean) this.persistent.delete(client.id)
     else this.persistent.add(client.id)
@@ -53,6 +74,7 @@ export class AedesSessions implements Sessions {
   }
 
   gone(client: Client, principal: Principal, listener: string, keepFilters: boolean): void {
+    this.arrived(client)
     if (this.clients.get(client.id) === client) this.clients.delete(client.id)
     if (client.clean) {
       this.granted.delete(client.id)
@@ -99,14 +121,15 @@ export class AedesSessions implements Sessions {
     return this.events.on(event, fn)
   }
 
-  private known(clientId: string): Client | undefined {
+  private async known(clientId: string): Promise<Client | undefined> {
+    await this.arriving.get(clientId)?.settled
     const c = this.clients.get(clientId)
     if (!c && !this.persistent.has(clientId)) throw new Error(`no session for client ${clientId}`)
     return c
   }
 
   async subscribe(clientId: string, subs: SessionSubscription[]): Promise<void> {
-    const client = this.known(clientId)
+    const client = await this.known(clientId)
     const f = this.filters.get(clientId)
     const added = subs.filter((s) => !f?.has(s.filter)).length
     if ((f?.size ?? 0) + added > this.maxSubscriptions) throw new Error(`client ${clientId} would hold more than ${this.maxSubscriptions} subscriptions`)
@@ -123,7 +146,7 @@ export class AedesSessions implements Sessions {
   }
 
   async unsubscribe(clientId: string, filters: string[]): Promise<void> {
-    const client = this.known(clientId)
+    const client = await this.known(clientId)
     if (client) {
       await new Promise<void>((resolve, reject) => client.unsubscribe({ cmd: 'unsubscribe', unsubscriptions: filters } as never, (err) => (err ? reject(err) : resolve())))
     } else {
@@ -133,6 +156,7 @@ export class AedesSessions implements Sessions {
   }
 
   async disconnect(clientId: string): Promise<boolean> {
+    await this.arriving.get(clientId)?.settled
     const client = this.clients.get(clientId)
     if (!client) return false
     await new Promise<void>((r) => client.close(() => r()))
@@ -140,7 +164,7 @@ export class AedesSessions implements Sessions {
   }
 
   async list(clientId: string): Promise<SessionSubscription[]> {
-    this.known(clientId)
+    await this.known(clientId)
     return [...(this.filters.get(clientId) ?? [])].map(([filter, qos]) => ({ filter, qos }))
   }
 
