@@ -22,11 +22,15 @@ function ioredisOf(): RedisClass {
   }
 }
 
-/** aedes-persistence-redis on its own connection to `url` (a db number in the URL keeps it apart: redis://host/3) */
-export function redisPersistence(url: string): AedesPart {
+/**
+ * aedes-persistence-redis on its own connection to `url` (a db number in the URL keeps it apart: redis://host/3);
+ * `close` ends its connection (Aedes' close does not)
+ */
+export function redisPersistence(url: string): { persistence: AedesPart; close(): Promise<void> } {
   const Redis = ioredisOf()
-  const create = require('aedes-persistence-redis') as (o: object) => AedesPart
-  return create({ conn: new Redis(url, { maxRetriesPerRequest: null }) })
+  const create = require('aedes-persistence-redis') as (o: object) => AedesPart & { destroy(): Promise<void> }
+  const persistence = create({ conn: new Redis(url, { maxRetriesPerRequest: null }) })
+  return { persistence, close: () => persistence.destroy() }
 }
 
 /** mqemitter-redis: pub/sub channels `prefix` + topic on `url` (channels are not per db: the prefix keeps brokers apart) */

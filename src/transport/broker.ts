@@ -170,8 +170,9 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const { access, metrics } = o
   // the Redis libraries load only when configured (idle memory, issue 11 item 7)
   const redis = o.redisPersistenceUrl || o.redisEmitter ? await import('./broker-redis.ts') : undefined
+  const onRedis = !o.durable && o.redisPersistenceUrl ? redis!.redisPersistence(o.redisPersistenceUrl) : undefined
   const persistence = o.durable ? new StorePersistence({ ...o.durable, registry: metrics.registry })
-    : o.redisPersistenceUrl ? redis!.redisPersistence(o.redisPersistenceUrl) : memoryPersistence()
+    : onRedis ? onRedis.persistence : memoryPersistence()
   const lim: BrokerLimits = { ...DEFAULT_LIMITS, ...o.limits }
   const maxLevels = Math.min(lim.maxTopicLevels || AEDES_MAX_TOPIC_LEVELS, AEDES_MAX_TOPIC_LEVELS)
   const limited = limitedCounter(metrics.registry)
@@ -389,10 +390,12 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
 
   aedes.authorizeForward = (client, packet) => {
     const s = accessOf.get(client)
-    // Aedes' own `$SYS/<broker id>/…` (heartbeat, new/clients, …) are its cluster plumbing: never sent to a client
-    if (packet.topic.startsWith('$SYS/') && (!packet.topic.startsWith('$SYS/broker/') || !s?.principal.superuser)) return null
-    // on a shared emitter a client's live `$SYS/broker/…` are those of the node it is connected to
-    if (o.redisEmitter && packet.topic.startsWith('$SYS/') && packet.brokerId !== aedes.id && !packet.retain) return null
+    if (packet.topic.startsWith('$SYS/')) {
+      // Aedes' own `$SYS/<broker id>/…` (heartbeat, new/clients, …) are its cluster plumbing: never sent to a client
+      if (!packet.topic.startsWith('$SYS/broker/') || !s?.principal.superuser) return null
+      // on a shared emitter a client's live `$SYS/broker/…` are those of the node it is connected to
+      if (o.redisEmitter && packet.brokerId !== aedes.id && !packet.retain) return null
+    }
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
     const qos = grantedQoS(client, packet)
     // MQTT-3.1.2-25: a message larger than the client's Maximum Packet Size is not sent (as if it had been)
@@ -406,14 +409,15 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     return qos < packet.qos ? { ...packet, qos } as typeof packet : packet
   }
 
-  // a client is connected once its successful CONNACK is out: its stored queue may take a while to send (the durable
-  // store's reads), and the client may subscribe, or be told about, meanwhile; every connected client gets exactly
-  // one clientDisconnect after it (Aedes' clientReady can come after the clientDisconnect of a client that left early)
+  // a client is connected once Aedes has sent its CONNACK and its stored queue (clientReady): what a dialect sends
+  // it on connect then comes after what it missed. With the durable store the queue takes a while, and a quick client
+  // may subscribe, or even leave, before it is ready: Herald's session calls about a registered client wait for it
+  // (sessions.registered), and a client gone before it was ready never counts (Aedes' clientReady can come after its
+  // clientDisconnect); every connected client gets exactly one clientDisconnect after it
   const readied = new WeakSet<object>()
   aedes.on('client', (client) => { if (accessOf.get(client)) sessions.registered(client) })
-  aedes.on('connackSent', (connack, client) => {
-    const code = (connack as { reasonCode?: number; returnCode?: number })
-    if ((code.reasonCode ?? code.returnCode ?? 0) !== 0 || readied.has(client)) return
+  aedes.on('clientReady', (client) => {
+    if ((client as unknown as { closed?: boolean }).closed || readied.has(client)) return
     readied.add(client)
     metrics.connections.inc()
     const p = accessOf.get(client)?.principal
@@ -423,15 +427,18 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     sessions.ready(client, p, listenerOf(client), { protocolVersion: versionOf(client), address: connectionOf(client)?.info.remoteAddress })
   })
   aedes.on('clientDisconnect', (client) => {
-    if (readied.has(client)) metrics.connections.dec()
+    const wasReady = readied.has(client)
+    if (wasReady) metrics.connections.dec()
     const p = accessOf.get(client)?.principal
     if (!p) return
     access.clientIds.disconnected(client.id, p, client.clean)
-    const n = (connectionsOf.get(ownerOf(p)) ?? 1) - 1
-    if (n > 0) connectionsOf.set(ownerOf(p), n)
-    else connectionsOf.delete(ownerOf(p))
+    if (wasReady) {
+      const n = (connectionsOf.get(ownerOf(p)) ?? 1) - 1
+      if (n > 0) connectionsOf.set(ownerOf(p), n)
+      else connectionsOf.delete(ownerOf(p))
+    }
     // a clean session's filters stay counted while its client id is still held for the account (security hole 6)
-    sessions.gone(client, p, listenerOf(client), access.clientIds.ownerOfClient(client.id) !== undefined)
+    sessions.gone(client, p, listenerOf(client), access.clientIds.ownerOfClient(client.id) !== undefined, wasReady)
   })
   // MQTT 5: a session whose Session Expiry Interval passed while its client was away
   aedes.on('sessionExpired', (client) => sessions.expired(client.id))
@@ -496,6 +503,10 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     },
     setBeforeAck: (fn) => { beforeAck = fn },
     sessions,
-    close: () => { stopSys(); return new Promise<void>((r) => aedes.close(() => r())) },
+    close: async () => {
+      stopSys()
+      await new Promise<void>((r) => aedes.close(() => r()))
+      await onRedis?.close()
+    },
   }
 }

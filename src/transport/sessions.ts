@@ -45,6 +45,8 @@ export class AedesSessions implements Sessions {
 
   /** the broker registered a client (before its CONNACK); `ready` or `gone` follows */
   registered(client: Client): void {
+    // a persistent session is known from here: a server-side subscription made meanwhile goes to it
+    if (!client.clean) this.persistent.add(client.id)
     let settle!: () => void
     const settled = new Promise<void>((r) => { settle = r })
     this.arriving.get(client.id)?.settle()
@@ -73,14 +75,15 @@ export class AedesSessions implements Sessions {
     void this.events.emit('connect', { clientId: client.id, principal, listener, clean: client.clean, ...o })
   }
 
-  gone(client: Client, principal: Principal, listener: string, keepFilters: boolean): void {
+  /** a client left; `connected`: it was ready (a client gone before it was ready had no connect event, gets no disconnect) */
+  gone(client: Client, principal: Principal, listener: string, keepFilters: boolean, connected = true): void {
     this.arrived(client)
     if (this.clients.get(client.id) === client) this.clients.delete(client.id)
     if (client.clean) {
       this.granted.delete(client.id)
       if (!keepFilters) this.filters.delete(client.id)
     }
-    void this.events.emit('disconnect', { clientId: client.id, principal, listener, clean: client.clean })
+    if (connected) void this.events.emit('disconnect', { clientId: client.id, principal, listener, clean: client.clean })
   }
 
   /** MQTT 5: the session's Session Expiry Interval passed while its client was away; the broker dropped it */

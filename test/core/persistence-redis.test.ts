@@ -24,6 +24,6 @@ abstractPersistence({
   testAsync: true,
   persistence: async () => {
     await admin!.flushdb()
-    return redisPersistence(URL)
+    return redisPersistence(URL).persistence
   },
 })
