@@ -3,14 +3,13 @@ import { Command } from 'commander'
 import { coreSettings, describeConfig, flagName, loadConfig, type Config, type Setting } from './config.ts'
 import { migrate, openStore } from './core/store/db.ts'
 import { coreMigrations, UserStore } from './core/store/users.ts'
-import { createDialects } from './dialects/index.ts'
+import { dialectCatalog, loadDialects } from './dialects/catalog.ts'
 import { createLogger } from './log.ts'
 import { startHerald } from './server.ts'
 import { caCommands } from './core/identity/cli.ts'
 import { AdminTokenStore } from './core/admin/tokens.ts'
 
-const allDialects = createDialects()
-const settings: Setting[] = [...coreSettings, ...allDialects.flatMap((d) => d.settings ?? [])]
+const settings: Setting[] = [...coreSettings, ...dialectCatalog.flatMap((d) => d.settings)]
 
 function addSettingFlags(cmd: Command): Command {
   cmd.option('-c, --config <file>', 'JSON configuration file (also HERALD_CONFIG)')
@@ -43,9 +42,7 @@ const program = new Command('herald').description('Herald: self-hosted real-time
 addSettingFlags(program.command('serve').description('run the server')).action(async (opts) => {
   const config = configFrom(opts)
   const log = createLogger(config.logLevel as string, config.logFormat as string)
-  const enabled = config.dialects as string[]
-  const unknown = enabled.filter((n) => !allDialects.some((d) => d.name === n))
-  if (unknown.length) throw new Error(`unknown dialect(s) in HERALD_DIALECTS: ${unknown.join(', ')}`)
+  const dialects = await loadDialects(config.dialects as string[])
   // the handlers come first: a signal during start-up (or right after the ready line) stops Herald once it is up
   type Running = Awaited<ReturnType<typeof startHerald>>
   const up: { herald?: Running } = {}
@@ -61,7 +58,7 @@ addSettingFlags(program.command('serve').description('run the server')).action(a
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
-  up.herald = await startHerald({ config, log, dialects: allDialects.filter((d) => enabled.includes(d.name)) })
+  up.herald = await startHerald({ config, log, dialects })
   if (stopping) stop(up.herald, stopping)
 })
 

@@ -26,6 +26,7 @@ import { checkSessionNeeds, externalBrokerName, UnsupportedSessions } from './co
 import { RabbitMqSessions } from './core/sessions/rabbitmq.ts'
 import type { Sessions } from './core/sessions/types.ts'
 import { migrate, openStore, type Store } from './core/store/db.ts'
+import { collectGarbage } from './core/util/heap.ts'
 import { secretOrRandom } from './core/util/secrets.ts'
 import { coreMigrations, userAuthenticator, UserStore } from './core/store/users.ts'
 import { certificateFieldOf } from './core/identity/peer.ts'
@@ -82,6 +83,8 @@ function servicePassword(cfg: Config, log: Logger): string {
 }
 
 const ACCESS_SWEEP_MS = 10 * 60_000
+/** a full garbage collection this long after `herald ready`, when the first clients' start-up work is done */
+const SETTLE_AFTER_START_MS = 2000
 
 /** issue 9 §3: on a shared database (several nodes) the access layer's state lives in it; one node keeps it in memory */
 function accessState(cfg: Config, store: Store): AccessState {
@@ -158,9 +161,11 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     state.sweep!().catch((err: unknown) => log.warn({ err }, 'access state sweep failed'))
   }, ACCESS_SWEEP_MS).unref()
 
+  let settle: NodeJS.Timeout | undefined
   const stop = async () => {
     ready = false
     if (sweeper) clearInterval(sweeper)
+    clearTimeout(settle)
     await admin?.stop()
     for (const s of servers) s.close()
     await Promise.allSettled([main?.app.close(), ...extraApps.map((a) => a.app.close())])
@@ -397,6 +402,8 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
       wsPaths: broker ? list(cfg, 'http.wsPaths') : [],
     })
     log.info({ urls, ports, database: store.where, broker: external || 'embedded', dialects: o.dialects.map((d) => d.name) }, 'herald ready')
+    // what start-up allocated goes back to the system once it is garbage (idle memory, core/util/heap.ts)
+    settle = setTimeout(collectGarbage, SETTLE_AFTER_START_MS).unref()
     return { config: cfg, log, access, store, bus: bus!, metrics, presence: present, sessions, broker, users, ports, servicePassword: svcPassword, openapi: () => main!.app.swagger() as unknown as Record<string, unknown>, outbox, pushDispatch: pushService, stop }
   } catch (err) {
     await stop().catch(() => {})

@@ -70,6 +70,13 @@ export const mqttOutgoingInFlightIndexMigration: Migration = {
   },
 }
 
+/** retained `$SYS/…` are kept in memory (persistence.ts) since this migration: the rows earlier versions wrote go */
+export const mqttSysRetainedMigration: Migration = {
+  async up(db) {
+    await db.deleteFrom('herald_mqtt_retained').where('topic', 'like', '$SYS/%').execute()
+  },
+}
+
 /** A packet as stored: its fields as JSON, its payload as bytes (null: it had none). */
 export interface StoredPacket { packet: string; payload: Buffer | null }
 

@@ -68,6 +68,11 @@ export class StorePersistence {
   /** the newest outgoing id this node knows: a queue read starts as a snapshot up to it (SQLite: exact) */
   #lastId = 0
   #destroyed = false
+  /**
+   * retained `$SYS/…` (the broker's own statistics, republished every interval): this node's live state, kept in
+   * memory, not written to the store every interval nor shared with the other nodes of a cluster
+   */
+  #sys = new Map<string, Pkt>()
   #sweeper: NodeJS.Timeout | undefined
   #sweeping = false
   /** callbacks waiting for the offline enqueue of this broker's packet number n (afterEnqueue) */
@@ -147,6 +152,11 @@ export class StorePersistence {
 
   async storeRetained(packet: Pkt): Promise<void> {
     const topic = packet.topic!
+    if (topic.startsWith('$SYS/')) {
+      if (packet.payload === undefined || packet.payload.length === 0) this.#sys.delete(topic)
+      else this.#sys.set(topic, packet)
+      return
+    }
     if (packet.payload === undefined || packet.payload.length === 0) return this.store.deleteRetained(topic)
     await this.store.putRetained(topic, encodePacket(packet))
   }
@@ -162,6 +172,11 @@ export class StorePersistence {
 
   async * #retained(patterns: string[]): AsyncGenerator<Pkt> {
     for (const pattern of patterns) {
+      // a filter starting with a wildcard never matches a `$` topic (MQTT-4.7.2-1)
+      if (pattern.startsWith('$SYS/')) {
+        for (const [topic, packet] of this.#sys) if (topicMatches(pattern, topic)) yield packet
+        continue
+      }
       const { exact, prefix } = filterPrefix(pattern)
       let after: string | undefined
       for (;;) {

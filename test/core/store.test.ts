@@ -1,16 +1,17 @@
 // Issue 2 §6: the core store contract (test/contracts/store.ts) on SQLite and PostgreSQL; Herald on PostgreSQL,
 // schemas side by side, and openStore's errors.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { migrate, openStore } from '../../src/core/store/db.ts'
 import { coreMigrations, UserStore } from '../../src/core/store/users.ts'
 import { coreStoreContract } from '../contracts/store.ts'
-import { connect, createPgSchema, dropPgSchema, PG_URL, pgUrlForSchema, requireService, startTestHerald } from '../helpers.ts'
+import { connect, createPgSchema, eventually, dropPgSchema, PG_URL, pgUrlForSchema, requireService, startTestHerald } from '../helpers.ts'
 
 async function pgAvailable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
@@ -86,6 +87,39 @@ describe('openStore errors', () => {
       writeFileSync(join(dir, 'a-file'), '')
       assert.throws(() => openStore({ dataDir: join(dir, 'a-file', 'data'), databaseUrl: '' }), /ENOTDIR|EEXIST/)
     } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('SQLite background checkpoints', () => {
+  /** what the database file holds without its WAL: what has been checkpointed into it */
+  const checkpointed = (dir: string): string[] => {
+    const copy = join(dir, 'copy.db')
+    copyFileSync(join(dir, 'herald.db'), copy)
+    const db = new Database(copy, { readonly: true })
+    try {
+      return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 't_%'").all() as { name: string }[]).map((r) => r.name)
+    } catch {
+      return []
+    } finally {
+      db.close()
+      rmSync(copy, { force: true })
+    }
+  }
+
+  test('a write reaches the database file by the worker\'s checkpoints; an idle store\'s worker ends, the next write starts one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-ckpt-'))
+    const store = openStore({ dataDir: dir, checkpoints: { everyMs: 20, idleMs: 200, watchMs: 50 } })
+    try {
+      await sql`CREATE TABLE t_one (x INTEGER)`.execute(store.db)
+      await eventually(() => checkpointed(dir).includes('t_one'), 'the first write checkpointed')
+      // idle for longer than idleMs: the worker has ended; the writer's own auto-checkpoint is far away (10000 pages)
+      await new Promise((r) => setTimeout(r, 600))
+      await sql`CREATE TABLE t_two (x INTEGER)`.execute(store.db)
+      await eventually(() => checkpointed(dir).includes('t_two'), 'a write after the idle period checkpointed by a new worker')
+    } finally {
+      await store.close()
       rmSync(dir, { recursive: true, force: true })
     }
   })

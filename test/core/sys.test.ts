@@ -1,7 +1,9 @@
 // Issue 11 §4: `$SYS/broker/…` statistics as Mosquitto publishes them (mosquitto(8) "Broker Status"), retained, every
 // mqtt.sysIntervalS, for superusers only; Aedes' own `$SYS/<id>/…` packets are never sent to a client.
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import type { MqttClient } from 'mqtt'
 import { connect, eventually, silence, startTestHerald, subackCodes, type TestHerald } from '../helpers.ts'
 
@@ -64,6 +66,25 @@ describe('$SYS/broker statistics', () => {
     await new Promise((r) => setTimeout(r, 1200))
     assert.deepEqual([...topics].filter((t) => !t.startsWith('$SYS/broker/')), [])
     await other.endAsync()
+    await c.endAsync()
+  })
+
+  test('the durable store keeps an ordinary retained message but no $SYS value: those are the node\'s live state, in memory', async () => {
+    const c = await connect(h.mqttUrl, { ...root, clientId: 'sys-store' })
+    await c.publishAsync('sys/kept', 'kept', { qos: 1, retain: true })
+    await new Promise((r) => setTimeout(r, 1200))
+    const db = new Database(join(h.dataDir, 'herald.db'), { readonly: true })
+    try {
+      const topics = (db.prepare('SELECT topic FROM herald_mqtt_retained').all() as { topic: string }[]).map((r) => r.topic)
+      assert.deepEqual(topics, ['sys/kept'])
+    } finally {
+      db.close()
+    }
+    // and they are still retained for a superuser who comes later
+    const seen = latest(c)
+    await c.subscribeAsync('$SYS/broker/version', { qos: 0 })
+    await eventually(() => seen.has('$SYS/broker/version'), 'the retained version')
+    await c.publishAsync('sys/kept', '', { qos: 1, retain: true })
     await c.endAsync()
   })
 

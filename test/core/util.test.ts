@@ -1,6 +1,7 @@
 // Issue 9 §5: the small helpers the dialects and the core share (src/core/util), one copy each.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { dialectCatalog, loadDialects } from '../../src/dialects/catalog.ts'
 import { createDialects } from '../../src/dialects/index.ts'
 import { BoundedMap } from '../../src/core/util/bounded-map.ts'
 import { globMatch } from '../../src/core/util/glob.ts'
@@ -45,5 +46,14 @@ describe('core/util', () => {
     const [a, b] = [createDialects(), createDialects()]
     assert.deepEqual(a.map((d) => d.name), ['heartsms', 'chat21', 'synrc', 'push'])
     for (let i = 0; i < a.length; i++) assert.notEqual(a[i], b[i])
+  })
+
+  test('the catalog `herald serve` loads from names the same dialects, with the same settings, and refuses an unknown one', async () => {
+    const all = createDialects()
+    assert.deepEqual(dialectCatalog.map((d) => d.name), all.map((d) => d.name))
+    for (const [i, d] of all.entries()) assert.equal(dialectCatalog[i].settings, d.settings, d.name)
+    const loaded = await loadDialects(['push', 'heartsms'])
+    assert.deepEqual(loaded.map((d) => d.name), ['heartsms', 'push'])
+    await assert.rejects(loadDialects(['heartsms', 'xmpp']), /unknown dialect\(s\) in HERALD_DIALECTS: xmpp/)
   })
 })

@@ -1,117 +1,38 @@
 // `herald ca init|issue|revoke|list|code|tlsa` (issue 13 §1, §2, §6): they work on the CA store the same configuration
 // gives a server (stores.ts: <dataDir>/ca, or the database on PostgreSQL), next to running servers (which re-read the
-// revocations every ca.revocationPollMs).
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+// revocations every ca.revocationPollMs). The commands are defined here; what they do (cli-actions.ts, with the CA and
+// the x509 libraries) loads when one runs.
 import type { Command } from 'commander'
-import { port, settingsOf, str, type Config } from '../../config.ts'
-import { loadTls } from '../../transport/devcert.ts'
-import { HeraldCA } from './ca.ts'
-import { pkcs12 } from './pkcs.ts'
-import { identitySettings } from './settings.ts'
-import { openCaStore } from './stores.ts'
-import { SqlCaStore } from './sql-store.ts'
-import { FileCaStore, type CaStore } from './store.ts'
-import { tlsa311, tlsaHost } from './tlsa.ts'
+import type { Config } from '../../config.ts'
 
 type Opts = Record<string, unknown>
-
-/** run `fn` on this configuration's CA store, closed afterwards (the database connection) */
-async function withStore<T>(cfg: Config, fn: (store: CaStore) => Promise<T>): Promise<T> {
-  const store = await openCaStore(cfg)
-  try { return await fn(store) } finally { await store.close() }
-}
-
-/** run `fn` on this configuration's CA */
-function withCa<T>(cfg: Config, fn: (ca: HeraldCA) => Promise<T>): Promise<T> {
-  return withStore(cfg, async (store) => {
-    const ca = await HeraldCA.open(store)
-    if (!ca) throw new Error(`no certificate authority in ${store.where}: run herald ca init first`)
-    return fn(ca)
-  })
-}
+const actions = () => import('./cli-actions.ts')
 
 export function caCommands(program: Command, withFlags: (c: Command) => Command, configFrom: (opts: Opts) => Config): void {
   const ca = program.command('ca').description("Herald's certificate authority: client certificates, EST enrollment codes, DANE")
 
   withFlags(ca.command('init')).description('create the CA root (ECDSA P-384, subject HERALD_CA_SUBJECT) in the data directory')
-    .action(async (opts: Opts) => {
-      const cfg = configFrom(opts)
-      const s = settingsOf(cfg, identitySettings, 'ca')
-      await withStore(cfg, async (store) => {
-        const { ca: root, created } = await HeraldCA.init(store, { subject: s.subject, days: s.rootDays })
-        console.log(`${created ? 'created' : 'already there'}: ${root.cert.subject}, valid until ${root.cert.notAfter.toISOString()}`)
-        console.log(store instanceof FileCaStore ? `certificate ${store.files.path('ca.crt')}` : `in ${store.where}`)
-      })
-    })
+    .action(async (opts: Opts) => (await actions()).init(configFrom(opts)))
 
   withFlags(ca.command('import')).description("copy the CA in a data directory's files (one node) into the database HERALD_CA_STORE names (cluster mode)")
     .option('--from <dir>', 'the data directory holding ca/ (default: HERALD_DATA_DIR)')
-    .action(async (opts: Opts) => {
-      const cfg = configFrom(opts)
-      const from = new FileCaStore(String(opts.from ?? str(cfg, 'dataDir')))
-      await withStore(cfg, async (store) => {
-        if (!(store instanceof SqlCaStore)) throw new Error('herald ca import copies files into the database: set HERALD_DATABASE_URL=postgres://… (or HERALD_CA_STORE=database)')
-        const { certificates } = await store.importFiles(from)
-        console.log(`imported the CA in ${from.where} (${certificates} certificates) into ${store.where}`)
-      })
-    })
+    .action(async (opts: Opts) => (await actions()).importFiles(configFrom(opts), opts))
 
   withFlags(ca.command('issue <name>')).description('a new key, its certificate (CN and SAN = name) and a PKCS#12 bundle')
     .option('--days <n>', 'validity in days (default HERALD_CA_CERT_DAYS)')
     .option('--out <dir>', 'directory for NAME.key, NAME.crt and NAME.p12', '.')
     .option('--p12-password <password>', 'password of the PKCS#12 bundle (default: random, printed)')
-    .action(async (name: string, opts: Opts) => {
-      const cfg = configFrom(opts)
-      const days = opts.days === undefined ? settingsOf(cfg, identitySettings, 'ca').certDays : Number(opts.days)
-      if (!Number.isInteger(days) || days <= 0) throw new Error(`--days: expected a positive whole number, got ${String(opts.days)}`)
-      const { root, issued } = await withCa(cfg, async (root) => ({ root, issued: await root.issue(name, days) }))
-      const out = String(opts.out)
-      const keyFile = join(out, `${name}.key`), certFile = join(out, `${name}.crt`), p12File = join(out, `${name}.p12`)
-      writeFileSync(keyFile, issued.keyPem, { mode: 0o600 })
-      writeFileSync(certFile, issued.certPem)
-      console.log(`issued ${issued.cert.subject} serial ${issued.serial}, valid until ${issued.cert.notAfter.toISOString()}`)
-      console.log(`key ${keyFile}\ncertificate ${certFile}`)
-      const password = (opts.p12Password as string | undefined) ?? randomBytes(12).toString('base64url')
-      try {
-        writeFileSync(p12File, await pkcs12({ keyPem: issued.keyPem, certPem: issued.certPem, caPem: root.certPem, name, password }), { mode: 0o600 })
-        console.log(`PKCS#12 ${p12File}${opts.p12Password ? '' : ` (password ${password})`}`)
-      } catch (e) {
-        console.error(`no PKCS#12 bundle: ${(e as Error).message}`)
-      }
-    })
+    .action(async (name: string, opts: Opts) => (await actions()).issue(configFrom(opts), name, opts))
 
   withFlags(ca.command('revoke <nameOrSerial>')).description("revoke a serial (hex) or every valid certificate of a name; the CRL is regenerated")
-    .action(async (what: string, opts: Opts) => {
-      const revoked = await withCa(configFrom(opts), (root) => root.revoke(what))
-      if (!revoked.length) { console.error(`no valid certificate ${what}`); process.exitCode = 1; return }
-      for (const e of revoked) console.log(`revoked ${e.subject} serial ${e.serial}`)
-    })
+    .action(async (what: string, opts: Opts) => (await actions()).revoke(configFrom(opts), what))
 
-  withFlags(ca.command('list')).description('issued certificates: subject, serial, not-after, status').action(async (opts: Opts) => {
-    const rows = await withCa(configFrom(opts), (root) => root.list())
-    console.log('subject\tserial\tnot-after\tstatus')
-    for (const r of rows) console.log(`${r.subject}\t${r.serial}\t${r.notAfter}\t${r.status}`)
-  })
+  withFlags(ca.command('list')).description('issued certificates: subject, serial, not-after, status')
+    .action(async (opts: Opts) => (await actions()).list(configFrom(opts)))
 
   withFlags(ca.command('code <name>')).description('a one-time EST enrollment code for NAME (single use, expires after HERALD_CA_CODE_TTL)')
-    .action(async (name: string, opts: Opts) => {
-      const cfg = configFrom(opts)
-      const ttl = settingsOf(cfg, identitySettings, 'ca').codeTtl
-      const code = await withCa(cfg, (root) => root.code(name, ttl))
-      console.log(`enrollment code for ${name}, valid once until ${new Date(Date.now() + ttl * 1000).toISOString()}`)
-      console.log('use it as the HTTP Basic password of POST /.well-known/est/simpleenroll with the name as user name:')
-      console.log(code)
-    })
+    .action(async (name: string, opts: Opts) => (await actions()).code(configFrom(opts), name))
 
   withFlags(ca.command('tlsa')).description('the DANE TLSA 3 1 1 record of the server certificate in use (HERALD_TLS_CERT or the development one)')
-    .action((opts: Opts) => {
-      const cfg = configFrom(opts)
-      const t = loadTls({ cert: str(cfg, 'tls.cert'), key: str(cfg, 'tls.key'), clientCa: '', dataDir: str(cfg, 'dataDir') })
-      const host = tlsaHost(t.cert)
-      const ports = [port(cfg, 'mqtts.port'), port(cfg, 'https.port')].filter((p): p is number => p !== null && p > 0)
-      for (const p of ports) console.log(`_${p}._tcp.${host}. IN TLSA ${tlsa311(t.cert)}`)
-      console.log(tlsa311(t.cert))
-    })
+    .action(async (opts: Opts) => (await actions()).tlsa(configFrom(opts)))
 }

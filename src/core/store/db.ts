@@ -1,6 +1,6 @@
 // The store: Kysely over SQLite (better-sqlite3, WAL; the default) or PostgreSQL (HERALD_DATABASE_URL).
 // Each owner (core, each dialect) brings its own migrations, tracked in its own table.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -24,7 +24,12 @@ export interface StoreOptions {
   dataDir: string
   /** SQLite file name inside dataDir */
   file?: string
+  /** SQLite: the background checkpointer's pace (defaults: every 50 ms, ends after 10 s idle, WAL looked at every 1 s) */
+  checkpoints?: Checkpoints
 }
+
+export interface Checkpoints { everyMs: number; idleMs: number; watchMs: number }
+const CHECKPOINTS: Checkpoints = { everyMs: 50, idleMs: 10_000, watchMs: 1000 }
 
 // pg is loaded when a PostgreSQL store is opened: an embedded Herald never pays its memory (issue 11 item 7)
 let pgLoaded: typeof pgModule | undefined
@@ -55,7 +60,7 @@ export function openStore(o: StoreOptions): Store {
   sqlite.pragma('busy_timeout = 5000')
   sqlite.pragma('foreign_keys = ON')
   cachePreparedStatements(sqlite)
-  const stopCheckpoints = checkpointInBackground(sqlite, file)
+  const stopCheckpoints = checkpointInBackground(sqlite, file, o.checkpoints ?? CHECKPOINTS)
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
   return { db, kind: 'sqlite', where: file, close: async () => { await stopCheckpoints(); await db.destroy() } }
 }
@@ -64,29 +69,62 @@ const CHECKPOINTER = `
 const { parentPort, workerData } = require('node:worker_threads')
 const db = new (require(workerData.driver))(workerData.file, { fileMustExist: true })
 db.pragma('busy_timeout = 5000')
-const timer = setInterval(() => { try { db.pragma('wal_checkpoint(PASSIVE)') } catch {} }, workerData.everyMs)
-parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close() })
+let last = '', idle = 0
+const stop = () => { clearInterval(timer); db.close(); parentPort.close() }
+const timer = setInterval(() => {
+  try {
+    const r = db.pragma('wal_checkpoint(PASSIVE)')[0]
+    const now = r.log + '/' + r.checkpointed
+    idle = now === last && r.log === r.checkpointed ? idle + 1 : 0
+    last = now
+  } catch { idle = 0 }
+  if (idle >= workerData.idleTicks) stop()
+}, workerData.everyMs)
+parentPort.on('message', stop)
 `
 
 /**
  * WAL checkpoints copy and fsync pages; run inside a commit they block the event loop for ~10-30 ms. A worker
  * thread with its own connection checkpoints (PASSIVE: never blocks the writer) every 50 ms; the writer's
- * own auto-checkpoint stays as a fallback at a higher threshold, for when the worker falls behind.
+ * own auto-checkpoint stays as a fallback at a higher threshold, for when the worker falls behind. An idle store
+ * holds no worker (a thread costs ~8 MB and 20 wake-ups a second): it ends after 10 s with nothing to checkpoint,
+ * and the next write (the WAL file's mtime, looked at every second) starts one again.
  */
-function checkpointInBackground(sqlite: SQLite.Database, file: string): () => Promise<void> {
+function checkpointInBackground(sqlite: SQLite.Database, file: string, pace: Checkpoints): () => Promise<void> {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, everyMs: 50 } })
-  worker.unref()
-  worker.on('error', () => {})
+  const wal = `${file}-wal`
+  const walTime = () => { try { return statSync(wal).mtimeMs } catch { return 0 } }
+  let worker: { thread: Worker; exited: Promise<void> } | undefined
+  let seen = 0
+  const start = () => {
+    const thread = new Worker(CHECKPOINTER, { eval: true, workerData: { driver, file, everyMs: pace.everyMs, idleTicks: Math.ceil(pace.idleMs / pace.everyMs) } })
+    thread.unref()
+    thread.on('error', () => {})
+    const exited = new Promise<void>((r) => thread.once('exit', () => {
+      // what was written up to now was checkpointed, or will be by the next worker the next write starts
+      if (worker?.thread === thread) { worker = undefined; seen = walTime() }
+      r()
+    }))
+    worker = { thread, exited }
+  }
   sqlite.pragma('wal_autocheckpoint = 10000')
-  const exited = new Promise<void>((r) => worker.once('exit', () => r()))
+  start()
+  const watch = setInterval(() => {
+    if (worker) return
+    const t = walTime()
+    if (t !== seen) { seen = t; start() }
+  }, pace.watchMs)
+  watch.unref()
   return async () => {
-    worker.ref()
-    worker.postMessage('close')
+    clearInterval(watch)
+    const w = worker
+    if (!w) return
+    w.thread.ref()
+    w.thread.postMessage('close')
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 2000) })])
+    await Promise.race([w.exited, new Promise((r) => { timer = setTimeout(r, 2000) })])
     clearTimeout(timer)
-    await worker.terminate()
+    await w.thread.terminate()
   }
 }
 

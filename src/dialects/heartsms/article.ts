@@ -8,8 +8,8 @@
 // and never answered when the parse failed; Herald always answers.
 import { lookup as dnsLookup } from 'node:dns'
 import { isIP, type LookupFunction } from 'node:net'
-import { Parser } from 'htmlparser2'
-import { Agent, request, type buildConnector, type Dispatcher } from 'undici'
+import type { Parser } from 'htmlparser2'
+import type { buildConnector, Dispatcher } from 'undici'
 import { guarded, isInternalAddress } from '../../core/util/addresses.ts'
 import { BoundedMap } from '../../core/util/bounded-map.ts'
 
@@ -60,8 +60,8 @@ class PageReader {
   private headClosed = false
   readonly parser: Parser
 
-  constructor() {
-    this.parser = new Parser({
+  constructor(P: typeof Parser) {
+    this.parser = new P({
       onopentag: (name, attrs) => this.open(name, attrs),
       ontext: (text) => { if (this.capture && this.skip === 0) this.buffer += text },
       onclosetag: (name) => this.close(name),
@@ -158,20 +158,29 @@ function charsetOf(contentType: string): string {
   }
 }
 
+/** undici and htmlparser2 load at the first page fetch (idle memory, issue 11 item 7) */
+const libraries = () => Promise.all([import('undici'), import('htmlparser2')])
+
 export class ArticleFetcher {
-  private agent: Dispatcher
+  private agent?: Promise<{ agent: Dispatcher; request: typeof import('undici').request; Parser: typeof Parser }>
   private cache = new BoundedMap<string, { at: number; ttl: number; value: Promise<Article> }>(CACHE_LIMIT)
   private inflight = 0
 
-  constructor(private o: ArticleOptions) {
-    const base = o.lookup ?? (dnsLookup as LookupFunction)
-    const lookup = o.allowPrivate ? base : guarded(base)
-    this.agent = new Agent({
-      connect: o.connector ? o.connector(lookup) : { lookup },
-      connections: MAX_INFLIGHT,
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
+  constructor(private o: ArticleOptions) {}
+
+  private http() {
+    this.agent ??= libraries().then(([{ Agent, request }, { Parser }]) => {
+      const base = this.o.lookup ?? (dnsLookup as LookupFunction)
+      const lookup = this.o.allowPrivate ? base : guarded(base)
+      const agent = new Agent({
+        connect: this.o.connector ? this.o.connector(lookup) : { lookup },
+        connections: MAX_INFLIGHT,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      })
+      return { agent, request, Parser }
     })
+    return this.agent
   }
 
   /** The preview of `url`; never throws: what could not be fetched or read is null. */
@@ -202,12 +211,13 @@ export class ArticleFetcher {
     const signal = AbortSignal.timeout(this.o.timeoutMs)
     let at = start
     try {
+      const { agent, request, Parser } = await this.http()
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         if (at.protocol !== 'http:' && at.protocol !== 'https:') return nothing(at)
         const host = at.hostname.replace(/^\[|\]$/g, '')
         if (!this.o.allowPrivate && isIP(host) && isInternalAddress(host)) return nothing(at)
         const res = await request(at, {
-          dispatcher: this.agent, signal, method: 'GET',
+          dispatcher: agent, signal, method: 'GET',
           headers: { 'user-agent': 'Mozilla/5.0 (compatible; Herald link preview)', accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1' },
         })
         const location = res.headers.location
@@ -221,7 +231,7 @@ export class ArticleFetcher {
           await res.body.dump()
           return nothing(at)
         }
-        return { ...(await read(res.body, charsetOf(type), at)), ...where(at) }
+        return { ...(await read(Parser, res.body, charsetOf(type), at)), ...where(at) }
       }
       return nothing(at)
     } catch {
@@ -230,13 +240,13 @@ export class ArticleFetcher {
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close()
+  async close(): Promise<void> {
+    if (this.agent) await (await this.agent).agent.close()
   }
 }
 
-async function read(body: AsyncIterable<Buffer> & { destroy(): void }, charset: string, base: URL) {
-  const reader = new PageReader()
+async function read(P: typeof Parser, body: AsyncIterable<Buffer> & { destroy(): void }, charset: string, base: URL) {
+  const reader = new PageReader(P)
   const decoder = new TextDecoder(charset)
   let bytes = 0
   for await (const chunk of body) {
