@@ -15,6 +15,7 @@ import { AEDES_MAX_TOPIC_LEVELS, ConnectionCount, ConnectRate, limitedCounter, t
 import { startSys } from './sys.ts'
 import { fitsPacketSize, protocolError, ReasonCode, wireSize } from './mqtt5.ts'
 import { StorePersistence, type StorePersistenceOptions } from './persistence.ts'
+import { DurableSessionExpiry, type ExpiringClient } from './session-expiry.ts'
 import { AedesSessions } from './sessions.ts'
 import type { BeforeAck, BrokerMessage, ConnectionOptions, EmbeddedBroker } from './types.ts'
 
@@ -30,7 +31,7 @@ export interface BrokerOptions {
   maxConnectionsPerPrincipal: number
   /** a PUBLISH the client may not make: `drop` (acknowledged and dropped, default) or `disconnect` (the connection closed) */
   deniedPublish?: 'drop' | 'disconnect'
-  log: { warn(o: object, msg: string): void; debug(o: object, msg: string): void; error(o: object, msg: string): void }
+  log: { info(o: object, msg: string): void; warn(o: object, msg: string): void; debug(o: object, msg: string): void; error(o: object, msg: string): void }
   /** which name of a verified client certificate is the login (HERALD_TLS_CLIENT_IDENTITY; default its CN) */
   certificateField?: CertificateField
   /** MQTT sessions kept in Herald's store (HERALD_MQTT_PERSISTENCE=store, transport/persistence.ts); without it, in memory */
@@ -415,7 +416,18 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   // (sessions.registered), and a client gone before it was ready never counts (Aedes' clientReady can come after its
   // clientDisconnect); every connected client gets exactly one clientDisconnect after it
   const readied = new WeakSet<object>()
-  aedes.on('client', (client) => { if (accessOf.get(client)) sessions.registered(client) })
+  const clientsOf = () => (aedes as unknown as { clients: Record<string, Client> }).clients
+  // MQTT 5 Session Expiry across a restart (durable store): what Aedes' timers of the previous run did not do is done
+  const expiry = persistence instanceof StorePersistence ? new DurableSessionExpiry(persistence, {
+    isConnected: (id) => clientsOf()[id] !== undefined,
+    onError: (err, clientId) => o.log.warn({ err, clientId }, 'mqtt session expiry: store write failed'),
+  }) : undefined
+  const ended = await expiry?.restore()
+  if (ended) o.log.info({ sessions: ended }, 'mqtt: sessions whose Session Expiry passed while Herald was down ended')
+  aedes.on('client', (client) => {
+    expiry?.connected(client as unknown as ExpiringClient)
+    if (accessOf.get(client)) sessions.registered(client)
+  })
   aedes.on('clientReady', (client) => {
     if ((client as unknown as { closed?: boolean }).closed || readied.has(client)) return
     readied.add(client)
@@ -427,6 +439,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     sessions.ready(client, p, listenerOf(client), { protocolVersion: versionOf(client), address: connectionOf(client)?.info.remoteAddress })
   })
   aedes.on('clientDisconnect', (client) => {
+    expiry?.disconnected(client as unknown as ExpiringClient)
     const wasReady = readied.has(client)
     if (wasReady) metrics.connections.dec()
     const p = accessOf.get(client)?.principal
@@ -441,7 +454,8 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     sessions.gone(client, p, listenerOf(client), access.clientIds.ownerOfClient(client.id) !== undefined, wasReady)
   })
   // MQTT 5: a session whose Session Expiry Interval passed while its client was away
-  aedes.on('sessionExpired', (client) => sessions.expired(client.id))
+  aedes.on('sessionExpired', (client) => { expiry?.ended(client.id); sessions.expired(client.id) })
+  aedes.on('sessionLimitReached' as never, (client: Client, info: { reason?: string }) => { if (info?.reason === 'sessionExpiry') expiry?.ended(client.id) })
   aedes.on('clientError', (client, err) => {
     if (err.message === 'keep alive timeout') limited('keepalive')
     o.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error')
@@ -451,7 +465,6 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     o.log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error')
   })
 
-  const clientsOf = () => (aedes as unknown as { clients: Record<string, Client> }).clients
   const stopSys = startSys({
     version: o.version ?? 'unknown',
     stats,
@@ -505,7 +518,9 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     sessions,
     close: async () => {
       stopSys()
+      expiry?.close()
       await new Promise<void>((r) => aedes.close(() => r()))
+      await expiry?.settled()
       await onRedis?.close()
     },
   }

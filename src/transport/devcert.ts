@@ -1,4 +1,5 @@
 // TLS material: the configured certificate, or a self-signed development certificate made on first start.
+import { generateKeyPairSync } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -21,15 +22,24 @@ export function loadTls(o: { cert: string; key: string; clientCa: string; dataDi
     mkdirSync(dir, { recursive: true })
     // loaded only to make the certificate (node-forge is large): issue 11 item 7
     const selfsigned = createRequire(import.meta.url)('selfsigned') as typeof selfsignedModule
-    const pems = selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-      keySize: 2048, days: 825, algorithm: 'sha256',
+    // the key from Node's crypto: node-forge's own RSA key generation is JavaScript and takes from one to tens of
+    // seconds on a busy machine, at every first start
+    const keyPair = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    })
+    // selfsigned 2.4 takes a key pair (`keyPair`, PEM); its type declarations do not name the option yet
+    const options: Parameters<typeof selfsigned.generate>[1] & { keyPair: typeof keyPair } = {
+      keyPair, days: 825, algorithm: 'sha256',
       extensions: [
         { name: 'basicConstraints', cA: false },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
         { name: 'extKeyUsage', serverAuth: true },
         { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, { type: 7, ip: '::1' }] },
       ],
-    })
+    }
+    const pems = selfsigned.generate([{ name: 'commonName', value: 'localhost' }], options)
     writeFileSync(keyFile, pems.private, { mode: 0o600 })
     writeFileSync(certFile, pems.cert)
   }

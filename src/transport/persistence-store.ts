@@ -77,6 +77,23 @@ export const mqttSysRetainedMigration: Migration = {
   },
 }
 
+/**
+ * Core migration 011: the MQTT 5 Session Expiry of persistent sessions, so that it runs on across a restart (Aedes
+ * keeps its expiry timers in memory); session-expiry.ts
+ */
+export const mqttSessionExpiryMigration: Migration = {
+  async up(db) {
+    await db.schema.createTable('herald_mqtt_session_expiry')
+      .addColumn('client_id', 'varchar(1024)', (c) => c.primaryKey())
+      .addColumn('expiry_s', 'bigint', (c) => c.notNull())
+      // ms epoch the session ends at; null while its client is connected (the interval starts when the connection ends)
+      .addColumn('expires_at', 'bigint')
+      .execute()
+  },
+}
+
+export interface SessionExpiryRow { clientId: string; expiryS: number; expiresAt: number | null }
+
 /** A packet as stored: its fields as JSON, its payload as bytes (null: it had none). */
 export interface StoredPacket { packet: string; payload: Buffer | null }
 
@@ -373,6 +390,29 @@ export class MqttSessionStore {
 
   async cleanIncoming(clientId: string): Promise<void> {
     await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_incoming').where('client_id', '=', clientId).execute())
+  }
+
+  /** every queued and in-flight packet of a session (its end) */
+  async clearOutgoing(clientId: string): Promise<void> {
+    await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_outgoing').where('client_id', '=', clientId).execute(), false, true)
+  }
+
+  // MQTT 5 session expiry (session-expiry.ts)
+
+  async sessionExpiries(): Promise<SessionExpiryRow[]> {
+    const rows = await this.db.selectFrom('herald_mqtt_session_expiry').selectAll().orderBy('client_id').execute()
+    return rows.map((r) => ({ clientId: r.client_id as string, expiryS: Number(r.expiry_s), expiresAt: r.expires_at === null ? null : Number(r.expires_at) }))
+  }
+
+  /** the session's client is connected (expires_at null) or left (the ms epoch its session ends at) */
+  async putSessionExpiry(clientId: string, expiryS: number, expiresAt: number | null): Promise<void> {
+    const row = { expiry_s: expiryS, expires_at: expiresAt }
+    await this.#write(clientId, (db) => db.insertInto('herald_mqtt_session_expiry').values({ client_id: clientId, ...row })
+      .onConflict((oc) => oc.column('client_id').doUpdateSet(row)).execute(), false, true)
+  }
+
+  async deleteSessionExpiry(clientId: string): Promise<void> {
+    await this.#write(clientId, (db) => db.deleteFrom('herald_mqtt_session_expiry').where('client_id', '=', clientId).execute(), false, true)
   }
 
   // wills

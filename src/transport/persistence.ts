@@ -391,6 +391,19 @@ export class StorePersistence {
     })())
   }
 
+  /**
+   * End a session whose client is away (its MQTT 5 Session Expiry passed while Herald was down, session-expiry.ts):
+   * its subscriptions, queued and in-flight packets, QoS 2 packets awaiting PUBREL and will go
+   */
+  async wipeSession(clientId: string): Promise<void> {
+    const client = { id: clientId }
+    await this.cleanSubscriptions(client)
+    await this.store.clearOutgoing(clientId)
+    this.#queued.delete(clientId)
+    await this.cleanIncoming(client)
+    await this.delWill(client)
+  }
+
   async destroy(): Promise<void> {
     if (this.#destroyed) throw new Error('destroyed called twice!')
     this.#destroyed = true

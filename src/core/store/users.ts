@@ -5,7 +5,7 @@ import type { Authenticator, Principal } from '../access/types.ts'
 import { accessStateMigration } from './access-state.ts'
 import { outboxMigration } from '../queue/migrations.ts'
 import { pushTokensMigration } from '../push/store.ts'
-import { mqttOutgoingInFlightIndexMigration, mqttSessionsMigration, mqttSysRetainedMigration } from '../../transport/persistence-store.ts'
+import { mqttOutgoingInFlightIndexMigration, mqttSessionExpiryMigration, mqttSessionsMigration, mqttSysRetainedMigration } from '../../transport/persistence-store.ts'
 import { caMigration } from '../identity/sql-store.ts'
 import { pushQueueMigration } from '../push/queue-store.ts'
 import { adminTokensMigration } from '../admin/tokens.ts'
@@ -31,6 +31,7 @@ export const coreMigrations: Record<string, Migration> = {
   '008_admin_tokens': adminTokensMigration,
   '009_mqtt_outgoing_in_flight_index': mqttOutgoingInFlightIndexMigration,
   '010_mqtt_sys_retained': mqttSysRetainedMigration,
+  '011_mqtt_session_expiry': mqttSessionExpiryMigration,
 }
 
 export interface UserRow { username: string; superuser: boolean; created_at: number }
