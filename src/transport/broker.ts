@@ -167,6 +167,22 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
   return max < 0 ? packet.qos : max
 }
 
+/**
+ * MQTT-3.3.4-4: a message that matches several subscriptions of one client goes to it once (Aedes), and then carries
+ * the Subscription Identifier of every matching subscription that has one (Aedes puts that of the first it matched);
+ * a no-local subscription does not match the client's own message
+ */
+function subscriptionIdentifiersOf(client: Client, packet: { topic: string; clientId?: string }): number[] {
+  const subs = (client as unknown as { subscriptions: Record<string, { si?: number; nl?: boolean }> }).subscriptions
+  const ids: number[] = []
+  for (const filter in subs) {
+    const s = subs[filter]
+    if (s.si === undefined || (s.nl && packet.clientId === client.id) || !topicMatches(filter, packet.topic)) continue
+    if (!ids.includes(s.si)) ids.push(s.si)
+  }
+  return ids
+}
+
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
   const { access, metrics } = o
   // the Redis libraries load only when configured (idle memory, issue 11 item 7)
@@ -406,6 +422,15 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       return null
     }
     metrics.messagesOut.value++
+    // a live message, or one queued for the session while it was away (a retained one sent on SUBSCRIBE has no broker
+    // id: it carries that subscription's identifier)
+    if (packet.brokerId && versionOf(client) === 5) {
+      const props = (packet as { properties?: { subscriptionIdentifier?: number | number[] } }).properties
+      const ids = subscriptionIdentifiersOf(client, packet)
+      if (ids.length > 1 || (ids.length === 1 && props?.subscriptionIdentifier !== ids[0])) {
+        return { ...packet, qos, properties: { ...props, subscriptionIdentifier: ids.length > 1 ? ids : ids[0] } } as typeof packet
+      }
+    }
     // a copy: the packet object is shared by every subscriber
     return qos < packet.qos ? { ...packet, qos } as typeof packet : packet
   }

@@ -243,7 +243,11 @@ export class StorePersistence {
     await this.outgoingEnqueueCombi([sub], packet)
   }
 
-  async outgoingEnqueueCombi(subs: { clientId: string }[], packet: Pkt): Promise<void> {
+  async outgoingEnqueueCombi(all: { clientId: string }[], packet: Pkt): Promise<void> {
+    // one copy per session, as a live client gets one (Aedes' per-client dedupe) when several of its subscriptions
+    // match; it then carries every matching subscription's identifier (broker.ts, MQTT-3.3.4-4)
+    const seen = new Set<string>()
+    const subs = all.filter((s) => !seen.has(s.clientId) && seen.add(s.clientId))
     if (subs.length === 0) return this.#enqueued(packet)
     const p = new Packet(packet)
     const stored = encodePacket(p, ['messageId'])
