@@ -223,6 +223,30 @@ describe('overlapping subscriptions (MQTT 3.1.1 §3.3.5, MQTT 5 §3.3.4)', () =>
     // one copy of each, as a connected client gets (the queue holds one per session, not one per matching subscription)
     assert.deepEqual([ids.length, [ids[0]].flat().sort(), ids[1]], [2, [21, 22], 21])
   })
+
+  for (const v of VERSIONS) {
+    test(`${label(v)}: a QoS 2 message queued for a session whose matching subscription is QoS 1 arrives at QoS 1, as it would live (MQTT-3.8.4-8)`, async () => {
+      const session = { ...alice, clientId: `cv-qos-away-${v}`, clean: false, ...(v === 5 ? { properties: { sessionExpiryInterval: 300 } } : {}) }
+      const c = await client(v, session)
+      await c.subscribeAsync(`cv/qaway${v}/+`, { qos: 1 })
+      const live = collect(c, 1)
+      const pub = await client(v, alice)
+      await pub.publishAsync(`cv/qaway${v}/live`, 'live', { qos: 2 })
+      assert.equal((await live)[0].qos, 1, 'live')
+      await c.endAsync()
+      await pub.publishAsync(`cv/qaway${v}/queued`, 'queued', { qos: 2 })
+      const back = mqtt.connect(h.mqttUrl, { ...session, protocolVersion: v, reconnectPeriod: 0 })
+      open.push(back)
+      const got = await collect(back, 1)
+      assert.deepEqual(got.map((m) => [m.payload.toString(), m.qos]), [['queued', 1]])
+      // acknowledged at QoS 1, the message is gone from the session: nothing comes again on the next connection
+      back.end()
+      await new Promise<void>((r) => back.once('close', () => r()))
+      const again = mqtt.connect(h.mqttUrl, { ...session, protocolVersion: v, reconnectPeriod: 0 })
+      open.push(again)
+      assert.equal(await silence(again, 800), true)
+    })
+  }
 })
 
 describe('retained messages (MQTT 3.1.1 §3.3.1.3, MQTT 5 §3.3.1.3)', () => {
