@@ -445,6 +445,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   // MQTT 5 Session Expiry across a restart (durable store): what Aedes' timers of the previous run did not do is done
   const expiry = persistence instanceof StorePersistence ? new DurableSessionExpiry(persistence, {
     isConnected: (id) => clientsOf()[id] !== undefined,
+    single: persistence.store.kind === 'sqlite',
     onError: (err, clientId) => o.log.warn({ err, clientId }, 'mqtt session expiry: store write failed'),
   }) : undefined
   const ended = await expiry?.restore()

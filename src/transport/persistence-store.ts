@@ -404,6 +404,11 @@ export class MqttSessionStore {
     return rows.map((r) => ({ clientId: r.client_id as string, expiryS: Number(r.expiry_s), expiresAt: r.expires_at === null ? null : Number(r.expires_at) }))
   }
 
+  async sessionExpiryOf(clientId: string): Promise<SessionExpiryRow | undefined> {
+    const r = await this.db.selectFrom('herald_mqtt_session_expiry').selectAll().where('client_id', '=', clientId).executeTakeFirst()
+    return r ? { clientId, expiryS: Number(r.expiry_s), expiresAt: r.expires_at === null ? null : Number(r.expires_at) } : undefined
+  }
+
   /** the session's client is connected (expires_at null) or left (the ms epoch its session ends at) */
   async putSessionExpiry(clientId: string, expiryS: number, expiresAt: number | null): Promise<void> {
     const row = { expiry_s: expiryS, expires_at: expiresAt }

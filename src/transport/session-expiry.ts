@@ -5,6 +5,9 @@
 // sessions whose time passed while Herald was down are ended, and the others get a timer of their own. A session
 // whose client was connected when Herald stopped or crashed starts its interval at the start (its connection ended
 // with the process, at a time nobody wrote down). While Herald runs, Aedes' own timers end the sessions.
+// Several nodes on one PostgreSQL: a session's client may be connected to another node, so a node ends a session only
+// when the store still says it ended (read again when its timer fires), and leaves the sessions of clients connected
+// at their node's last stop to that node (`single: false`).
 import type { StorePersistence } from './persistence.ts'
 
 /** 0xFFFFFFFF: the session does not expire */
@@ -30,7 +33,13 @@ export class DurableSessionExpiry {
 
   constructor(
     private persistence: StorePersistence,
-    private o: { now?: () => number; isConnected: (clientId: string) => boolean; onError: (err: unknown, clientId: string) => void },
+    private o: {
+      now?: () => number
+      isConnected: (clientId: string) => boolean
+      onError: (err: unknown, clientId: string) => void
+      /** the only node on this store (SQLite): a session whose client was connected at the last stop is this node's */
+      single: boolean
+    },
   ) {}
 
   #now(): number { return this.o.now?.() ?? Date.now() }
@@ -40,6 +49,7 @@ export class DurableSessionExpiry {
     const now = this.#now()
     let ended = 0
     for (const r of await this.persistence.store.sessionExpiries()) {
+      if (r.expiresAt === null && !this.o.single) continue
       const endsAt = r.expiresAt ?? now + r.expiryS * 1000
       if (endsAt <= now) {
         await this.#end(r.clientId)
@@ -101,7 +111,7 @@ export class DurableSessionExpiry {
       this.#timers.delete(clientId)
       if (this.o.isConnected(clientId)) return
       if (endsAt > this.#now()) return this.#arm(clientId, endsAt)
-      this.#run(clientId, this.#end(clientId))
+      this.#run(clientId, this.#endIfDue(clientId))
     }, Math.min(Math.max(0, endsAt - this.#now()), MAX_DELAY))
     t.unref()
     this.#timers.set(clientId, t)
@@ -110,6 +120,15 @@ export class DurableSessionExpiry {
   #disarm(clientId: string): void {
     const t = this.#timers.get(clientId)
     if (t) { clearTimeout(t); this.#timers.delete(clientId) }
+  }
+
+  /** the store's word, which another node may have changed since (its client came back there, and maybe left again) */
+  async #endIfDue(clientId: string): Promise<void> {
+    const row = await this.persistence.store.sessionExpiryOf(clientId)
+    if (this.o.isConnected(clientId)) return
+    if (!row || row.expiresAt === null) { this.#known.delete(clientId); return }
+    if (row.expiresAt > this.#now()) return this.#arm(clientId, row.expiresAt)
+    await this.#end(clientId)
   }
 
   async #end(clientId: string): Promise<void> {
