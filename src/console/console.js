@@ -314,8 +314,11 @@
   }
 
   async function loadDialect(name) {
+    // the previous dialect's summary goes at once; an answer that comes after another dialect was opened is dropped
     $('dialect-name').textContent = name
+    $('dialect-summary').replaceChildren(el('p', { class: 'muted', text: 'Loading…' }))
     const r = await api(`/dialects/${encodeURIComponent(name)}`)
+    if ($('dialect-name').textContent !== name) return
     const parts = kvTable(r.summary)
     $('dialect-summary').replaceChildren(...(parts.length ? parts : [el('p', { class: 'muted', text: 'This dialect has no summary.' })]))
   }
