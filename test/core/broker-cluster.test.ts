@@ -113,6 +113,39 @@ describe('two embedded nodes, one PostgreSQL, one Redis emitter', skip, () => {
     assert.ok(await noMore(back), 'each once')
   })
 
+  test('MQTT 5: a session that left A with a short Session Expiry and came back on B is not ended by A\'s timer; its delayed will is not sent', async () => {
+    const willTopic = 'roam5/will'
+    const watcher = await client(b, { clientId: 'roam5-watch' })
+    await watcher.subscribeAsync(willTopic, { qos: 1 })
+    const session = { ...user, clientId: 'roamer5', protocolVersion: 5 as const, clean: false }
+    const first = mqtt.connect(a.mqttUrl, {
+      ...session, reconnectPeriod: 0, properties: { sessionExpiryInterval: 2 },
+      will: { topic: willTopic, payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 2 } },
+    })
+    clients.push(first)
+    await new Promise((r, j) => { first.once('connect', r); first.once('error', j) })
+    await first.subscribeAsync('roam5/r', { qos: 1 })
+    // a dropped connection (no DISCONNECT): A holds the session for 2 s and the will for 2 s
+    first.stream.destroy()
+    await new Promise((r) => setTimeout(r, 300))
+    const onB = mqtt.connect(b.mqttUrl, { ...session, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 } })
+    clients.push(onB)
+    const ck = await new Promise<{ sessionPresent: boolean }>((r, j) => { onB.once('connect', r); onB.once('error', j) })
+    assert.equal(ck.sessionPresent, true)
+    const wills: string[] = []
+    watcher.on('message', (t, p) => { if (t === willTopic) wills.push(p.toString()) })
+    // past A's 2 s: the session's subscription is still stored, so a message queued while it is away reaches it
+    await new Promise((r) => setTimeout(r, 3_000))
+    onB.end()
+    await new Promise<void>((r) => onB.once('close', () => r()))
+    const pub = await client(b, { clientId: 'roam5-pub' })
+    await pub.publishAsync('roam5/r', 'kept', { qos: 1 })
+    const back = mqtt.connect(b.mqttUrl, { ...session, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 } })
+    clients.push(back)
+    assert.deepEqual((await real(back, 1)).map((m) => m.payload), ['kept'])
+    assert.deepEqual(wills, [], 'no will: the session went on on B')
+  })
+
   test('$SYS: each node announces its clients under its own broker id', async () => {
     const ids: Record<string, string> = {}
     const offs = await Promise.all([a, b].map((h) => h.bus.subscribe('$SYS/+/new/clients', (m) => { ids[m.payload.toString()] = m.topic.split('/')[1] })))
