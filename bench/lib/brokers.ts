@@ -35,7 +35,9 @@ export function heraldBuild(): { build: 'dist' | 'src'; stale?: string } {
   const built = existsSync(join(root, 'dist', 'server.js'))
   if (forced === 'dist' && !built) throw new Error('BENCH_HERALD_BUILD=dist but dist/ is not built: run `npm run build`')
   if (forced === 'src' || !built) return { build: 'src' }
-  return { build: 'dist', stale: newerThan(join(root, 'src'), statSync(join(root, 'dist', 'server.js')).mtimeMs) }
+  // tsc leaves a compiled file whose text did not change as it was: the time of the build is npm run build's stamp
+  const stamp = join(root, 'dist', '.built')
+  return { build: 'dist', stale: newerThan(join(root, 'src'), existsSync(stamp) ? statSync(stamp).mtimeMs : 0) }
 }
 
 function newerThan(dir: string, mtimeMs: number): string | undefined {
