@@ -152,12 +152,13 @@ export class StorePersistence {
 
   async storeRetained(packet: Pkt): Promise<void> {
     const topic = packet.topic!
+    const clear = packet.payload === undefined || packet.payload.length === 0
     if (topic.startsWith('$SYS/')) {
-      if (packet.payload === undefined || packet.payload.length === 0) this.#sys.delete(topic)
+      if (clear) this.#sys.delete(topic)
       else this.#sys.set(topic, packet)
       return
     }
-    if (packet.payload === undefined || packet.payload.length === 0) return this.store.deleteRetained(topic)
+    if (clear) return this.store.deleteRetained(topic)
     await this.store.putRetained(topic, encodePacket(packet))
   }
 

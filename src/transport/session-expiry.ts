@@ -25,6 +25,12 @@ export interface ExpiringClient {
   sessionExpiryInterval?: number
 }
 
+/** the Session Expiry Interval of a session that outlives its connection and ends some day (MQTT 5 only) */
+function expiryOf(client: ExpiringClient): number | undefined {
+  const interval = client.sessionExpiryInterval ?? 0
+  return client.version === 5 && !client.clean && interval > 0 && interval < NEVER ? interval : undefined
+}
+
 export class DurableSessionExpiry {
   /** sessions with a row: those restored at start and the MQTT 5 persistent ones that connected since */
   #known = new Set<string>()
@@ -66,20 +72,17 @@ export class DurableSessionExpiry {
   /** a client is connected: its session does not end while it is */
   connected(client: ExpiringClient): void {
     this.#disarm(client.id)
-    const interval = client.sessionExpiryInterval ?? 0
-    if (client.version === 5 && !client.clean && interval > 0 && interval < NEVER) {
-      this.#known.add(client.id)
-      this.#run(client.id, this.persistence.store.putSessionExpiry(client.id, interval, null))
-    } else {
-      this.#forget(client.id)
-    }
+    const interval = expiryOf(client)
+    if (interval === undefined) return this.#forget(client.id)
+    this.#known.add(client.id)
+    this.#run(client.id, this.persistence.store.putSessionExpiry(client.id, interval, null))
   }
 
   /** a client left (on a takeover Aedes ends the old connection before the new one counts as connected) */
   disconnected(client: ExpiringClient): void {
     if (!this.#known.has(client.id)) return
-    const interval = client.sessionExpiryInterval ?? 0
-    if (client.version !== 5 || client.clean || interval <= 0 || interval >= NEVER) return this.#forget(client.id)
+    const interval = expiryOf(client)
+    if (interval === undefined) return this.#forget(client.id)
     this.#run(client.id, this.persistence.store.putSessionExpiry(client.id, interval, this.#now() + interval * 1000))
   }
 

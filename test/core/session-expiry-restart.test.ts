@@ -123,56 +123,51 @@ describe('MQTT 5 Session Expiry across a restart (durable store)', () => {
   })
 })
 
+/** a durable persistence on a fresh SQLite store with the core migrations, closed afterwards */
+async function withPersistence(fn: (persistence: StorePersistence) => Promise<void>): Promise<void> {
+  const store = openStore({ dataDir: dataDir() })
+  try {
+    await migrate(store.db, 'core', coreMigrations)
+    await fn(new StorePersistence({ db: store.db, kind: 'sqlite', maxQueued: 0, queuedExpiryMs: 0, sweepMs: 0 }))
+  } finally {
+    await store.close()
+  }
+}
+
 describe('DurableSessionExpiry on the store, with a clock', () => {
-  test('a session whose client was connected when Herald stopped or crashed starts its interval at the next start; a due one ends with its subscriptions and queue', async () => {
-    const dir = dataDir()
-    const store = openStore({ dataDir: dir })
-    try {
-      await migrate(store.db, 'core', coreMigrations)
-      const persistence = new StorePersistence({ db: store.db, kind: 'sqlite', maxQueued: 0, queuedExpiryMs: 0, sweepMs: 0 })
-      await persistence.store.putSessionExpiry('was-connected', 30, null)
-      await persistence.store.putSessionExpiry('was-due', 30, 1_000)
-      await persistence.addSubscriptions({ id: 'was-due' }, [{ topic: 'due/#', qos: 1 }])
-      await persistence.outgoingEnqueueCombi([{ clientId: 'was-due' }], { cmd: 'publish', topic: 'due/x', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, brokerId: 'b', brokerCounter: 1 } as never)
-      assert.equal((await persistence.store.queuedCounts()).get('was-due'), 1)
-      const now = 50_000
-      const expiry = new DurableSessionExpiry(persistence, { now: () => now, isConnected: () => false, onError: (err) => { throw err }, single: true })
-      assert.equal(await expiry.restore(), 1)
-      expiry.close()
-      assert.deepEqual(await persistence.store.sessionExpiries(), [{ clientId: 'was-connected', expiryS: 30, expiresAt: now + 30_000 }])
-      assert.deepEqual(await persistence.subscriptionsByClient({ id: 'was-due' }), [])
-      assert.equal((await persistence.store.queuedCounts()).get('was-due'), undefined)
-    } finally {
-      await store.close()
-    }
-  })
+  test('a session whose client was connected when Herald stopped or crashed starts its interval at the next start; a due one ends with its subscriptions and queue', () => withPersistence(async (persistence) => {
+    await persistence.store.putSessionExpiry('was-connected', 30, null)
+    await persistence.store.putSessionExpiry('was-due', 30, 1_000)
+    await persistence.addSubscriptions({ id: 'was-due' }, [{ topic: 'due/#', qos: 1 }])
+    await persistence.outgoingEnqueueCombi([{ clientId: 'was-due' }], { cmd: 'publish', topic: 'due/x', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, brokerId: 'b', brokerCounter: 1 } as never)
+    assert.equal((await persistence.store.queuedCounts()).get('was-due'), 1)
+    const now = 50_000
+    const expiry = new DurableSessionExpiry(persistence, { now: () => now, isConnected: () => false, onError: (err) => { throw err }, single: true })
+    assert.equal(await expiry.restore(), 1)
+    expiry.close()
+    assert.deepEqual(await persistence.store.sessionExpiries(), [{ clientId: 'was-connected', expiryS: 30, expiresAt: now + 30_000 }])
+    assert.deepEqual(await persistence.subscriptionsByClient({ id: 'was-due' }), [])
+    assert.equal((await persistence.store.queuedCounts()).get('was-due'), undefined)
+  }))
 })
 
 describe('DurableSessionExpiry with other nodes on the store (single: false)', () => {
-  test('a session whose client was connected at another node\'s stop is that node\'s; one whose client came back on another node is not ended when its timer fires', async () => {
-    const dir = dataDir()
-    const store = openStore({ dataDir: dir })
-    try {
-      await migrate(store.db, 'core', coreMigrations)
-      const persistence = new StorePersistence({ db: store.db, kind: 'sqlite', maxQueued: 0, queuedExpiryMs: 0, sweepMs: 0 })
-      await persistence.store.putSessionExpiry('on-other-node', 30, null)
-      await persistence.store.putSessionExpiry('came-back', 30, Date.now() + 150)
-      await persistence.store.putSessionExpiry('stays-away', 30, Date.now() + 150)
-      for (const id of ['on-other-node', 'came-back', 'stays-away']) await persistence.addSubscriptions({ id }, [{ topic: `${id}/#`, qos: 1 }])
-      const errors: unknown[] = []
-      const expiry = new DurableSessionExpiry(persistence, { isConnected: () => false, onError: (err) => errors.push(err), single: false })
-      assert.equal(await expiry.restore(), 0)
-      // 'came-back' connects on another node before its time
-      await persistence.store.putSessionExpiry('came-back', 30, null)
-      await eventually(async () => (await persistence.subscriptionsByClient({ id: 'stays-away' })).length === 0, 'stays-away ended on time')
-      await sleep(200)
-      expiry.close()
-      assert.deepEqual(errors, [])
-      assert.equal((await persistence.subscriptionsByClient({ id: 'came-back' })).length, 1)
-      assert.equal((await persistence.subscriptionsByClient({ id: 'on-other-node' })).length, 1)
-      assert.deepEqual((await persistence.store.sessionExpiries()).map((r) => [r.clientId, r.expiresAt]), [['came-back', null], ['on-other-node', null]])
-    } finally {
-      await store.close()
-    }
-  })
+  test('a session whose client was connected at another node\'s stop is that node\'s; one whose client came back on another node is not ended when its timer fires', () => withPersistence(async (persistence) => {
+    await persistence.store.putSessionExpiry('on-other-node', 30, null)
+    await persistence.store.putSessionExpiry('came-back', 30, Date.now() + 150)
+    await persistence.store.putSessionExpiry('stays-away', 30, Date.now() + 150)
+    for (const id of ['on-other-node', 'came-back', 'stays-away']) await persistence.addSubscriptions({ id }, [{ topic: `${id}/#`, qos: 1 }])
+    const errors: unknown[] = []
+    const expiry = new DurableSessionExpiry(persistence, { isConnected: () => false, onError: (err) => errors.push(err), single: false })
+    assert.equal(await expiry.restore(), 0)
+    // 'came-back' connects on another node before its time
+    await persistence.store.putSessionExpiry('came-back', 30, null)
+    await eventually(async () => (await persistence.subscriptionsByClient({ id: 'stays-away' })).length === 0, 'stays-away ended on time')
+    await sleep(200)
+    expiry.close()
+    assert.deepEqual(errors, [])
+    assert.equal((await persistence.subscriptionsByClient({ id: 'came-back' })).length, 1)
+    assert.equal((await persistence.subscriptionsByClient({ id: 'on-other-node' })).length, 1)
+    assert.deepEqual((await persistence.store.sessionExpiries()).map((r) => [r.clientId, r.expiresAt]), [['came-back', null], ['on-other-node', null]])
+  }))
 })
