@@ -1,6 +1,8 @@
 // Idle memory (issue 11 item 7): Herald's compiled build and stock Aedes, each in its own plain-node process (no tsx,
 // which costs ~30 MB of its own), started in the same run; VmRSS read from /proc at fixed times after each is ready.
-// Then what each heavy dependency and Herald module costs to import in a fresh plain-node process.
+// Beside them the libraries floor: stock Aedes plus the libraries every `herald serve` starts, without Herald's code
+// (bench/lib/stack-floor.mjs), the least Herald's stack can cost. Then what each heavy dependency and Herald module
+// costs to import in a fresh plain-node process.
 //
 //   npm run build && npm run bench:memory [-- --rounds 2 --at 10,30 --modules=false]
 import { spawn } from 'node:child_process'
@@ -10,7 +12,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { describeHeraldBuild, heraldBuild, startAedesBroker, startHeraldBroker, type BrokerUnderTest } from './lib/brokers.ts'
+import { describeHeraldBuild, heraldBuild, startAedesBroker, startHeraldBroker, startStackFloor, type BrokerUnderTest } from './lib/brokers.ts'
 import { procStats } from './lib/proc.ts'
 import { table } from './lib/stats.ts'
 
@@ -70,6 +72,8 @@ const starters: Record<string, () => Promise<BrokerUnderTest>> = {
   'herald default': startHeraldServe,
   'herald broker-only': () => startHeraldBroker(),
   aedes: () => startAedesBroker(),
+  // Aedes + Fastify + better-sqlite3/Kysely + pino + prom-client, no Herald code: the least Herald's stack can cost
+  'libraries floor': () => startStackFloor(),
 }
 
 /** RSS (MB) of each broker at each time in `at`, all started in this round and sampled side by side. */
@@ -151,6 +155,13 @@ async function main() {
   for (const n of names.filter((x) => x !== 'aedes')) {
     const ratios = at.map((_s, i) => median(all[n].map((xs, r) => xs[i] / all.aedes[r][i])))
     console.log(`  ${n}: ${at.map((s, i) => `${fmt(ratios[i], 2)}x at ${s} s`).join(', ')}`)
+  }
+  // what Herald's own code costs above the libraries it is built on
+  console.log('\nHerald / libraries floor (Aedes + Fastify + better-sqlite3/Kysely + pino + prom-client, no Herald code):')
+  for (const n of names.filter((x) => x.startsWith('herald'))) {
+    const ratios = at.map((_s, i) => median(all[n].map((xs, r) => xs[i] / all['libraries floor'][r][i])))
+    const extra = at.map((_s, i) => median(all[n].map((xs, r) => xs[i] - all['libraries floor'][r][i])))
+    console.log(`  ${n}: ${at.map((s, i) => `${fmt(ratios[i], 2)}x (+${fmt(extra[i])} MB) at ${s} s`).join(', ')}`)
   }
 
   if (args.modules === 'false') return

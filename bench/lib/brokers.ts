@@ -78,6 +78,12 @@ export async function startAedesBroker(opts: SpawnOptions = {}): Promise<BrokerU
   return fromChild('aedes', child, ready.port)
 }
 
+/** Stock Aedes plus the libraries `herald serve` starts, without Herald's code (bench/lib/stack-floor.mjs): bench:memory's floor. */
+export async function startStackFloor(opts: SpawnOptions = {}): Promise<BrokerUnderTest> {
+  const { child, ready } = await spawnNodeChild<{ port: number }>('floor', join(here, 'stack-floor.mjs'), {}, 30_000, { ...opts, tsx: false })
+  return fromChild('floor', child, ready.port)
+}
+
 export const MOSQUITTO = process.env.BENCH_MOSQUITTO ?? '/usr/sbin/mosquitto'
 
 export function mosquittoAvailable(): boolean {

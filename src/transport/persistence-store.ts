@@ -1,7 +1,8 @@
 // The MQTT session tables (core migration 005, frozen: add columns in new migrations) and the only SQL of the durable
 // Aedes persistence (transport/persistence.ts): subscriptions per client, retained messages, each client's outgoing
 // queue (queued and in-flight QoS 1/2 packets, PUBRELs), incoming QoS 2 packets awaiting PUBREL, and will messages.
-import { CompiledQuery, PostgresAdapter, sql, type Migration } from 'kysely'
+import type { Migration } from 'kysely'
+import { CompiledQuery, PostgresAdapter, sql } from '../core/store/kysely.ts'
 import type { Db, DbKind } from '../core/store/db.ts'
 import { GroupCommit, type CommitStats } from './persistence-commit.ts'
 

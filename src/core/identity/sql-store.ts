@@ -2,7 +2,8 @@
 // counter and one list of revocations. Tables herald_ca (one row: root, counter, revocation counter, CRL),
 // herald_ca_certs (the issued certificates) and herald_ca_codes (hashed one-time codes); core migration 007, frozen.
 import { timingSafeEqual } from 'node:crypto'
-import { sql, type Migration, type Transaction } from 'kysely'
+import type { Migration, Transaction } from 'kysely'
+import { sql } from '../store/kysely.ts'
 import type { Db } from '../store/db.ts'
 import { FIRST_SERIAL, type CaRoot, type CaStore, type CodeEntry, type FileCaStore, type IssuedEntry } from './store.ts'
 import { normalSerial } from './serial.ts'

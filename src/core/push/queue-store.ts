@@ -5,7 +5,8 @@
 // of an endpoint may be sent, and a retry keeps it at the head instead of letting the next one pass. The outbox
 // claims any due job, so the claim here is its own: a row is claimable when it is due *and* has the smallest id of
 // its endpoint. A push being sent or waiting for its retry blocks its endpoint's later pushes, on every node.
-import { PostgresAdapter, type ExpressionBuilder, type Migration } from 'kysely'
+import type { ExpressionBuilder, Migration } from 'kysely'
+import { PostgresAdapter } from '../store/kysely.ts'
 import type { Executor } from '../queue/store.ts'
 import type { Db, DbKind } from '../store/db.ts'
 

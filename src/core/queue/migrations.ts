@@ -1,5 +1,6 @@
 // The outbox table (core migration 002, frozen like every migration: add columns in new migrations).
-import { PostgresAdapter, type Migration } from 'kysely'
+import type { Migration } from 'kysely'
+import { PostgresAdapter } from '../store/kysely.ts'
 
 export const outboxMigration: Migration = {
   async up(db) {

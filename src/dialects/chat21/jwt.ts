@@ -1,6 +1,10 @@
 // chat21 tokens (§13): HS256, no `kid` header, RabbitMQ OAuth2 scopes; verified at login and at the REST API.
 import { randomUUID } from 'node:crypto'
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
+
+/** jose (~46 ES modules, ~7 MB of RSS in Node 20) loads at the first token, not at start (issue 11 item 7) */
+let joseModule: Promise<typeof import('jose')> | undefined
+const jose = () => (joseModule ??= import('jose'))
 
 export interface Chat21Claims extends JWTPayload {
   sub: string
@@ -28,6 +32,7 @@ export class Tokens {
   /** The verified claims, or null (bad signature, expired, no subject, not for `rabbitmq`); MQTT and REST alike. */
   async verify(token: string): Promise<Chat21Claims | null> {
     try {
+      const { jwtVerify } = await jose()
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] })
       if (typeof payload.sub !== 'string' || payload.sub === '') return null
       if (!audienceAllowed(payload.aud)) return null
@@ -48,6 +53,7 @@ export class Tokens {
           `rabbitmq.write:*/*/apps.${app}.outgoing.users.${userId}.*`,
           'rabbitmq.configure:*/*/*',
         ]
+    const { SignJWT } = await jose()
     return new SignJWT({
       scope, client_id: userId, cid: userId, azp: userId, user_id: userId, app_id: app,
       aud: ['rabbitmq', userId], kid: 'tiledesk-key', tiledesk_api_roles: o.admin ? 'admin' : 'user',

@@ -1,6 +1,7 @@
 // heartsms §8 tables: frozen migrations. 001 is written out as it ran when first released (the DDL Kysely
 // generated then from schema.ts); a new column goes into a new migration here *and* into schema.ts's declaration.
-import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely'
+import type { Kysely, Migration } from 'kysely'
+import { PostgresAdapter, sql } from '../../core/store/kysely.ts'
 import { pushSubscriptionsMigration } from './push-store.ts'
 
 /** Run DDL statements; `${id}` is the autoincrement primary key of the database at hand. */

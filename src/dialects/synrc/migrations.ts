@@ -1,5 +1,6 @@
 // SYNRC tables (issue 12 §5), prefixed synrc_. Frozen once released: new columns go into new migrations.
-import { PostgresAdapter, type Migration } from 'kysely'
+import type { Migration } from 'kysely'
+import { PostgresAdapter } from '../../core/store/kysely.ts'
 
 export const synrcMigrations: Record<string, Migration> = {
   '001_synrc_auth': {

@@ -1,7 +1,7 @@
 // SYNRC messages and their feeds (§6.6, §6.7, §7 "Chains"): the only file with synrc_messages, synrc_feeds,
 // synrc_readers and synrc_sticker_packs SQL. A feed is a doubly linked chain of messages (prev/next by id) whose top
 // is kept in synrc_feeds; readers are each roster's read cursor and cleared mark per feed.
-import { PostgresAdapter } from 'kysely'
+import { PostgresAdapter } from '../../../core/store/kysely.ts'
 import type { Db } from '../../../core/store/db.ts'
 
 export interface MessageRow {
