@@ -168,19 +168,26 @@ function grantedQoS(client: Client, packet: { topic: string; qos: number }): num
 }
 
 /**
- * MQTT-3.3.4-4: a message that matches several subscriptions of one client goes to it once (Aedes), and then carries
- * the Subscription Identifier of every matching subscription that has one (Aedes puts that of the first it matched);
- * a no-local subscription does not match the client's own message
+ * An MQTT 5 client's live (or queued) message: the QoS it goes at, as grantedQoS answers, and the Subscription
+ * Identifiers it carries, in one walk of the client's subscriptions. MQTT-3.3.4-4: a message that matches several
+ * subscriptions of one client goes to it once (Aedes), and then carries the identifier of every matching subscription
+ * that has one (Aedes puts that of the first it matched); a no-local subscription does not match the client's own
+ * message.
  */
-function subscriptionIdentifiersOf(client: Client, packet: { topic: string; clientId?: string }): number[] {
-  const subs = (client as unknown as { subscriptions: Record<string, { si?: number; nl?: boolean }> }).subscriptions
+function deliveryOf(client: Client, packet: { topic: string; qos: number; clientId?: string }): { qos: number; ids: number[] } {
+  const subs = (client as unknown as { subscriptions: Record<string, { qos: number; si?: number; nl?: boolean }> }).subscriptions
   const ids: number[] = []
+  let max = -1
   for (const filter in subs) {
     const s = subs[filter]
-    if (s.si === undefined || (s.nl && packet.clientId === client.id) || !topicMatches(filter, packet.topic)) continue
-    if (!ids.includes(s.si)) ids.push(s.si)
+    const wantsId = s.si !== undefined && !(s.nl && packet.clientId === client.id) && !ids.includes(s.si)
+    // a subscription that can neither raise the QoS nor add an identifier needs no match
+    if (!wantsId && (packet.qos === 0 || s.qos <= max || max >= packet.qos)) continue
+    if (!topicMatches(filter, packet.topic)) continue
+    if (s.qos > max) max = s.qos
+    if (wantsId) ids.push(s.si!)
   }
-  return ids
+  return { qos: packet.qos === 0 ? 0 : max < 0 ? packet.qos : Math.min(max, packet.qos), ids }
 }
 
 export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBroker> {
@@ -414,7 +421,10 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       if (o.redisEmitter && packet.brokerId !== aedes.id && !packet.retain) return null
     }
     if (!s || (!s.can('read', packet.topic) && !sessions.grantedTopic(client.id, packet.topic))) return null
-    const qos = grantedQoS(client, packet)
+    // a live message, or one queued for the session while it was away (a retained one sent on SUBSCRIBE has no broker
+    // id: it carries that subscription's identifier)
+    const v5 = packet.brokerId && versionOf(client) === 5 ? deliveryOf(client, packet) : undefined
+    const qos = v5 ? v5.qos : grantedQoS(client, packet)
     // MQTT-3.1.2-25: a message larger than the client's Maximum Packet Size is not sent (as if it had been)
     const max = (client as unknown as { maximumPacketSize?: number }).maximumPacketSize
     if (max !== undefined && !fitsPacketSize(packet, qos, max)) {
@@ -422,11 +432,9 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       return null
     }
     metrics.messagesOut.value++
-    // a live message, or one queued for the session while it was away (a retained one sent on SUBSCRIBE has no broker
-    // id: it carries that subscription's identifier)
-    if (packet.brokerId && versionOf(client) === 5) {
+    if (v5) {
       const props = (packet as { properties?: { subscriptionIdentifier?: number | number[] } }).properties
-      const ids = subscriptionIdentifiersOf(client, packet)
+      const ids = v5.ids
       if (ids.length > 1 || (ids.length === 1 && props?.subscriptionIdentifier !== ids[0])) {
         return { ...packet, qos, properties: { ...props, subscriptionIdentifier: ids.length > 1 ? ids : ids[0] } } as typeof packet
       }
