@@ -251,7 +251,7 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
           : undefined,
         redisPersistenceUrl: persistenceKindOf(str(cfg, 'mqtt.persistence')) === 'redis' ? mqttRedisUrl((k) => str(cfg, k), 'mqtt.persistence=redis') : undefined,
         redisEmitter: emitterKindOf(str(cfg, 'mqtt.emitter')) === 'redis'
-          ? { url: mqttRedisUrl((k) => str(cfg, k), 'mqtt.emitter=redis'), prefix: str(cfg, 'mqtt.emitterPrefix') }
+          ? { url: mqttRedisUrl((k) => str(cfg, k), 'mqtt.emitter=redis'), prefix: str(cfg, 'mqtt.emitterPrefix'), heartbeatMs: heartbeatMs(num(cfg, 'mqtt.heartbeatMs')) }
           : undefined,
       })
       feedFromSessions(present, broker.sessions, presenceError)
@@ -409,4 +409,10 @@ export async function startHerald(o: HeraldOptions): Promise<Herald> {
     await stop().catch(() => {})
     throw err
   }
+}
+
+/** Aedes' cluster heartbeat (mqtt.heartbeatMs): below 100 ms a busy node would pass for gone and have its wills sent */
+function heartbeatMs(ms: number): number {
+  if (ms < 100) throw new Error(`mqtt.heartbeatMs (HERALD_MQTT_HEARTBEAT_MS) is at least 100, not ${ms}`)
+  return ms
 }

@@ -39,7 +39,8 @@ export interface BrokerOptions {
   /** MQTT sessions in Redis instead (HERALD_MQTT_PERSISTENCE=redis: aedes-persistence-redis on this URL) */
   redisPersistenceUrl?: string
   /** an emitter shared by the embedded nodes on one Redis (HERALD_MQTT_EMITTER=redis); without it, this process's own */
-  redisEmitter?: { url: string; prefix: string }
+  /** several nodes on one Redis; `heartbeatMs`: Aedes' heartbeat, whose silence for 3 intervals makes a node gone and its clients' wills due */
+  redisEmitter?: { url: string; prefix: string; heartbeatMs?: number }
   /** MQTT 5 Server Keep Alive: a v5 client asking for none or more seconds gets this (0: the client's own); 3.1.1 unchanged */
   keepaliveLimit?: number
   /** MQTT 5 topic aliases a client may set (Topic Alias Maximum in CONNACK; 0: none) */
@@ -210,7 +211,7 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
     connectTimeout: lim.connectTimeoutMs,
     maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
     persistence: persistence as AedesMemoryPersistence,
-    ...(o.redisEmitter ? { mq: redis!.redisEmitter(o.redisEmitter.url, o.redisEmitter.prefix) } : {}),
+    ...(o.redisEmitter ? { mq: redis!.redisEmitter(o.redisEmitter.url, o.redisEmitter.prefix), ...(o.redisEmitter.heartbeatMs ? { heartbeatInterval: o.redisEmitter.heartbeatMs } : {}) } : {}),
     // the same limit as MqttConnection's (remaining length), as the whole packet's size MQTT 5 speaks of
     maximumPacketSize: wireSize(o.maxPacketSize),
     topicAliasMaximum: o.topicAliasMaximum ?? 10,
