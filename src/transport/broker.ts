@@ -205,13 +205,14 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
   const open = new ConnectionCount(lim.maxConnections, lim.maxConnectionsPerAddress)
   const connectRate = new ConnectRate(lim.connectRatePerAddress)
   const guard: ConnectionGuard = { stats, maxQueuedBytes: lim.maxQueuedBytes || Infinity, drainTimeout: lim.drainTimeoutMs, limited }
+  const emitter = o.redisEmitter ? redis!.redisEmitter(o.redisEmitter.url, o.redisEmitter.prefix, o.log) : undefined
   const aedes = await Aedes.createBroker({
     // MqttConnection never makes Aedes wait for a socket and keeps the drain timeout itself (connection.ts)
     drainTimeout: lim.drainTimeoutMs,
     connectTimeout: lim.connectTimeoutMs,
     maxTopicLevels: AEDES_MAX_TOPIC_LEVELS,
     persistence: persistence as AedesMemoryPersistence,
-    ...(o.redisEmitter ? { mq: redis!.redisEmitter(o.redisEmitter.url, o.redisEmitter.prefix), ...(o.redisEmitter.heartbeatMs ? { heartbeatInterval: o.redisEmitter.heartbeatMs } : {}) } : {}),
+    ...(emitter && o.redisEmitter ? { mq: emitter.mq, ...(o.redisEmitter.heartbeatMs ? { heartbeatInterval: o.redisEmitter.heartbeatMs } : {}) } : {}),
     // the same limit as MqttConnection's (remaining length), as the whole packet's size MQTT 5 speaks of
     maximumPacketSize: wireSize(o.maxPacketSize),
     topicAliasMaximum: o.topicAliasMaximum ?? 10,
@@ -372,6 +373,12 @@ export async function createEmbeddedBroker(o: BrokerOptions): Promise<EmbeddedBr
       p.topic = topic
     }
     if (!s.can('publish', p.topic)) return drop(client, p, 'denied', done)
+    // several nodes: while the Redis emitter is away a message would reach no node, so a QoS 1/2 one is not
+    // acknowledged; the connection ends (MQTT 5: DISCONNECT 0x89, Server busy) and the client sends it again later
+    if (p.qos > 0 && emitter && !emitter.ready()) {
+      o.log.warn({ clientId: client.id, topic: p.topic }, 'QoS 1/2 PUBLISH refused: the Redis emitter is not connected')
+      return protocolError(client, p, ReasonCode.SERVER_BUSY, 'the broker cannot reach its Redis emitter: publish again later', done)
+    }
     metrics.messagesIn.value++
     // QoS 0 promises nothing: it reaches the handlers when it is published, which happens at once (in publish order
     // with this client's QoS 1/2 messages, handed to beforeAck right here)
